@@ -1,0 +1,40 @@
+"""An in-memory ChunkStore for unit tests and ``xolo.open_memory()``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+
+from xolo.core.errors import NoSuchChunk
+
+
+class MemoryChunkStore:
+    def __init__(self) -> None:
+        self._chunks: dict[str, bytes] = {}
+
+    async def put(self, sha256: str, data: bytes) -> None:
+        self._chunks.setdefault(sha256, bytes(data))
+
+    async def get(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        try:
+            data = self._chunks[sha256]
+        except KeyError:
+            raise NoSuchChunk(f"chunk {sha256} is not stored here") from None
+        end = len(data) if length is None else offset + length
+        return data[offset:end]
+
+    async def size(self, sha256: str) -> int | None:
+        data = self._chunks.get(sha256)
+        return None if data is None else len(data)
+
+    async def has(self, names: Sequence[str]) -> list[bool]:
+        return [n in self._chunks for n in names]
+
+    async def delete(self, sha256: str) -> bool:
+        return self._chunks.pop(sha256, None) is not None
+
+    async def names(self) -> AsyncIterator[str]:
+        for name in list(self._chunks):
+            yield name
+
+    async def close(self) -> None:
+        return None

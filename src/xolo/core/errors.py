@@ -1,0 +1,230 @@
+"""The single error hierarchy of xolo.
+
+Every error carries one HTTP status and one machine-readable code. Codes follow S3's error
+codes wherever S3 has one, so the S3 surface can reuse them unchanged::
+
+    XoloError (500 InternalError)
+    ├── BadRequest (400)
+    │   ├── InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata,
+    │   ├── InvalidChunkName, MalformedJSON, BadDigest, IncompleteBody, SizeMismatch,
+    │   └── EntityTooLarge
+    ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403)
+    ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchChunk
+    ├── MethodNotAllowed (405)
+    ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, ConcurrentUpdate
+    ├── PreconditionFailed (412), InvalidRange (416), NotModified (304)
+    ├── NotImplementedByXolo (501 NotImplemented)
+    └── ServiceUnavailable (503)
+
+Messages must never contain secrets: they are returned to clients and logged.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class XoloError(Exception):
+    """Base of every error xolo raises on purpose."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "InternalError"
+
+    def __init__(self, message: str = "", **details: str) -> None:
+        super().__init__(message or self.default_message())
+        self.message = message or self.default_message()
+        self.details = details
+
+    @classmethod
+    def default_message(cls) -> str:
+        return cls.__doc__.split("\n")[0].rstrip(".") if cls.__doc__ else cls.code
+
+
+class BadRequest(XoloError):
+    """The request is malformed."""
+
+    status = 400
+    code = "BadRequest"
+
+
+class InvalidArgument(BadRequest):
+    """An argument is invalid."""
+
+    code = "InvalidArgument"
+
+
+class InvalidBucketName(BadRequest):
+    """The bucket name is not valid."""
+
+    code = "InvalidBucketName"
+
+
+class InvalidKeyName(BadRequest):
+    """The object key is not valid."""
+
+    code = "InvalidKeyName"
+
+
+class InvalidMetadata(BadRequest):
+    """The object metadata or tags break a limit."""
+
+    code = "InvalidMetadata"
+
+
+class InvalidChunkName(BadRequest):
+    """A chunk name must be 64 lowercase hex characters (its SHA-256)."""
+
+    code = "InvalidChunkName"
+
+
+class MalformedJSON(BadRequest):
+    """The request body is not the JSON document this route expects."""
+
+    code = "MalformedJSON"
+
+
+class BadDigest(BadRequest):
+    """The body does not match the checksum that was sent or declared."""
+
+    code = "BadDigest"
+
+
+class IncompleteBody(BadRequest):
+    """The body ended before the announced length."""
+
+    code = "IncompleteBody"
+
+
+class SizeMismatch(BadRequest):
+    """The body size differs from the declared size."""
+
+    code = "SizeMismatch"
+
+
+class EntityTooLarge(BadRequest):
+    """The body is larger than this route accepts."""
+
+    code = "EntityTooLarge"
+
+
+class Unauthenticated(XoloError):
+    """Credentials are required."""
+
+    status = 401
+    code = "Unauthenticated"
+
+
+class InvalidCredentials(XoloError):
+    """The credentials are not valid."""
+
+    status = 401
+    code = "InvalidCredentials"
+
+
+class AccessDenied(XoloError):
+    """Access denied."""
+
+    status = 403
+    code = "AccessDenied"
+
+
+class NotFound(XoloError):
+    """Not found."""
+
+    status = 404
+    code = "NotFound"
+
+
+class NoSuchBucket(NotFound):
+    """The bucket does not exist."""
+
+    code = "NoSuchBucket"
+
+
+class NoSuchKey(NotFound):
+    """The object does not exist."""
+
+    code = "NoSuchKey"
+
+
+class NoSuchUpload(NotFound):
+    """The upload does not exist, has expired or was already used."""
+
+    code = "NoSuchUpload"
+
+
+class NoSuchChunk(NotFound):
+    """The chunk does not exist."""
+
+    code = "NoSuchChunk"
+
+
+class MethodNotAllowed(XoloError):
+    """The method is not allowed on this resource."""
+
+    status = 405
+    code = "MethodNotAllowed"
+
+
+class Conflict(XoloError):
+    """The request conflicts with the current state."""
+
+    status = 409
+    code = "Conflict"
+
+
+class BucketNotEmpty(Conflict):
+    """The bucket is not empty."""
+
+    code = "BucketNotEmpty"
+
+
+class BucketAlreadyOwnedByYou(Conflict):
+    """The bucket already exists and is yours."""
+
+    code = "BucketAlreadyOwnedByYou"
+
+
+class ConcurrentUpdate(Conflict):
+    """The object changed while this request was being applied; retry it."""
+
+    code = "ConcurrentUpdate"
+
+
+class PreconditionFailed(XoloError):
+    """At least one precondition did not hold."""
+
+    status = 412
+    code = "PreconditionFailed"
+
+
+class InvalidRange(XoloError):
+    """The requested range is not satisfiable."""
+
+    status = 416
+    code = "InvalidRange"
+
+    def __init__(self, message: str = "", *, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
+
+
+class NotModified(XoloError):
+    """Not modified."""
+
+    status = 304
+    code = "NotModified"
+
+
+class NotImplementedByXolo(XoloError):
+    """This feature is not implemented."""
+
+    status = 501
+    code = "NotImplemented"
+
+
+class ServiceUnavailable(XoloError):
+    """The service is temporarily unavailable."""
+
+    status = 503
+    code = "ServiceUnavailable"

@@ -1,0 +1,55 @@
+"""HTTP byte ranges (RFC 9110 section 14), single range only."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from xolo.core.errors import InvalidRange
+
+_SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    start: int
+    end: int
+    """Inclusive, as in the HTTP header."""
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+    def content_range(self, size: int) -> str:
+        return f"bytes {self.start}-{self.end}/{size}"
+
+
+def parse_range(header: str | None, size: int) -> ByteRange | None:
+    """Resolve a ``Range`` header against an object of ``size`` bytes.
+
+    Returns ``None`` when no range was asked for. Raises :class:`InvalidRange` (416) when the
+    header is malformed, asks for several ranges, or cannot be satisfied.
+    """
+    if header is None or not header.strip():
+        return None
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or not spec:
+        raise InvalidRange(f"range must look like 'bytes=a-b', 'bytes=a-' or 'bytes=-n', got {header[:100]!r}", size=size)
+    if "," in spec:
+        raise InvalidRange("only a single range is supported", size=size)
+    m = _SPEC.match(spec)
+    if not m or (not m.group(1) and not m.group(2)):
+        raise InvalidRange(f"malformed range {header[:100]!r}", size=size)
+    first, last = m.group(1), m.group(2)
+    if not first:
+        suffix = int(last)
+        if suffix == 0 or size == 0:
+            raise InvalidRange("range is not satisfiable", size=size)
+        return ByteRange(max(0, size - suffix), size - 1)
+    start = int(first)
+    end = int(last) if last else size - 1
+    if last and end < start:
+        raise InvalidRange(f"range end {end} is before its start {start}", size=size)
+    if start >= size:
+        raise InvalidRange(f"range start {start} is beyond the object's {size} bytes", size=size)
+    return ByteRange(start, min(end, size - 1))

@@ -1,0 +1,118 @@
+"""Who is calling, and may they do this.
+
+Grants (read < write < admin, per bucket) are modelled now and enforced for non-root keys;
+only root keys exist until key management lands.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
+from xolo.core.errors import AccessDenied, InvalidCredentials
+from xolo.core.records import AccessKey
+from xolo.meta.base import MetaStore
+
+LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+KEY_CACHE_SECONDS = 5.0
+"""How long an unsealed key is reused before the store is asked again (revocation delay)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    access_key: str
+    is_root: bool = False
+    grants: Mapping[str, str] = field(default_factory=dict)
+
+    def can(self, level: str, bucket: str | None = None) -> bool:
+        if self.is_root:
+            return True
+        need = LEVELS[level]
+        granted = max(
+            LEVELS.get(self.grants.get(bucket or "", ""), 0), LEVELS.get(self.grants.get("*", ""), 0)
+        )
+        return granted >= need
+
+    def require(self, level: str, bucket: str | None = None) -> None:
+        if not self.can(level, bucket):
+            raise AccessDenied(f"this key may not {level} {('bucket ' + bucket) if bucket else 'here'}")
+
+
+class Authenticator:
+    def __init__(
+        self,
+        meta: MetaStore,
+        box: SecretBox,
+        *,
+        token_ttl: float = 3600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._meta = meta
+        self._box = box
+        self._signer = TokenSigner(box.token_key)
+        self._clock = clock
+        self.token_ttl = token_ttl
+        self._cache: dict[str, tuple[float, AccessKey, str]] = {}
+
+    async def ensure_root(
+        self, access_key: str | None = None, secret: str | None = None
+    ) -> tuple[str, str] | None:
+        """Make sure a root key exists; returns the credentials when it created or reset one.
+
+        Given credentials (from the environment) always win over what is stored.
+        """
+        if access_key or secret:
+            if not (access_key and secret):
+                raise ValueError("set both the root access key and the root secret, or neither")
+            current = await self._meta.get_key(access_key)
+            if current and current.is_root and self._box.open(current.sealed_secret) == secret:
+                return None
+            await self._meta.put_key(
+                AccessKey(access_key, self._box.seal(secret), self._clock(), is_root=True)
+            )
+            self._cache.pop(access_key, None)
+            return access_key, secret
+        if any(k.is_root for k in await self._meta.list_keys()):
+            return None
+        access_key, secret = new_access_key(), new_secret()
+        await self._meta.put_key(
+            AccessKey(access_key, self._box.seal(secret), self._clock(), is_root=True)
+        )
+        return access_key, secret
+
+    async def _lookup(self, access_key: str) -> tuple[AccessKey, str]:
+        now = self._clock()
+        hit = self._cache.get(access_key)
+        if hit and now - hit[0] < KEY_CACHE_SECONDS:
+            return hit[1], hit[2]
+        record = await self._meta.get_key(access_key)
+        if record is None:
+            self._cache.pop(access_key, None)
+            raise InvalidCredentials("unknown access key or wrong secret")
+        secret = self._box.open(record.sealed_secret)
+        self._cache[access_key] = (now, record, secret)
+        return record, secret
+
+    async def secret_for(self, access_key: str) -> tuple[Principal, str]:
+        """The principal and its plain secret, for signature schemes such as SigV4."""
+        record, secret = await self._lookup(access_key)
+        return Principal(record.access_key, record.is_root, record.grants), secret
+
+    async def check_secret(self, access_key: str, secret: str) -> Principal:
+        principal, expected = await self.secret_for(access_key)
+        if not hmac.compare_digest(expected.encode(), secret.encode()):
+            raise InvalidCredentials("unknown access key or wrong secret")
+        return principal
+
+    def issue_token(self, principal: Principal, ttl: float | None = None) -> tuple[str, float]:
+        ttl = self.token_ttl if ttl is None else ttl
+        return self._signer.issue(principal.access_key, now=self._clock(), ttl=ttl)
+
+    async def check_token(self, token: str) -> Principal:
+        access_key = self._signer.verify(token, now=self._clock())
+        principal, _ = await self.secret_for(access_key)
+        return principal

@@ -1,0 +1,113 @@
+"""Turning a byte stream into an inline body or a list of stored chunks.
+
+Memory stays bounded: at most one chunk being filled plus ``chunks_in_flight`` being stored.
+Hashing runs on worker threads (hashlib releases the GIL), so the event loop keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterable
+from dataclasses import dataclass
+
+from xolo.chunks.base import ChunkStore
+from xolo.core.checksums import ObjectDigest
+from xolo.core.chunking import Rechunker
+from xolo.core.errors import SizeMismatch
+from xolo.core.records import ChunkRef
+from xolo.service.config import ServiceConfig
+
+
+@dataclass(frozen=True, slots=True)
+class Ingested:
+    size: int
+    md5: str
+    sha256: str
+    chunks: tuple[ChunkRef, ...]
+    inline: bytes | None
+
+
+def _hash_chunk(digest: ObjectDigest, chunk: bytes) -> str:
+    first = digest.size == 0
+    digest.update(chunk)
+    if first:
+        # The object digest so far covers exactly this chunk: reuse it instead of hashing twice.
+        return digest.sha256
+    return hashlib.sha256(chunk).hexdigest()
+
+
+class _ChunkWriter:
+    def __init__(self, store: ChunkStore, digest: ObjectDigest, in_flight: int) -> None:
+        self._store = store
+        self._digest = digest
+        self._in_flight = in_flight
+        self._pending: list[asyncio.Task[None]] = []
+        self.refs: list[ChunkRef] = []
+
+    async def add(self, chunk: bytes) -> None:
+        sha = await asyncio.to_thread(_hash_chunk, self._digest, chunk)
+        self.refs.append(ChunkRef(sha, len(chunk)))
+        self._pending.append(asyncio.create_task(self._store.put(sha, chunk)))
+        while len(self._pending) > self._in_flight:
+            await self._pending.pop(0)
+
+    async def drain(self) -> None:
+        while self._pending:
+            await self._pending.pop(0)
+
+    async def abort(self) -> None:
+        for task in self._pending:
+            task.cancel()
+        await asyncio.gather(*self._pending, return_exceptions=True)
+        self._pending.clear()
+
+
+async def ingest(
+    body: AsyncIterable[bytes],
+    store: ChunkStore,
+    config: ServiceConfig,
+    *,
+    max_size: int | None = None,
+    prefix: bytes = b"",
+    digest: ObjectDigest | None = None,
+) -> Ingested:
+    """Consume ``prefix`` then ``body`` into inline bytes or stored chunks.
+
+    The digest is fed exactly the bytes that pass through here; an append to a chunked object
+    passes one already fed with the old object's bytes, so the result covers the whole object.
+    ``max_size`` bounds the body (not the prefix).
+    """
+    digest = digest or ObjectDigest()
+    head = bytearray(prefix)
+    writer: _ChunkWriter | None = None
+    rechunker = Rechunker(config.chunk_size)
+    received = 0
+    try:
+        async for piece in body:
+            received += len(piece)
+            if max_size is not None and received > max_size:
+                raise SizeMismatch(f"the body is longer than the declared {max_size} bytes")
+            if writer is not None:
+                for chunk in rechunker.feed(piece):
+                    await writer.add(chunk)
+                continue
+            head += piece
+            if len(head) > config.inline_threshold:
+                writer = _ChunkWriter(store, digest, config.chunks_in_flight)
+                for chunk in rechunker.feed(head):
+                    await writer.add(chunk)
+                head = bytearray()
+        if writer is None:
+            data = bytes(head)
+            digest.update(data)
+            return Ingested(digest.size, digest.md5, digest.sha256, (), data)
+        rest = rechunker.finish()
+        if rest:
+            await writer.add(rest)
+        await writer.drain()
+        return Ingested(digest.size, digest.md5, digest.sha256, tuple(writer.refs), None)
+    except BaseException:
+        if writer is not None:
+            await writer.abort()
+        raise
