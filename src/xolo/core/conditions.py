@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 
-from xolo.core.errors import NotModified, PreconditionFailed
+from xolo.core.errors import ConcurrentUpdate, NotModified, PreconditionFailed
 
 
 def parse_http_date(value: str | None) -> float | None:
@@ -58,11 +58,11 @@ def check_read(
             raise PreconditionFailed("the object was modified after If-Unmodified-Since")
     if if_none_match is not None:
         if etag_in(if_none_match, etag):
-            raise NotModified()
+            raise NotModified(etag=etag, modified=repr(modified))
     else:
         since = parse_http_date(if_modified_since)
         if since is not None and whole_seconds <= since:
-            raise NotModified()
+            raise NotModified(etag=etag, modified=repr(modified))
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +89,6 @@ class WriteCondition:
         ):
             raise PreconditionFailed("If-None-Match: the object already exists")
         if self.expect_version is not None and (current_version or "") != self.expect_version:
-            from xolo.core.errors import ConcurrentUpdate
-
             raise ConcurrentUpdate()
 
 

@@ -80,8 +80,11 @@ def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
         lname = name.lower()
         if not _META_NAME.match(lname):
             raise InvalidMetadata(f"metadata name {name!r} must be an HTTP header token")
-        if any(ord(c) < 0x20 and c != "\t" for c in value) or "\x7f" in value:
-            raise InvalidMetadata(f"metadata value for {name!r} must not contain control characters")
+        if not all(c == "\t" or " " <= c <= "~" for c in value):
+            raise InvalidMetadata(
+                f"metadata value for {name!r} must be printable US-ASCII (as in S3), "
+                "since it travels in an HTTP header"
+            )
         total += len(lname.encode()) + len(value.encode())
         out[lname] = value
     if total > MAX_METADATA_BYTES:

@@ -451,11 +451,14 @@ class ObjectService:
         await self.meta.create_upload(upload)
         return upload
 
-    async def complete_upload(self, upload_id: str, body: AsyncIterable[bytes]) -> ObjectRecord:
-        """Receive the bytes of a declared upload; the upload is consumed only on success."""
+    async def get_upload(self, upload_id: str) -> Upload:
         upload = await self.meta.get_upload(upload_id, self._clock())
         if upload is None:
             raise NoSuchUpload(f"upload {upload_id[:64]!r} does not exist, has expired or was used")
+        return upload
+
+    async def complete_upload(self, upload: Upload, body: AsyncIterable[bytes]) -> ObjectRecord:
+        """Receive the bytes of a declared upload; it is consumed, atomically, only on success."""
         data = await ingest(body, self.chunks, self.config, max_size=upload.size)
         self._verify(data, size=upload.size, sha256=upload.sha256)
         record = self._record(
@@ -466,7 +469,7 @@ class ObjectService:
             metadata={},
             tags=upload.tags,
         )
-        await self.meta.put_object(record, NO_CONDITION, upload_id=upload_id)
+        await self.meta.put_object(record, NO_CONDITION, upload_id=upload.upload_id)
         return record
 
     # -- content-addressed chunks --------------------------------------------------------------

@@ -1,0 +1,3 @@
+from xolo.cli.main import main
+
+main()

@@ -1,0 +1,135 @@
+"""Building the ASGI application: every route, its access mode, and the one endpoint wrapper."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Literal
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from xolo.api.auth import authenticate
+from xolo.api.chunks import ChunkAPI
+from xolo.api.errors import error_response, internal_error
+from xolo.api.metrics import Metrics
+from xolo.api.native import NativeAPI
+from xolo.api.openapi import openapi_document
+from xolo.core.errors import MethodNotAllowed, NotFound, XoloError
+from xolo.service.auth import Authenticator
+from xolo.service.objects import ObjectService
+
+Handler = Callable[[Request], Awaitable[Response]]
+Access = Literal["public", "optional", "required"]
+"""public: no credentials read; optional: anonymous allowed (public-read buckets); required."""
+
+
+def _endpoint(name: str, fn: Handler, access: Access, auth: Authenticator, metrics: Metrics) -> Handler:
+    async def handle(request: Request) -> Response:
+        started = time.perf_counter()
+        request_id = secrets.token_hex(8)
+        try:
+            if access != "public":
+                if access == "optional" and "authorization" not in request.headers:
+                    request.state.principal = None
+                else:
+                    request.state.principal = await authenticate(request, auth)
+            response = await fn(request)
+        except XoloError as exc:
+            response = error_response(exc, request_id, head=request.method == "HEAD")
+        except Exception as exc:
+            response = internal_error(exc, request_id)
+        response.headers["x-request-id"] = request_id
+        metrics.observe(name, request.method, response.status_code, time.perf_counter() - started)
+        return response
+
+    return handle
+
+
+def build_app(
+    service: ObjectService,
+    auth: Authenticator,
+    *,
+    role: str = "single",
+    version: str = "0",
+    data_path: Path | None = None,
+    close_on_shutdown: bool = False,
+) -> Starlette:
+    """The native API (``/v1``), ``/health``, ``/metrics`` and ``/openapi.json``."""
+    metrics = Metrics()
+    native = NativeAPI(service, auth, metrics)
+    chunks = ChunkAPI(service)
+    started = time.time()
+    openapi = openapi_document(version)
+
+    async def health(request: Request) -> Response:
+        disk_free = shutil.disk_usage(data_path).free if data_path else None
+        return JSONResponse(
+            {
+                "status": "ok",
+                "role": role,
+                "version": version,
+                "uptime_seconds": round(time.time() - started, 3),
+                "disk_free_bytes": disk_free,
+            }
+        )
+
+    async def metrics_endpoint(request: Request) -> Response:
+        metrics.uptime.set(time.time() - started)
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    table: list[tuple[str, str, Handler, list[str], Access]] = [
+        ("/health", "health", health, ["GET"], "public"),
+        ("/metrics", "metrics", metrics_endpoint, ["GET"], "required"),
+        ("/openapi.json", "openapi", openapi_endpoint, ["GET"], "required"),
+        ("/v1/auth/token", "token", native.issue_token, ["POST"], "required"),
+        ("/v1/buckets", "buckets", native.list_buckets, ["GET"], "required"),
+        ("/v1/buckets/{bucket}", "bucket", native.bucket, ["GET", "PUT", "DELETE"], "required"),
+        ("/v1/buckets/{bucket}/objects", "list", native.list_objects, ["GET"], "optional"),
+        (
+            "/v1/buckets/{bucket}/objects/{key:path}",
+            "object",
+            native.object,
+            ["GET", "HEAD", "PUT", "POST", "DELETE"],
+            "optional",
+        ),
+        ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
+        ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
+        ("/v1/chunks/has", "chunks_has", chunks.has, ["POST"], "required"),
+        ("/v1/chunks/{sha256}", "chunk", chunks.chunk, ["GET", "HEAD", "PUT"], "required"),
+    ]
+    routes = [
+        Route(path, _endpoint(name, fn, access, auth, metrics), methods=methods, name=name)
+        for path, name, fn, methods, access in table
+    ]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        rid = secrets.token_hex(8)
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return error_response(MethodNotAllowed(f"{request.method} is not allowed here"), rid)
+        return error_response(NotFound(f"no route for {request.url.path[:200]}"), rid)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_on_shutdown:
+            await service.close()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={404: not_found, 405: not_found},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False
+    app.state.metrics = metrics
+    return app

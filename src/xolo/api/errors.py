@@ -1,0 +1,38 @@
+"""Turning errors into responses: ``{"error": {"code", "message", "request_id"}}``."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.responses import Response
+
+from xolo.core.conditions import format_http_date
+from xolo.core.errors import InvalidRange, NotModified, XoloError
+
+log = logging.getLogger("xolo.api")
+
+
+def error_response(exc: XoloError, request_id: str, *, head: bool = False) -> Response:
+    headers = {"x-request-id": request_id}
+    if isinstance(exc, NotModified):
+        etag = exc.details.get("etag")
+        if etag:
+            headers["etag"] = f'"{etag}"'
+        modified = exc.details.get("modified")
+        if modified:
+            headers["last-modified"] = format_http_date(float(modified))
+        return Response(status_code=304, headers=headers)
+    if isinstance(exc, InvalidRange) and exc.size is not None:
+        headers["content-range"] = f"bytes */{exc.size}"
+    body = json.dumps(
+        {"error": {"code": exc.code, "message": exc.message, "request_id": request_id}}
+    ).encode()
+    if head:
+        return Response(status_code=exc.status, headers=headers)
+    return Response(body, status_code=exc.status, headers=headers, media_type="application/json")
+
+
+def internal_error(exc: BaseException, request_id: str) -> Response:
+    log.exception("request %s failed", request_id, exc_info=exc)
+    return error_response(XoloError("internal error; see the server log"), request_id)

@@ -1,0 +1,81 @@
+"""Small request/response helpers shared by the HTTP surfaces."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+
+from xolo.core.conditions import WriteCondition
+from xolo.core.errors import IncompleteBody, InvalidArgument, MalformedJSON, SizeMismatch
+
+MAX_JSON_BODY = 1024 * 1024
+"""JSON control documents are small; anything larger is a mistake or an attack."""
+
+
+def iso_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidArgument("Content-Length must be a non-negative integer")
+    return int(value)
+
+
+async def body_stream(request: Request) -> AsyncIterator[bytes]:
+    """The request body, checked against Content-Length: a short body is an error, not an object."""
+    expected = content_length(request)
+    received = 0
+    try:
+        async for piece in request.stream():
+            if not piece:
+                continue
+            received += len(piece)
+            if expected is not None and received > expected:
+                raise SizeMismatch(f"the body is longer than its Content-Length of {expected}")
+            yield piece
+    except ClientDisconnect:
+        raise IncompleteBody(
+            f"the connection closed after {received} bytes of the body"
+            + (f" (Content-Length {expected})" if expected is not None else "")
+        ) from None
+    if expected is not None and received != expected:
+        raise IncompleteBody(f"the body has {received} bytes, Content-Length said {expected}")
+
+
+async def json_body(request: Request) -> Any:
+    buf = bytearray()
+    async for piece in body_stream(request):
+        buf += piece
+        if len(buf) > MAX_JSON_BODY:
+            raise MalformedJSON(f"a JSON request body may be at most {MAX_JSON_BODY} bytes")
+    if not buf.strip():
+        return None
+    try:
+        return json.loads(buf)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedJSON(f"the body is not valid JSON: {exc}") from None
+
+
+def write_condition(request: Request) -> WriteCondition:
+    return WriteCondition(
+        if_match=request.headers.get("if-match"),
+        if_none_match=request.headers.get("if-none-match"),
+    )
+
+
+def int_param(request: Request, name: str) -> int | None:
+    value = request.query_params.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidArgument(f"query parameter {name!r} must be an integer") from None

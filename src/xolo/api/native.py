@@ -1,0 +1,320 @@
+"""The native API under ``/v1``: buckets, objects, listing, two-step uploads, tokens.
+
+Each handler reads the request, calls ObjectService, and writes the response; nothing more.
+See docs/api.md for the contract.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
+from xolo.api.metrics import Metrics
+from xolo.core.conditions import format_http_date
+from xolo.core.errors import AccessDenied, InvalidArgument, MalformedJSON
+from xolo.core.records import Bucket, BucketSettings, ObjectRecord
+from xolo.service.auth import Authenticator, Principal
+from xolo.service.objects import ObjectReader, ObjectService
+
+META_PREFIX = "x-xolo-meta-"
+MAX_TOKEN_TTL = 24 * 3600.0
+
+
+def bucket_json(bucket: Bucket) -> dict[str, Any]:
+    return {
+        "name": bucket.name,
+        "created": iso_time(bucket.created),
+        "settings": bucket.settings.to_json(),
+        "object_count": bucket.object_count,
+        "bytes": bucket.bytes_used,
+    }
+
+
+def object_json(record: ObjectRecord) -> dict[str, Any]:
+    return {
+        "bucket": record.bucket,
+        "key": record.key,
+        "etag": record.etag,
+        "size": record.size,
+        "sha256": record.sha256,
+        "content_type": record.content_type,
+        "modified": iso_time(record.modified),
+        "version": record.version,
+    }
+
+
+def object_headers(record: ObjectRecord) -> dict[str, str]:
+    headers = {
+        "etag": f'"{record.etag}"',
+        "last-modified": format_http_date(record.modified),
+        "content-type": record.content_type,
+        "accept-ranges": "bytes",
+        "x-xolo-version": record.version,
+    }
+    if record.sha256:
+        headers["x-checksum-sha256"] = record.sha256
+    for name, value in record.metadata.items():
+        headers[META_PREFIX + name] = value
+    return headers
+
+
+def user_metadata(request: Request) -> dict[str, str]:
+    return {
+        name[len(META_PREFIX) :]: value
+        for name, value in request.headers.items()
+        if name.startswith(META_PREFIX)
+    }
+
+
+def parse_tagging(header: str | None) -> dict[str, str]:
+    if not header:
+        return {}
+    return dict(urllib.parse.parse_qsl(header, keep_blank_values=True))
+
+
+def parse_copy_source(header: str) -> tuple[str, str]:
+    source = urllib.parse.unquote(header).lstrip("/")
+    bucket, sep, key = source.partition("/")
+    if not sep or not key:
+        raise InvalidArgument("X-Xolo-Copy-Source must be 'bucket/key'")
+    return bucket, key
+
+
+class NativeAPI:
+    def __init__(self, service: ObjectService, auth: Authenticator, metrics: Metrics) -> None:
+        self.service = service
+        self.auth = auth
+        self.metrics = metrics
+
+    @staticmethod
+    def principal(request: Request) -> Principal | None:
+        principal: Principal | None = request.state.principal
+        return principal
+
+    async def require(self, request: Request, level: str, bucket: str | None) -> None:
+        """Check a grant; anonymous callers may only read public-read buckets."""
+        principal = self.principal(request)
+        if principal is not None:
+            principal.require(level, bucket)
+            return
+        if level == "read" and bucket is not None:
+            if (await self.service.get_bucket(bucket)).settings.public_read:
+                return
+        raise AccessDenied("anonymous access is allowed only to read public-read buckets")
+
+    # -- tokens ----------------------------------------------------------------------------------
+
+    async def issue_token(self, request: Request) -> Response:
+        principal = self.principal(request)
+        assert principal is not None
+        doc = await json_body(request) or {}
+        ttl = doc.get("ttl", self.auth.token_ttl) if isinstance(doc, Mapping) else None
+        if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TOKEN_TTL:
+            raise InvalidArgument(f"ttl must be a number of seconds from 1 to {int(MAX_TOKEN_TTL)}")
+        token, expires = self.auth.issue_token(principal, float(ttl))
+        return JSONResponse(
+            {"token": token, "token_type": "Bearer", "expires_at": iso_time(expires)}
+        )
+
+    # -- buckets ---------------------------------------------------------------------------------
+
+    async def list_buckets(self, request: Request) -> Response:
+        principal = self.principal(request)
+        assert principal is not None
+        buckets = [b for b in await self.service.list_buckets() if principal.can("read", b.name)]
+        return JSONResponse({"buckets": [bucket_json(b) for b in buckets]})
+
+    async def bucket(self, request: Request) -> Response:
+        name = request.path_params["bucket"]
+        if request.method == "PUT":
+            await self.require(request, "admin", name)
+            doc = await json_body(request)
+            if doc is not None and not isinstance(doc, Mapping):
+                raise MalformedJSON("bucket settings must be a JSON object")
+            bucket, created = await self.service.put_bucket(
+                name, BucketSettings.from_json(doc or {})
+            )
+            return JSONResponse(bucket_json(bucket), status_code=201 if created else 200)
+        if request.method == "DELETE":
+            await self.require(request, "admin", name)
+            await self.service.delete_bucket(name)
+            return Response(status_code=204)
+        await self.require(request, "read", name)
+        return JSONResponse(bucket_json(await self.service.get_bucket(name)))
+
+    # -- objects ---------------------------------------------------------------------------------
+
+    async def list_objects(self, request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+        await self.require(request, "read", bucket)
+        q = request.query_params
+        page = await self.service.list_objects(
+            bucket,
+            prefix=q.get("prefix", ""),
+            delimiter=q.get("delimiter", ""),
+            start_after=q.get("start_after", ""),
+            cursor=q.get("cursor") or None,
+            limit=int_param(request, "limit"),
+        )
+        return JSONResponse(
+            {
+                "bucket": bucket,
+                "prefix": q.get("prefix", ""),
+                "delimiter": q.get("delimiter", ""),
+                "objects": [
+                    {
+                        "key": o.key,
+                        "size": o.size,
+                        "etag": o.etag,
+                        "modified": iso_time(o.modified),
+                        "content_type": o.content_type,
+                    }
+                    for o in page.objects
+                ],
+                "common_prefixes": page.prefixes,
+                "truncated": page.truncated,
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+    async def object(self, request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+        key = request.path_params["key"]
+        method = request.method
+        if method in ("GET", "HEAD"):
+            await self.require(request, "read", bucket)
+            return await self._read(request, bucket, key)
+        await self.require(request, "write", bucket)
+        if method == "DELETE":
+            await self.service.delete_object(bucket, key, write_condition(request))
+            return Response(status_code=204)
+        if method == "POST":
+            record = await self.service.append_object(
+                bucket,
+                key,
+                body_stream(request),
+                content_type=request.headers.get("content-type"),
+                metadata=user_metadata(request),
+                condition=write_condition(request),
+            )
+            self.metrics.bytes_in.inc(max(0, record.size))
+            return self._written(record)
+        copy_source = request.headers.get("x-xolo-copy-source")
+        if copy_source:
+            src_bucket, src_key = parse_copy_source(copy_source)
+            await self.require(request, "read", src_bucket)
+            directive = request.headers.get("x-xolo-metadata-directive", "COPY").upper()
+            if directive not in ("COPY", "REPLACE"):
+                raise InvalidArgument("X-Xolo-Metadata-Directive must be COPY or REPLACE")
+            record = await self.service.copy_object(
+                src_bucket,
+                src_key,
+                bucket,
+                key,
+                replace_metadata=directive == "REPLACE",
+                content_type=request.headers.get("content-type"),
+                metadata=user_metadata(request),
+                condition=write_condition(request),
+            )
+            return self._written(record)
+        checksum = request.headers.get("x-checksum-sha256")
+        record = await self.service.put_object(
+            bucket,
+            key,
+            body_stream(request),
+            content_type=request.headers.get("content-type"),
+            metadata=user_metadata(request),
+            tags=parse_tagging(request.headers.get("x-xolo-tagging")),
+            sha256=checksum.strip().lower() if checksum else None,
+            condition=write_condition(request),
+        )
+        self.metrics.bytes_in.inc(record.size)
+        return self._written(record)
+
+    @staticmethod
+    def _written(record: ObjectRecord) -> Response:
+        return JSONResponse(object_json(record), headers={"etag": f'"{record.etag}"'})
+
+    async def _read(self, request: Request, bucket: str, key: str) -> Response:
+        h = request.headers
+        reader = await self.service.open_object(
+            bucket,
+            key,
+            range=h.get("range"),
+            if_match=h.get("if-match"),
+            if_none_match=h.get("if-none-match"),
+            if_modified_since=h.get("if-modified-since"),
+            if_unmodified_since=h.get("if-unmodified-since"),
+        )
+        return self.stream(reader, head=request.method == "HEAD")
+
+    def stream(self, reader: ObjectReader, *, head: bool) -> Response:
+        headers = object_headers(reader.record)
+        headers["content-length"] = str(reader.length)
+        status = 200
+        if reader.range is not None:
+            status = 206
+            headers["content-range"] = reader.range.content_range(reader.record.size)
+        if head:
+            return Response(status_code=status, headers=headers)
+        self.metrics.bytes_out.inc(reader.length)
+        if reader.record.inline is not None:
+            start = reader.start
+            body = reader.record.inline[start : start + reader.length]
+            return Response(body, status_code=status, headers=headers)
+        return StreamingResponse(reader, status_code=status, headers=headers)
+
+    # -- two-step uploads ------------------------------------------------------------------------
+
+    async def create_upload(self, request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+        await self.require(request, "write", bucket)
+        doc = await json_body(request)
+        if not isinstance(doc, Mapping):
+            raise MalformedJSON("expected a JSON object {key, size, sha256, content_type, tags}")
+        unknown = set(doc) - {"key", "size", "sha256", "content_type", "tags"}
+        if unknown:
+            raise InvalidArgument(f"unknown upload fields: {sorted(unknown)}")
+        for field in ("key", "size", "sha256"):
+            if field not in doc:
+                raise InvalidArgument(f"the upload declaration needs {field!r}")
+        if not isinstance(doc["key"], str):
+            raise InvalidArgument("key must be a string")
+        tags = doc.get("tags") or {}
+        if not isinstance(tags, Mapping):
+            raise InvalidArgument("tags must be a JSON object of strings")
+        content_type = doc.get("content_type")
+        if content_type is not None and not isinstance(content_type, str):
+            raise InvalidArgument("content_type must be a string")
+        upload = await self.service.create_upload(
+            bucket,
+            doc["key"],
+            size=doc["size"],
+            sha256=doc["sha256"],
+            content_type=content_type,
+            tags=tags,
+        )
+        return JSONResponse(
+            {
+                "upload_id": upload.upload_id,
+                "bucket": upload.bucket,
+                "key": upload.key,
+                "size": upload.size,
+                "sha256": upload.sha256,
+                "expires_at": iso_time(upload.expires),
+            },
+            status_code=201,
+        )
+
+    async def complete_upload(self, request: Request) -> Response:
+        upload_id = request.path_params["upload_id"]
+        upload = await self.service.get_upload(upload_id)
+        await self.require(request, "write", upload.bucket)
+        record = await self.service.complete_upload(upload, body_stream(request))
+        self.metrics.bytes_in.inc(record.size)
+        return self._written(record)

@@ -1,0 +1,1 @@
+"""The ``xolo`` command."""

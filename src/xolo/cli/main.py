@@ -1,0 +1,68 @@
+"""The ``xolo`` command line. Every option can also be set by the ``XOLO_*`` variable it names."""
+
+from __future__ import annotations
+
+import click
+
+import xolo
+from xolo.cli.serve import ServeSettings, run_server
+from xolo.cli.sizes import SizeParam
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(xolo.__version__, prog_name="xolo")
+def main() -> None:
+    """xolo: a distributed, content-addressed, audited object store."""
+
+
+@main.command()
+@click.option("--data", envvar="XOLO_DATA", default="./xolo-data", help="Data directory.")
+@click.option("--host", envvar="XOLO_HOST", default="127.0.0.1", help="Address to listen on.")
+@click.option("--port", envvar="XOLO_PORT", default=9000, type=int, help="Port to listen on.")
+@click.option("--workers", envvar="XOLO_WORKERS", default=1, type=click.IntRange(1, 64),
+              help="Worker processes sharing the data directory.")
+@click.option("--inline-threshold", envvar="XOLO_INLINE_THRESHOLD", default="64KiB",
+              type=SizeParam(), help="Objects up to this size live in the metadata store.")
+@click.option("--chunk-size", envvar="XOLO_CHUNK_SIZE", default="8MiB", type=SizeParam(),
+              help="Size of the chunks larger objects are cut into.")
+@click.option("--tls-cert", envvar="XOLO_TLS_CERT", default=None, help="PEM certificate: serve HTTPS.")
+@click.option("--tls-key", envvar="XOLO_TLS_KEY", default=None, help="PEM private key for --tls-cert.")
+@click.option("--root-access-key", envvar="XOLO_ROOT_ACCESS_KEY", default=None,
+              help="Root access key (prefer the environment variable).")
+@click.option("--root-secret-key", envvar="XOLO_ROOT_SECRET_KEY", default=None,
+              help="Root secret (prefer the environment variable).", show_default=False)
+@click.option("--log-level", envvar="XOLO_LOG_LEVEL", default="info",
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--access-log/--no-access-log", envvar="XOLO_ACCESS_LOG", default=False,
+              help="Log every request.")
+@click.option("--graceful-timeout", envvar="XOLO_GRACEFUL_TIMEOUT", default=30, type=int,
+              help="Seconds SIGTERM waits for in-flight requests.")
+def serve(
+    data: str,
+    host: str,
+    port: int,
+    workers: int,
+    inline_threshold: int,
+    chunk_size: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    root_access_key: str | None,
+    root_secret_key: str | None,
+    log_level: str,
+    access_log: bool,
+    graceful_timeout: int,
+) -> None:
+    """Serve a complete single-node store: SQLite metadata and chunks on local disk."""
+    run_server(
+        ServeSettings(data=data, inline_threshold=inline_threshold, chunk_size=chunk_size),
+        host=host,
+        port=port,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        root_key=root_access_key,
+        root_secret=root_secret_key,
+        log_level=log_level,
+        access_log=access_log,
+        graceful_timeout=graceful_timeout,
+    )

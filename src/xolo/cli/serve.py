@@ -1,0 +1,113 @@
+"""``xolo serve``: one process (or several workers) serving a data directory over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import click
+from starlette.applications import Starlette
+
+import xolo
+from xolo.api.app import build_app
+from xolo.chunks.disk import DiskChunkStore
+from xolo.core.credentials import SecretBox
+from xolo.meta.sqlite import SQLiteMetaStore
+from xolo.service.auth import Authenticator
+from xolo.service.config import ServiceConfig
+from xolo.service.datadir import DataDir
+from xolo.service.objects import ObjectService
+
+CONFIG_ENV = "XOLO_SERVE_CONFIG"
+"""How the parent hands its resolved settings to worker processes."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    data: str
+    inline_threshold: int
+    chunk_size: int
+
+
+def open_service(settings: ServeSettings) -> tuple[ObjectService, Authenticator, DataDir]:
+    data = DataDir.create(settings.data)
+    config = ServiceConfig(inline_threshold=settings.inline_threshold, chunk_size=settings.chunk_size)
+    meta = SQLiteMetaStore(data.meta_path)
+    service = ObjectService(meta, DiskChunkStore(data.chunks_path), config)
+    return service, Authenticator(meta, SecretBox(data.master_key())), data
+
+
+def create_app() -> Starlette:
+    """The app factory uvicorn calls in each worker process."""
+    settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
+    service, auth, data = open_service(settings)
+    return build_app(
+        service,
+        auth,
+        role="single",
+        version=xolo.__version__,
+        data_path=data.root,
+        close_on_shutdown=True,
+    )
+
+
+async def prepare(settings: ServeSettings, root_key: str | None, root_secret: str | None) -> tuple[str, str] | None:
+    """Create the data directory and the root key before any worker starts."""
+    service, auth, _ = open_service(settings)
+    async with service:
+        return await auth.ensure_root(root_key, root_secret)
+
+
+def run_server(
+    settings: ServeSettings,
+    *,
+    host: str,
+    port: int,
+    workers: int,
+    tls_cert: str | None,
+    tls_key: str | None,
+    root_key: str | None,
+    root_secret: str | None,
+    log_level: str,
+    access_log: bool,
+    graceful_timeout: int,
+) -> None:
+    import uvicorn
+
+    try:
+        ServiceConfig(inline_threshold=settings.inline_threshold, chunk_size=settings.chunk_size)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    try:
+        created = asyncio.run(prepare(settings, root_key, root_secret))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    if created and not root_key:
+        click.echo(
+            "xolo: created the root access key; the secret is shown only this once:\n"
+            f"  access key: {created[0]}\n"
+            f"  secret key: {created[1]}",
+        )
+    scheme = "https" if tls_cert else "http"
+    click.echo(f"xolo: serving {Path(settings.data).resolve()} on {scheme}://{host}:{port}")
+    os.environ[CONFIG_ENV] = json.dumps(asdict(settings))
+    uvicorn.run(
+        "xolo.cli.serve:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        log_level=log_level,
+        access_log=access_log,
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=graceful_timeout,
+        server_header=False,
+    )
