@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
 from xolo.api.metrics import Metrics
 from xolo.core.conditions import format_http_date
-from xolo.core.errors import AccessDenied, InvalidArgument, MalformedJSON
+from xolo.core.errors import InvalidArgument, MalformedJSON, Unauthenticated
 from xolo.core.records import Bucket, BucketSettings, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
@@ -105,7 +105,9 @@ class NativeAPI:
         if level == "read" and bucket is not None:
             if (await self.service.get_bucket(bucket)).settings.public_read:
                 return
-        raise AccessDenied("anonymous access is allowed only to read public-read buckets")
+        raise Unauthenticated(
+            "credentials are required (anonymous callers may only read public-read buckets)"
+        )
 
     # -- tokens ----------------------------------------------------------------------------------
 

@@ -25,6 +25,8 @@ def main() -> None:
               type=SizeParam(), help="Objects up to this size live in the metadata store.")
 @click.option("--chunk-size", envvar="XOLO_CHUNK_SIZE", default="8MiB", type=SizeParam(),
               help="Size of the chunks larger objects are cut into.")
+@click.option("--upload-ttl", envvar="XOLO_UPLOAD_TTL", default=3600.0, type=click.FloatRange(min=0.001),
+              help="Seconds a declared two-step upload waits for its bytes.")
 @click.option("--tls-cert", envvar="XOLO_TLS_CERT", default=None, help="PEM certificate: serve HTTPS.")
 @click.option("--tls-key", envvar="XOLO_TLS_KEY", default=None, help="PEM private key for --tls-cert.")
 @click.option("--root-access-key", envvar="XOLO_ROOT_ACCESS_KEY", default=None,
@@ -44,6 +46,7 @@ def serve(
     workers: int,
     inline_threshold: int,
     chunk_size: int,
+    upload_ttl: float,
     tls_cert: str | None,
     tls_key: str | None,
     root_access_key: str | None,
@@ -54,7 +57,9 @@ def serve(
 ) -> None:
     """Serve a complete single-node store: SQLite metadata and chunks on local disk."""
     run_server(
-        ServeSettings(data=data, inline_threshold=inline_threshold, chunk_size=chunk_size),
+        ServeSettings(
+            data=data, inline_threshold=inline_threshold, chunk_size=chunk_size, upload_ttl=upload_ttl
+        ),
         host=host,
         port=port,
         workers=workers,

@@ -30,11 +30,19 @@ class ServeSettings:
     data: str
     inline_threshold: int
     chunk_size: int
+    upload_ttl: float = 3600.0
+
+    def service_config(self) -> ServiceConfig:
+        return ServiceConfig(
+            inline_threshold=self.inline_threshold,
+            chunk_size=self.chunk_size,
+            upload_ttl=self.upload_ttl,
+        )
 
 
 def open_service(settings: ServeSettings) -> tuple[ObjectService, Authenticator, DataDir]:
     data = DataDir.create(settings.data)
-    config = ServiceConfig(inline_threshold=settings.inline_threshold, chunk_size=settings.chunk_size)
+    config = settings.service_config()
     meta = SQLiteMetaStore(data.meta_path)
     service = ObjectService(meta, DiskChunkStore(data.chunks_path), config)
     return service, Authenticator(meta, SecretBox(data.master_key())), data
@@ -78,7 +86,7 @@ def run_server(
     import uvicorn
 
     try:
-        ServiceConfig(inline_threshold=settings.inline_threshold, chunk_size=settings.chunk_size)
+        settings.service_config()
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     if bool(tls_cert) != bool(tls_key):

@@ -1,0 +1,184 @@
+"""The MetaStore contract: every implementation must pass this file unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from xolo.core.conditions import NO_CONDITION, WriteCondition
+from xolo.core.errors import (
+    BucketNotEmpty,
+    ConcurrentUpdate,
+    NoSuchBucket,
+    NoSuchUpload,
+    PreconditionFailed,
+)
+from xolo.core.records import AccessKey, BucketSettings, ChunkRef, ObjectRecord, Upload
+from xolo.meta.base import MetaStore
+from xolo.meta.memory import MemoryMetaStore
+from xolo.meta.sqlite import SQLiteMetaStore
+
+pytestmark = pytest.mark.anyio
+
+Factory = Callable[[], MetaStore]
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Factory:
+    if request.param == "memory":
+        shared = MemoryMetaStore()
+        return lambda: shared
+    return lambda: SQLiteMetaStore(tmp_path / "meta.db")
+
+
+@pytest.fixture
+async def meta(factory: Factory) -> AsyncIterator[MetaStore]:
+    store = factory()
+    yield store
+    await store.close()
+
+
+def obj(key: str, size: int = 3, *, bucket: str = "b", etag: str = "e1", version: str = "v1",
+        modified: float = 100.0) -> ObjectRecord:
+    return ObjectRecord(
+        bucket=bucket, key=key, size=size, etag=etag, sha256="s" * 64, modified=modified,
+        version=version, content_type="text/plain", metadata={"owner": "me"}, tags={"t": "1"},
+        chunks=(ChunkRef("a" * 64, size),) if size > 2 else (), inline=None if size > 2 else b"xy"[:size],
+    )
+
+
+async def test_bucket_lifecycle(meta: MetaStore) -> None:
+    bucket, created = await meta.put_bucket("b", BucketSettings(), 1.0)
+    assert created and bucket.name == "b" and bucket.object_count == 0
+    bucket, created = await meta.put_bucket("b", BucketSettings(replication=3, public_read=True), 2.0)
+    assert not created and bucket.settings.replication == 3 and bucket.created == 1.0
+    await meta.put_bucket("a", BucketSettings(), 3.0)
+    assert [b.name for b in await meta.list_buckets()] == ["a", "b"]
+    assert (await meta.get_bucket("b")).settings.public_read
+    await meta.delete_bucket("a")
+    with pytest.raises(NoSuchBucket):
+        await meta.get_bucket("a")
+    with pytest.raises(NoSuchBucket):
+        await meta.delete_bucket("a")
+
+
+async def test_objects_need_their_bucket(meta: MetaStore) -> None:
+    with pytest.raises(NoSuchBucket):
+        await meta.put_object(obj("k", bucket="nope"), NO_CONDITION)
+    with pytest.raises(NoSuchBucket):
+        await meta.get_object("nope", "k")
+    with pytest.raises(NoSuchBucket):
+        await meta.delete_object("nope", "k", NO_CONDITION)
+
+
+async def test_put_get_replace_delete_and_stats(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    assert await meta.get_object("b", "k") is None
+    assert await meta.put_object(obj("k", 10), NO_CONDITION) is None
+    got = await meta.get_object("b", "k")
+    assert got == obj("k", 10)
+    previous = await meta.put_object(obj("k", 2, etag="e2", version="v2"), NO_CONDITION)
+    assert previous == obj("k", 10)
+    await meta.put_object(obj("j", 5), NO_CONDITION)
+    bucket = await meta.get_bucket("b")
+    assert (bucket.object_count, bucket.bytes_used) == (2, 7)
+    with pytest.raises(BucketNotEmpty):
+        await meta.delete_bucket("b")
+    assert (await meta.delete_object("b", "k", NO_CONDITION)) == obj("k", 2, etag="e2", version="v2")
+    assert await meta.delete_object("b", "k", NO_CONDITION) is None
+    bucket = await meta.get_bucket("b")
+    assert (bucket.object_count, bucket.bytes_used) == (1, 5)
+
+
+async def test_write_conditions_are_atomic(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    create_only = WriteCondition(if_none_match="*")
+    await meta.put_object(obj("k"), create_only)
+    with pytest.raises(PreconditionFailed):
+        await meta.put_object(obj("k", etag="other"), create_only)
+    with pytest.raises(PreconditionFailed):
+        await meta.put_object(obj("k", etag="e9"), WriteCondition(if_match='"nope"'))
+    await meta.put_object(obj("k", etag="e2", version="v2"), WriteCondition(if_match='"e1"'))
+    with pytest.raises(ConcurrentUpdate):
+        await meta.put_object(obj("k", etag="e3"), WriteCondition(expect_version="v1"))
+    with pytest.raises(PreconditionFailed):
+        await meta.delete_object("b", "k", WriteCondition(if_match='"e1"'))
+    assert (await meta.get_object("b", "k")).etag == "e2"  # type: ignore[union-attr]
+    # Exactly one of many racing create-only writes wins.
+    results = await asyncio.gather(
+        *(meta.put_object(obj("race", etag=f"e{i}"), create_only) for i in range(20)),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert all(isinstance(r, PreconditionFailed) for r in results if isinstance(r, BaseException))
+
+
+async def test_concurrent_writes_all_land(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    await asyncio.gather(*(meta.put_object(obj(f"k{i:03}", 4), NO_CONDITION) for i in range(200)))
+    bucket = await meta.get_bucket("b")
+    assert (bucket.object_count, bucket.bytes_used) == (200, 800)
+
+
+async def test_scan_is_in_utf8_byte_order_with_bounds(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    keys = ["a", "a/b", "a/c", "ab", "b", "é", "z", "\uffff", "😀", "a\x01"]
+    for k in keys:
+        await meta.put_object(obj(k), NO_CONDITION)
+    expected = sorted(keys, key=lambda k: k.encode())
+    got = [i.key for i in await meta.scan_objects("b", b"", b"", 100)]
+    assert got == expected
+    assert [i.key for i in await meta.scan_objects("b", b"a/", b"", 100)] == ["a/b", "a/c"]
+    assert [i.key for i in await meta.scan_objects("b", b"", b"ab", 2)] == ["ab", "b"]
+    assert [i.key for i in await meta.scan_objects("b", b"a", b"a/c", 100)] == ["a/c", "ab"]
+    assert await meta.scan_objects("nope", b"", b"", 10) == []
+    info = (await meta.scan_objects("b", b"z", b"", 1))[0]
+    assert (info.size, info.etag, info.content_type) == (3, "e1", "text/plain")
+
+
+async def test_uploads_are_consumed_once_and_expire(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    up = Upload("u1", "b", "k", 3, "s" * 64, "text/plain", {"a": "b"}, 100.0, 200.0)
+    with pytest.raises(NoSuchBucket):
+        await meta.create_upload(dataclasses.replace(up, bucket="nope"))
+    await meta.create_upload(up)
+    assert await meta.get_upload("u1", 150.0) == up
+    assert await meta.get_upload("u1", 250.0) is None
+    assert await meta.get_upload("nope", 150.0) is None
+    # A failed commit (precondition) leaves the upload usable.
+    await meta.put_object(obj("k"), NO_CONDITION)
+    with pytest.raises(PreconditionFailed):
+        await meta.put_object(obj("k", modified=150.0), WriteCondition(if_none_match="*"), upload_id="u1")
+    assert await meta.get_upload("u1", 150.0) is not None
+    await meta.put_object(obj("k", modified=150.0), NO_CONDITION, upload_id="u1")
+    assert await meta.get_upload("u1", 150.0) is None
+    with pytest.raises(NoSuchUpload):
+        await meta.put_object(obj("k", modified=150.0), NO_CONDITION, upload_id="u1")
+    await meta.create_upload(dataclasses.replace(up, upload_id="u2"))
+    with pytest.raises(NoSuchUpload):
+        await meta.put_object(obj("k", modified=250.0), NO_CONDITION, upload_id="u2")
+
+
+async def test_access_keys(meta: MetaStore) -> None:
+    key = AccessKey("AK1", b"sealed", 1.0, is_root=True, grants={"b": "read"})
+    await meta.put_key(key)
+    await meta.put_key(AccessKey("AK0", b"x", 2.0))
+    assert await meta.get_key("AK1") == key
+    assert await meta.get_key("missing") is None
+    assert [k.access_key for k in await meta.list_keys()] == ["AK0", "AK1"]
+
+
+async def test_state_survives_reopening(factory: Factory) -> None:
+    first = factory()
+    await first.put_bucket("b", BucketSettings(), 1.0)
+    await first.put_object(obj("k", 10), NO_CONDITION)
+    await first.close()
+    second = factory()
+    try:
+        assert await second.get_object("b", "k") == obj("k", 10)
+    finally:
+        await second.close()

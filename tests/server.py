@@ -1,0 +1,89 @@
+"""Starting real ``xolo serve`` processes on free loopback ports, for integration tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT_KEY = "XOTESTROOTKEY0000001"
+ROOT_SECRET = "test-secret-not-for-production-0000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class XoloServer:
+    """One ``xolo serve`` process over a data directory; restartable on the same directory."""
+
+    def __init__(self, data: Path, *, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
+                 root: bool = True) -> None:
+        self.data = data
+        self.port = free_port()
+        self.extra_args = extra_args
+        self.env = dict(os.environ)
+        self.env.pop("XOLO_ROOT_ACCESS_KEY", None)
+        self.env.pop("XOLO_ROOT_SECRET_KEY", None)
+        if root:
+            self.env.update(XOLO_ROOT_ACCESS_KEY=ROOT_KEY, XOLO_ROOT_SECRET_KEY=ROOT_SECRET)
+        self.env.update(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data.parent / f"{data.name}-server.log"
+        self.scheme = "http"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (ROOT_KEY, ROOT_SECRET)
+
+    def start(self, timeout: float = 20.0) -> XoloServer:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "xolo", "serve", "--data", str(self.data), "--port",
+             str(self.port), *self.extra_args],
+            stdout=log, stderr=subprocess.STDOUT, env=self.env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"xolo serve exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1, verify=False).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"xolo serve did not become healthy:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def client(self, **kwargs: object) -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=self.auth, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+    def kill(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+
+    def stop(self, timeout: float = 30) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
