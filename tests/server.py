@@ -49,12 +49,12 @@ class XoloServer:
         return (ROOT_KEY, ROOT_SECRET)
 
     def start(self, timeout: float = 20.0) -> XoloServer:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xolo", "serve", "--data", str(self.data), "--port",
-             str(self.port), *self.extra_args],
-            stdout=log, stderr=subprocess.STDOUT, env=self.env,
-        )
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "xolo", "serve", "--data", str(self.data), "--port",
+                 str(self.port), *self.extra_args],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

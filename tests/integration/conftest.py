@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def http(server: XoloServer) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def bucket(http: httpx.Client, request: pytest.FixtureRequest) -> str:
-    name = "b-" + request.node.name.lower().replace("_", "-").replace("[", "-").replace("]", "")[:50].strip("-")
+    name = "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
     r = http.put(f"/v1/buckets/{name}")
     assert r.status_code in (200, 201), r.text
     return name

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
 from xolo.api.metrics import Metrics
 from xolo.core.conditions import format_http_date
-from xolo.core.errors import InvalidArgument, MalformedJSON, Unauthenticated
+from xolo.core.errors import InvalidArgument, MalformedJSON, NoSuchBucket, Unauthenticated
 from xolo.core.records import Bucket, BucketSettings, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
@@ -103,8 +103,11 @@ class NativeAPI:
             principal.require(level, bucket)
             return
         if level == "read" and bucket is not None:
-            if (await self.service.get_bucket(bucket)).settings.public_read:
-                return
+            try:
+                if (await self.service.get_bucket(bucket)).settings.public_read:
+                    return
+            except NoSuchBucket:
+                pass  # anonymous callers must not learn which buckets exist
         raise Unauthenticated(
             "credentials are required (anonymous callers may only read public-read buckets)"
         )
