@@ -25,8 +25,14 @@ def free_port() -> int:
 class XoloServer:
     """One ``xolo serve`` process over a data directory; restartable on the same directory."""
 
-    def __init__(self, data: Path, *, extra_args: tuple[str, ...] = (), env: dict[str, str] | None = None,
-                 root: bool = True) -> None:
+    def __init__(
+        self,
+        data: Path,
+        *,
+        extra_args: tuple[str, ...] = (),
+        env: dict[str, str] | None = None,
+        root: bool = True,
+    ) -> None:
         self.data = data
         self.port = free_port()
         self.extra_args = extra_args
@@ -51,9 +57,20 @@ class XoloServer:
     def start(self, timeout: float = 20.0) -> XoloServer:
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "xolo", "serve", "--data", str(self.data), "--port",
-                 str(self.port), *self.extra_args],
-                stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                [
+                    sys.executable,
+                    "-m",
+                    "xolo",
+                    "serve",
+                    "--data",
+                    str(self.data),
+                    "--port",
+                    str(self.port),
+                    *self.extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -47,16 +47,14 @@ __all__ = [
 ]
 
 
-def open(path: str | Path, *, config: ServiceConfig | None = None) -> ObjectService:  # noqa: A001
+def open(path: str | Path, *, config: ServiceConfig | None = None) -> ObjectService:
     """The object service over a data directory (the same layout ``xolo serve`` uses).
 
     Safe beside a running server on the same directory: SQLite and the chunk layout are
     built for several processes.
     """
     data = DataDir.create(path)
-    return ObjectService(
-        SQLiteMetaStore(data.meta_path), DiskChunkStore(data.chunks_path), config
-    )
+    return ObjectService(SQLiteMetaStore(data.meta_path), DiskChunkStore(data.chunks_path), config)
 
 
 def open_memory(*, config: ServiceConfig | None = None) -> ObjectService:

@@ -42,19 +42,37 @@ async def meta(factory: Factory) -> AsyncIterator[MetaStore]:
     await store.close()
 
 
-def obj(key: str, size: int = 3, *, bucket: str = "b", etag: str = "e1", version: str = "v1",
-        modified: float = 100.0) -> ObjectRecord:
+def obj(
+    key: str,
+    size: int = 3,
+    *,
+    bucket: str = "b",
+    etag: str = "e1",
+    version: str = "v1",
+    modified: float = 100.0,
+) -> ObjectRecord:
     return ObjectRecord(
-        bucket=bucket, key=key, size=size, etag=etag, sha256="s" * 64, modified=modified,
-        version=version, content_type="text/plain", metadata={"owner": "me"}, tags={"t": "1"},
-        chunks=(ChunkRef("a" * 64, size),) if size > 2 else (), inline=None if size > 2 else b"xy"[:size],
+        bucket=bucket,
+        key=key,
+        size=size,
+        etag=etag,
+        sha256="s" * 64,
+        modified=modified,
+        version=version,
+        content_type="text/plain",
+        metadata={"owner": "me"},
+        tags={"t": "1"},
+        chunks=(ChunkRef("a" * 64, size),) if size > 2 else (),
+        inline=None if size > 2 else b"xy"[:size],
     )
 
 
 async def test_bucket_lifecycle(meta: MetaStore) -> None:
     bucket, created = await meta.put_bucket("b", BucketSettings(), 1.0)
     assert created and bucket.name == "b" and bucket.object_count == 0
-    bucket, created = await meta.put_bucket("b", BucketSettings(replication=3, public_read=True), 2.0)
+    bucket, created = await meta.put_bucket(
+        "b", BucketSettings(replication=3, public_read=True), 2.0
+    )
     assert not created and bucket.settings.replication == 3 and bucket.created == 1.0
     await meta.put_bucket("a", BucketSettings(), 3.0)
     assert [b.name for b in await meta.list_buckets()] == ["a", "b"]
@@ -88,7 +106,9 @@ async def test_put_get_replace_delete_and_stats(meta: MetaStore) -> None:
     assert (bucket.object_count, bucket.bytes_used) == (2, 7)
     with pytest.raises(BucketNotEmpty):
         await meta.delete_bucket("b")
-    assert (await meta.delete_object("b", "k", NO_CONDITION)) == obj("k", 2, etag="e2", version="v2")
+    assert (await meta.delete_object("b", "k", NO_CONDITION)) == obj(
+        "k", 2, etag="e2", version="v2"
+    )
     assert await meta.delete_object("b", "k", NO_CONDITION) is None
     bucket = await meta.get_bucket("b")
     assert (bucket.object_count, bucket.bytes_used) == (1, 5)
@@ -152,7 +172,9 @@ async def test_uploads_are_consumed_once_and_expire(meta: MetaStore) -> None:
     # A failed commit (precondition) leaves the upload usable.
     await meta.put_object(obj("k"), NO_CONDITION)
     with pytest.raises(PreconditionFailed):
-        await meta.put_object(obj("k", modified=150.0), WriteCondition(if_none_match="*"), upload_id="u1")
+        await meta.put_object(
+            obj("k", modified=150.0), WriteCondition(if_none_match="*"), upload_id="u1"
+        )
     assert await meta.get_upload("u1", 150.0) is not None
     await meta.put_object(obj("k", modified=150.0), NO_CONDITION, upload_id="u1")
     assert await meta.get_upload("u1", 150.0) is None

@@ -53,7 +53,9 @@ def test_every_route_needs_credentials(server: XoloServer, method: str, path: st
         assert r.status_code == 401
 
 
-def test_wrong_credentials_change_nothing(server: XoloServer, http: httpx.Client, bucket: str) -> None:
+def test_wrong_credentials_change_nothing(
+    server: XoloServer, http: httpx.Client, bucket: str
+) -> None:
     http.put(f"/v1/buckets/{bucket}/objects/keep", content=b"original")
     before = snapshot(http, bucket)
     with httpx.Client(base_url=server.url, auth=(ROOT_KEY, "wrong")) as bad:

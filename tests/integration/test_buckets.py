@@ -26,8 +26,14 @@ def test_bucket_lifecycle(http: httpx.Client) -> None:
 
 @pytest.mark.parametrize(
     ("name", "rule"),
-    [("ab", "3 to 63"), ("Upper", "lowercase"), ("a..b", "adjacent"), ("10.0.0.1", "IP address"),
-     ("bad_name", "lowercase"), ("-dash", "begin and end")],
+    [
+        ("ab", "3 to 63"),
+        ("Upper", "lowercase"),
+        ("a..b", "adjacent"),
+        ("10.0.0.1", "IP address"),
+        ("bad_name", "lowercase"),
+        ("-dash", "begin and end"),
+    ],
 )
 def test_bad_bucket_names(http: httpx.Client, name: str, rule: str) -> None:
     r = http.put(f"/v1/buckets/{name}")
@@ -38,8 +44,15 @@ def test_bad_bucket_names(http: httpx.Client, name: str, rule: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "body", [b"[1]", b"{not json", b'{"replication": 0}', b'{"replication": "2"}', b'{"colour": "red"}',
-             b'{"public_read": "yes"}'],
+    "body",
+    [
+        b"[1]",
+        b"{not json",
+        b'{"replication": 0}',
+        b'{"replication": "2"}',
+        b'{"colour": "red"}',
+        b'{"public_read": "yes"}',
+    ],
 )
 def test_bad_bucket_settings(http: httpx.Client, body: bytes) -> None:
     r = http.put("/v1/buckets/settings-test", content=body)
@@ -48,9 +61,14 @@ def test_bad_bucket_settings(http: httpx.Client, body: bytes) -> None:
 
 
 def test_unknown_bucket(http: httpx.Client) -> None:
-    for method, path in [("GET", "/v1/buckets/nope-nope"), ("GET", "/v1/buckets/nope-nope/objects"),
-                         ("PUT", "/v1/buckets/nope-nope/objects/k"), ("GET", "/v1/buckets/nope-nope/objects/k"),
-                         ("POST", "/v1/buckets/nope-nope/objects/k"), ("DELETE", "/v1/buckets/nope-nope/objects/k")]:
+    for method, path in [
+        ("GET", "/v1/buckets/nope-nope"),
+        ("GET", "/v1/buckets/nope-nope/objects"),
+        ("PUT", "/v1/buckets/nope-nope/objects/k"),
+        ("GET", "/v1/buckets/nope-nope/objects/k"),
+        ("POST", "/v1/buckets/nope-nope/objects/k"),
+        ("DELETE", "/v1/buckets/nope-nope/objects/k"),
+    ]:
         r = http.request(method, path, content=b"x")
         assert r.status_code == 404 and r.json()["error"]["code"] == "NoSuchBucket", (method, path)
     r = http.post("/v1/buckets/nope-nope/uploads", json={"key": "k", "size": 1, "sha256": "0" * 64})

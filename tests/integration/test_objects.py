@@ -21,8 +21,11 @@ def url(bucket: str, key: str) -> str:
 @pytest.mark.parametrize("size", SIZES)
 def test_put_get_head_roundtrip(http: httpx.Client, bucket: str, size: int) -> None:
     data = os.urandom(size)
-    r = http.put(url(bucket, "dir/obj.bin"), content=data,
-                 headers={"content-type": "image/png", "x-xolo-meta-owner": "alice"})
+    r = http.put(
+        url(bucket, "dir/obj.bin"),
+        content=data,
+        headers={"content-type": "image/png", "x-xolo-meta-owner": "alice"},
+    )
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["size"] == size
@@ -43,7 +46,17 @@ def test_put_get_head_roundtrip(http: httpx.Client, bucket: str, size: int) -> N
 
 
 def test_keys_with_odd_characters(http: httpx.Client, bucket: str) -> None:
-    keys = ["a b", "ünï/cødé", "plus+sign", "q?mark", "hash#", "percent%25", "trailing/", "x" * 1024, "😀"]
+    keys = [
+        "a b",
+        "ünï/cødé",
+        "plus+sign",
+        "q?mark",
+        "hash#",
+        "percent%25",
+        "trailing/",
+        "x" * 1024,
+        "😀",
+    ]
     for key in keys:
         assert http.put(url(bucket, key), content=key.encode()).status_code == 200, key
     for key in keys:
@@ -62,7 +75,10 @@ def test_replace_is_atomic_and_whole(http: httpx.Client, bucket: str) -> None:
 def test_checksum_header(http: httpx.Client, bucket: str) -> None:
     data = os.urandom(5000)
     good = hashlib.sha256(data).hexdigest()
-    assert http.put(url(bucket, "ok"), content=data, headers={"x-checksum-sha256": good}).status_code == 200
+    assert (
+        http.put(url(bucket, "ok"), content=data, headers={"x-checksum-sha256": good}).status_code
+        == 200
+    )
     before = snapshot(http, bucket)
     for body in (data, b"small"):
         r = http.put(url(bucket, "ok"), content=body + b"!", headers={"x-checksum-sha256": good})
@@ -81,10 +97,18 @@ def test_conditional_writes(http: httpx.Client, bucket: str) -> None:
     before = snapshot(http, bucket)
     r = http.put(url(bucket, "c"), content=b"two", headers={"if-none-match": "*"})
     assert r.status_code == 412 and r.json()["error"]["code"] == "PreconditionFailed"
-    assert http.put(url(bucket, "c"), content=b"two", headers={"if-match": '"nope"'}).status_code == 412
-    assert http.put(url(bucket, "absent"), content=b"x", headers={"if-match": etag}).status_code == 412
+    assert (
+        http.put(url(bucket, "c"), content=b"two", headers={"if-match": '"nope"'}).status_code
+        == 412
+    )
+    assert (
+        http.put(url(bucket, "absent"), content=b"x", headers={"if-match": etag}).status_code == 412
+    )
     assert http.delete(url(bucket, "c"), headers={"if-match": '"nope"'}).status_code == 412
-    assert http.post(url(bucket, "c"), content=b"more", headers={"if-match": '"nope"'}).status_code == 412
+    assert (
+        http.post(url(bucket, "c"), content=b"more", headers={"if-match": '"nope"'}).status_code
+        == 412
+    )
     assert snapshot(http, bucket) == before
     assert http.put(url(bucket, "c"), content=b"two", headers={"if-match": etag}).status_code == 200
     assert http.get(url(bucket, "c")).content == b"two"
@@ -93,8 +117,13 @@ def test_conditional_writes(http: httpx.Client, bucket: str) -> None:
 @pytest.mark.parametrize("size", [500, 200_000])
 @pytest.mark.parametrize(
     ("header", "piece"),
-    [("bytes=0-0", slice(0, 1)), ("bytes=10-99", slice(10, 100)), ("bytes=100-", slice(100, None)),
-     ("bytes=-50", slice(-50, None)), ("bytes=0-99999999", slice(0, None))],
+    [
+        ("bytes=0-0", slice(0, 1)),
+        ("bytes=10-99", slice(10, 100)),
+        ("bytes=100-", slice(100, None)),
+        ("bytes=-50", slice(-50, None)),
+        ("bytes=0-99999999", slice(0, None)),
+    ],
 )
 def test_ranges(http: httpx.Client, bucket: str, size: int, header: str, piece: slice) -> None:
     data = os.urandom(size)
@@ -103,13 +132,26 @@ def test_ranges(http: httpx.Client, bucket: str, size: int, header: str, piece: 
     assert r.status_code == 206
     assert r.content == data[piece]
     start = piece.start if piece.start is None or piece.start >= 0 else size + piece.start
-    assert r.headers["content-range"] == f"bytes {start or 0}-{(start or 0) + len(data[piece]) - 1}/{size}"
+    assert (
+        r.headers["content-range"]
+        == f"bytes {start or 0}-{(start or 0) + len(data[piece]) - 1}/{size}"
+    )
     head = http.head(url(bucket, "r"), headers={"range": header})
     assert head.status_code == 206 and head.headers["content-length"] == str(len(data[piece]))
 
 
-@pytest.mark.parametrize("header", ["bytes=500-", "bytes=600-700", "bytes=-0", "bytes=9-2", "bytes=a-b", "lines=1-2",
-                                    "bytes=0-1,4-5"])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "bytes=500-",
+        "bytes=600-700",
+        "bytes=-0",
+        "bytes=9-2",
+        "bytes=a-b",
+        "lines=1-2",
+        "bytes=0-1,4-5",
+    ],
+)
 def test_bad_ranges(http: httpx.Client, bucket: str, header: str) -> None:
     http.put(url(bucket, "r"), content=b"x" * 500)
     r = http.get(url(bucket, "r"), headers={"range": header})
@@ -146,33 +188,59 @@ def test_delete(http: httpx.Client, bucket: str) -> None:
 
 def test_copy_moves_no_bytes_and_keeps_metadata(http: httpx.Client, bucket: str) -> None:
     data = os.urandom(150_000)
-    src = http.put(url(bucket, "src"), content=data, headers={"content-type": "text/csv", "x-xolo-meta-a": "1"}).json()
+    src = http.put(
+        url(bucket, "src"), content=data, headers={"content-type": "text/csv", "x-xolo-meta-a": "1"}
+    ).json()
     r = http.put(url(bucket, "dst/copy"), headers={"x-xolo-copy-source": f"{bucket}/src"})
     assert r.status_code == 200, r.text
     assert (r.json()["etag"], r.json()["sha256"]) == (src["etag"], src["sha256"])
     got = http.get(url(bucket, "dst/copy"))
-    assert got.content == data and got.headers["content-type"] == "text/csv" and got.headers["x-xolo-meta-a"] == "1"
-    r = http.put(url(bucket, "dst/replaced"), headers={
-        "x-xolo-copy-source": urllib.parse.quote(f"/{bucket}/src"), "x-xolo-metadata-directive": "REPLACE",
-        "content-type": "text/plain", "x-xolo-meta-b": "2"})
+    assert (
+        got.content == data
+        and got.headers["content-type"] == "text/csv"
+        and got.headers["x-xolo-meta-a"] == "1"
+    )
+    r = http.put(
+        url(bucket, "dst/replaced"),
+        headers={
+            "x-xolo-copy-source": urllib.parse.quote(f"/{bucket}/src"),
+            "x-xolo-metadata-directive": "REPLACE",
+            "content-type": "text/plain",
+            "x-xolo-meta-b": "2",
+        },
+    )
     got = http.get(url(bucket, "dst/replaced"))
     assert got.content == data and got.headers["content-type"] == "text/plain"
     assert got.headers["x-xolo-meta-b"] == "2" and "x-xolo-meta-a" not in got.headers
     http.put(url(bucket, "src"), content=b"changed")
     assert http.get(url(bucket, "dst/copy")).content == data
     before = snapshot(http, bucket)
-    assert http.put(url(bucket, "x"), headers={"x-xolo-copy-source": f"{bucket}/missing"}).status_code == 404
-    assert http.put(url(bucket, "x"), headers={"x-xolo-copy-source": "no-such-bucket/k"}).status_code == 404
+    assert (
+        http.put(url(bucket, "x"), headers={"x-xolo-copy-source": f"{bucket}/missing"}).status_code
+        == 404
+    )
+    assert (
+        http.put(url(bucket, "x"), headers={"x-xolo-copy-source": "no-such-bucket/k"}).status_code
+        == 404
+    )
     assert http.put(url(bucket, "x"), headers={"x-xolo-copy-source": "nokey"}).status_code == 400
-    r = http.put(url(bucket, "x"), headers={"x-xolo-copy-source": f"{bucket}/src", "x-xolo-metadata-directive": "MERGE"})
+    r = http.put(
+        url(bucket, "x"),
+        headers={"x-xolo-copy-source": f"{bucket}/src", "x-xolo-metadata-directive": "MERGE"},
+    )
     assert r.status_code == 400
-    r = http.put(url(bucket, "dst/copy"), headers={"x-xolo-copy-source": f"{bucket}/src", "if-none-match": "*"})
+    r = http.put(
+        url(bucket, "dst/copy"),
+        headers={"x-xolo-copy-source": f"{bucket}/src", "if-none-match": "*"},
+    )
     assert r.status_code == 412
     assert snapshot(http, bucket) == before
 
 
-@pytest.mark.parametrize(("first", "second"), [(0, 10), (10, 500), (500, 900), (800, 150_000), (150_000, 10),
-                                              (150_000, 150_000)])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [(0, 10), (10, 500), (500, 900), (800, 150_000), (150_000, 10), (150_000, 150_000)],
+)
 def test_append(http: httpx.Client, bucket: str, first: int, second: int) -> None:
     a, b = os.urandom(first), os.urandom(second)
     r = http.post(url(bucket, "log"), content=a, headers={"content-type": "text/x-log"})
@@ -185,12 +253,17 @@ def test_append(http: httpx.Client, bucket: str, first: int, second: int) -> Non
     assert doc["etag"] == hashlib.md5(a + b).hexdigest()
     got = http.get(url(bucket, "log"))
     assert got.content == a + b and got.headers["content-type"] == "text/x-log"
-    assert http.get(url(bucket, "log"), headers={"range": f"bytes={max(0, first - 5)}-{first + 5}"}).content == \
-        (a + b)[max(0, first - 5): first + 6]
+    assert (
+        http.get(
+            url(bucket, "log"), headers={"range": f"bytes={max(0, first - 5)}-{first + 5}"}
+        ).content
+        == (a + b)[max(0, first - 5) : first + 6]
+    )
 
 
 @pytest.mark.parametrize(
-    ("key", "rule"), [("x" * 1025, "1024"), ("a%00b", "NUL")],
+    ("key", "rule"),
+    [("x" * 1025, "1024"), ("a%00b", "NUL")],
 )
 def test_bad_keys(http: httpx.Client, bucket: str, key: str, rule: str) -> None:
     before = snapshot(http, bucket)
@@ -198,7 +271,9 @@ def test_bad_keys(http: httpx.Client, bucket: str, key: str, rule: str) -> None:
     for method in ("PUT", "POST", "GET", "DELETE"):
         r = http.request(method, path, content=b"x")
         assert r.status_code == 400, (method, r.text)
-        assert r.json()["error"]["code"] == "InvalidKeyName" and rule in r.json()["error"]["message"]
+        assert (
+            r.json()["error"]["code"] == "InvalidKeyName" and rule in r.json()["error"]["message"]
+        )
     assert snapshot(http, bucket) == before
 
 
@@ -211,7 +286,11 @@ def test_bad_metadata(http: httpx.Client, bucket: str) -> None:
     before = snapshot(http, bucket)
     r = http.put(url(bucket, "m"), content=b"x", headers={"x-xolo-meta-big": "v" * 3000})
     assert r.status_code == 400 and r.json()["error"]["code"] == "InvalidMetadata"
-    r = http.put(url(bucket, "m"), content=b"x", headers={"x-xolo-tagging": "&".join(f"k{i}=v" for i in range(11))})
+    r = http.put(
+        url(bucket, "m"),
+        content=b"x",
+        headers={"x-xolo-tagging": "&".join(f"k{i}=v" for i in range(11))},
+    )
     assert r.status_code == 400 and "10 tags" in r.json()["error"]["message"]
     assert snapshot(http, bucket) == before
 

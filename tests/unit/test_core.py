@@ -76,7 +76,8 @@ def test_ranges(header: str | None, size: int, expected: ByteRange | None) -> No
 
 
 @pytest.mark.parametrize(
-    "header", ["bytes=10-", "bytes=5-2", "bytes=-0", "items=0-1", "bytes=0-1,3-4", "bytes=a-b", "bytes=-"]
+    "header",
+    ["bytes=10-", "bytes=5-2", "bytes=-0", "items=0-1", "bytes=0-1,3-4", "bytes=a-b", "bytes=-"],
 )
 def test_bad_ranges(header: str) -> None:
     with pytest.raises(errors.InvalidRange) as info:
@@ -140,13 +141,28 @@ def test_rechunker() -> None:
 
 
 def test_manifest_slices() -> None:
-    rec = ObjectRecord("b", "k", 10, "e", None, 0.0, "v", chunks=(ChunkRef("a", 4), ChunkRef("b", 4), ChunkRef("c", 2)))
-    assert [(c.sha256, o, n) for c, o, n in rec.slices(3, 8)] == [("a", 3, 1), ("b", 0, 4), ("c", 0, 1)]
+    rec = ObjectRecord(
+        "b",
+        "k",
+        10,
+        "e",
+        None,
+        0.0,
+        "v",
+        chunks=(ChunkRef("a", 4), ChunkRef("b", 4), ChunkRef("c", 2)),
+    )
+    assert [(c.sha256, o, n) for c, o, n in rec.slices(3, 8)] == [
+        ("a", 3, 1),
+        ("b", 0, 4),
+        ("c", 0, 1),
+    ]
     assert [(c.sha256, o, n) for c, o, n in rec.slices(4, 7)] == [("b", 0, 4)]
 
 
 def test_every_error_has_one_status_and_code() -> None:
-    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.XoloError)]
+    classes = [
+        c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, errors.XoloError)
+    ]
     codes = [c.code for c in classes]
     assert len(codes) == len(set(codes)), "two error classes share a code"
     for cls in classes:

@@ -4,10 +4,22 @@ import xolo
 
 
 def test_exported_names() -> None:
-    assert sorted(xolo.__all__) == sorted([
-        "Bucket", "BucketSettings", "ListPage", "ObjectInfo", "ObjectReader", "ObjectRecord",
-        "ObjectService", "ServiceConfig", "WriteCondition", "XoloError", "__version__", "open",
-        "open_memory",
-    ])
+    assert sorted(xolo.__all__) == sorted(
+        [
+            "Bucket",
+            "BucketSettings",
+            "ListPage",
+            "ObjectInfo",
+            "ObjectReader",
+            "ObjectRecord",
+            "ObjectService",
+            "ServiceConfig",
+            "WriteCondition",
+            "XoloError",
+            "__version__",
+            "open",
+            "open_memory",
+        ]
+    )
     for name in xolo.__all__:
         assert hasattr(xolo, name)

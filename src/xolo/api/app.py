@@ -31,7 +31,9 @@ Access = Literal["public", "optional", "required"]
 """public: no credentials read; optional: anonymous allowed (public-read buckets); required."""
 
 
-def _endpoint(name: str, fn: Handler, access: Access, auth: Authenticator, metrics: Metrics) -> Handler:
+def _endpoint(
+    name: str, fn: Handler, access: Access, auth: Authenticator, metrics: Metrics
+) -> Handler:
     async def handle(request: Request) -> Response:
         started = time.perf_counter()
         request_id = secrets.token_hex(8)

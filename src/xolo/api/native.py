@@ -119,7 +119,11 @@ class NativeAPI:
         assert principal is not None
         doc = await json_body(request) or {}
         ttl = doc.get("ttl", self.auth.token_ttl) if isinstance(doc, Mapping) else None
-        if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not 1 <= ttl <= MAX_TOKEN_TTL:
+        if (
+            not isinstance(ttl, int | float)
+            or isinstance(ttl, bool)
+            or not 1 <= ttl <= MAX_TOKEN_TTL
+        ):
             raise InvalidArgument(f"ttl must be a number of seconds from 1 to {int(MAX_TOKEN_TTL)}")
         token, expires = self.auth.issue_token(principal, float(ttl))
         return JSONResponse(

@@ -18,7 +18,13 @@ def _op(summary: str, responses: dict[str, Any], **extra: Any) -> dict[str, Any]
 
 
 def _param(name: str, where: str = "path", schema: str = "string", **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": where, "required": where == "path", "schema": {"type": schema}, **extra}
+    return {
+        "name": name,
+        "in": where,
+        "required": where == "path",
+        "schema": {"type": schema},
+        **extra,
+    }
 
 
 _BUCKET = _param("bucket")
@@ -40,7 +46,9 @@ def openapi_document(version: str) -> dict[str, Any]:
             "responses": {
                 "Error": {
                     "description": "an error",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                    },
                 }
             },
             "schemas": {
@@ -92,15 +100,40 @@ def openapi_document(version: str) -> dict[str, Any]:
         },
         "security": [{"basic": []}, {"bearer": []}],
         "paths": {
-            "/health": {"get": _op("liveness, role, version, uptime, free disk", {"200": {"description": "ok"}}, security=[])},
+            "/health": {
+                "get": _op(
+                    "liveness, role, version, uptime, free disk",
+                    {"200": {"description": "ok"}},
+                    security=[],
+                )
+            },
             "/metrics": {"get": _op("Prometheus metrics", {"200": {"description": "text format"}})},
-            "/v1/auth/token": {"post": _op("issue a bearer token from the calling key", {"200": {"description": "token"}, **errors})},
-            "/v1/buckets": {"get": _op("list buckets", {"200": {"description": "buckets"}, **errors})},
+            "/v1/auth/token": {
+                "post": _op(
+                    "issue a bearer token from the calling key",
+                    {"200": {"description": "token"}, **errors},
+                )
+            },
+            "/v1/buckets": {
+                "get": _op("list buckets", {"200": {"description": "buckets"}, **errors})
+            },
             "/v1/buckets/{bucket}": {
                 "parameters": [_BUCKET],
-                "put": _op("create a bucket or update its settings", {"200": {"description": "updated"}, "201": {"description": "created"}, **errors}),
-                "get": _op("bucket settings, object count and bytes", {"200": {"description": "bucket"}, **errors}),
-                "delete": _op("delete an empty bucket", {"204": {"description": "deleted"}, **errors}),
+                "put": _op(
+                    "create a bucket or update its settings",
+                    {
+                        "200": {"description": "updated"},
+                        "201": {"description": "created"},
+                        **errors,
+                    },
+                ),
+                "get": _op(
+                    "bucket settings, object count and bytes",
+                    {"200": {"description": "bucket"}, **errors},
+                ),
+                "delete": _op(
+                    "delete an empty bucket", {"204": {"description": "deleted"}, **errors}
+                ),
             },
             "/v1/buckets/{bucket}/objects": {
                 "parameters": [_BUCKET],
@@ -130,10 +163,19 @@ def openapi_document(version: str) -> dict[str, Any]:
                         _param("If-None-Match", "header"),
                     ],
                 ),
-                "post": _op("append to an object, creating it if absent", {"200": {"description": "appended", **_JSON_OBJECT}, **errors}),
+                "post": _op(
+                    "append to an object, creating it if absent",
+                    {"200": {"description": "appended", **_JSON_OBJECT}, **errors},
+                ),
                 "get": _op(
                     "read an object or a byte range",
-                    {"200": {"description": "the bytes"}, "206": {"description": "a range"}, "304": {"description": "not modified"}, "416": _ERROR, **errors},
+                    {
+                        "200": {"description": "the bytes"},
+                        "206": {"description": "a range"},
+                        "304": {"description": "not modified"},
+                        "416": _ERROR,
+                        **errors,
+                    },
                     parameters=[
                         _param("Range", "header"),
                         _param("If-Match", "header"),
@@ -142,23 +184,43 @@ def openapi_document(version: str) -> dict[str, Any]:
                         _param("If-Unmodified-Since", "header"),
                     ],
                 ),
-                "head": _op("an object's headers", {"200": {"description": "headers"}, "404": {"description": "absent"}}),
+                "head": _op(
+                    "an object's headers",
+                    {"200": {"description": "headers"}, "404": {"description": "absent"}},
+                ),
                 "delete": _op("delete an object", {"204": {"description": "deleted"}, **errors}),
             },
             "/v1/buckets/{bucket}/uploads": {
                 "parameters": [_BUCKET],
-                "post": _op("declare a two-step upload {key, size, sha256, content_type, tags}", {"201": {"description": "upload id"}, **errors}),
+                "post": _op(
+                    "declare a two-step upload {key, size, sha256, content_type, tags}",
+                    {"201": {"description": "upload id"}, **errors},
+                ),
             },
             "/v1/uploads/{upload_id}": {
                 "parameters": [_param("upload_id")],
-                "put": _op("send the declared upload's bytes", {"200": {"description": "stored", **_JSON_OBJECT}, **errors}),
+                "put": _op(
+                    "send the declared upload's bytes",
+                    {"200": {"description": "stored", **_JSON_OBJECT}, **errors},
+                ),
             },
-            "/v1/chunks/has": {"post": _op("which of a JSON list of chunk names are stored", {"200": {"description": "list of booleans"}, **errors})},
+            "/v1/chunks/has": {
+                "post": _op(
+                    "which of a JSON list of chunk names are stored",
+                    {"200": {"description": "list of booleans"}, **errors},
+                )
+            },
             "/v1/chunks/{sha256}": {
                 "parameters": [_param("sha256")],
-                "put": _op("store a chunk named by its SHA-256", {"201": {"description": "stored"}, **errors}),
+                "put": _op(
+                    "store a chunk named by its SHA-256",
+                    {"201": {"description": "stored"}, **errors},
+                ),
                 "get": _op("read a chunk", {"200": {"description": "the bytes"}, **errors}),
-                "head": _op("a chunk's size", {"200": {"description": "headers"}, "404": {"description": "absent"}}),
+                "head": _op(
+                    "a chunk's size",
+                    {"200": {"description": "headers"}, "404": {"description": "absent"}},
+                ),
             },
         },
     }

@@ -19,26 +19,72 @@ def main() -> None:
 @click.option("--data", envvar="XOLO_DATA", default="./xolo-data", help="Data directory.")
 @click.option("--host", envvar="XOLO_HOST", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", envvar="XOLO_PORT", default=9000, type=int, help="Port to listen on.")
-@click.option("--workers", envvar="XOLO_WORKERS", default=1, type=click.IntRange(1, 64),
-              help="Worker processes sharing the data directory.")
-@click.option("--inline-threshold", envvar="XOLO_INLINE_THRESHOLD", default="64KiB",
-              type=SizeParam(), help="Objects up to this size live in the metadata store.")
-@click.option("--chunk-size", envvar="XOLO_CHUNK_SIZE", default="8MiB", type=SizeParam(),
-              help="Size of the chunks larger objects are cut into.")
-@click.option("--upload-ttl", envvar="XOLO_UPLOAD_TTL", default=3600.0, type=click.FloatRange(min=0.001),
-              help="Seconds a declared two-step upload waits for its bytes.")
-@click.option("--tls-cert", envvar="XOLO_TLS_CERT", default=None, help="PEM certificate: serve HTTPS.")
-@click.option("--tls-key", envvar="XOLO_TLS_KEY", default=None, help="PEM private key for --tls-cert.")
-@click.option("--root-access-key", envvar="XOLO_ROOT_ACCESS_KEY", default=None,
-              help="Root access key (prefer the environment variable).")
-@click.option("--root-secret-key", envvar="XOLO_ROOT_SECRET_KEY", default=None,
-              help="Root secret (prefer the environment variable).", show_default=False)
-@click.option("--log-level", envvar="XOLO_LOG_LEVEL", default="info",
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-@click.option("--access-log/--no-access-log", envvar="XOLO_ACCESS_LOG", default=False,
-              help="Log every request.")
-@click.option("--graceful-timeout", envvar="XOLO_GRACEFUL_TIMEOUT", default=30, type=int,
-              help="Seconds SIGTERM waits for in-flight requests.")
+@click.option(
+    "--workers",
+    envvar="XOLO_WORKERS",
+    default=1,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the data directory.",
+)
+@click.option(
+    "--inline-threshold",
+    envvar="XOLO_INLINE_THRESHOLD",
+    default="64KiB",
+    type=SizeParam(),
+    help="Objects up to this size live in the metadata store.",
+)
+@click.option(
+    "--chunk-size",
+    envvar="XOLO_CHUNK_SIZE",
+    default="8MiB",
+    type=SizeParam(),
+    help="Size of the chunks larger objects are cut into.",
+)
+@click.option(
+    "--upload-ttl",
+    envvar="XOLO_UPLOAD_TTL",
+    default=3600.0,
+    type=click.FloatRange(min=0.001),
+    help="Seconds a declared two-step upload waits for its bytes.",
+)
+@click.option(
+    "--tls-cert", envvar="XOLO_TLS_CERT", default=None, help="PEM certificate: serve HTTPS."
+)
+@click.option(
+    "--tls-key", envvar="XOLO_TLS_KEY", default=None, help="PEM private key for --tls-cert."
+)
+@click.option(
+    "--root-access-key",
+    envvar="XOLO_ROOT_ACCESS_KEY",
+    default=None,
+    help="Root access key (prefer the environment variable).",
+)
+@click.option(
+    "--root-secret-key",
+    envvar="XOLO_ROOT_SECRET_KEY",
+    default=None,
+    help="Root secret (prefer the environment variable).",
+    show_default=False,
+)
+@click.option(
+    "--log-level",
+    envvar="XOLO_LOG_LEVEL",
+    default="info",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+@click.option(
+    "--access-log/--no-access-log",
+    envvar="XOLO_ACCESS_LOG",
+    default=False,
+    help="Log every request.",
+)
+@click.option(
+    "--graceful-timeout",
+    envvar="XOLO_GRACEFUL_TIMEOUT",
+    default=30,
+    type=int,
+    help="Seconds SIGTERM waits for in-flight requests.",
+)
 def serve(
     data: str,
     host: str,
@@ -58,7 +104,10 @@ def serve(
     """Serve a complete single-node store: SQLite metadata and chunks on local disk."""
     run_server(
         ServeSettings(
-            data=data, inline_threshold=inline_threshold, chunk_size=chunk_size, upload_ttl=upload_ttl
+            data=data,
+            inline_threshold=inline_threshold,
+            chunk_size=chunk_size,
+            upload_ttl=upload_ttl,
         ),
         host=host,
         port=port,

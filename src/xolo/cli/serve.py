@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
+import uvicorn
 from starlette.applications import Starlette
 
 import xolo
@@ -62,7 +65,9 @@ def create_app() -> Starlette:
     )
 
 
-async def prepare(settings: ServeSettings, root_key: str | None, root_secret: str | None) -> tuple[str, str] | None:
+async def prepare(
+    settings: ServeSettings, root_key: str | None, root_secret: str | None
+) -> tuple[str, str] | None:
     """Create the data directory and the root key before any worker starts."""
     service, auth, _ = open_service(settings)
     async with service:
@@ -83,8 +88,6 @@ def run_server(
     access_log: bool,
     graceful_timeout: int,
 ) -> None:
-    import uvicorn
-
     try:
         settings.service_config()
     except ValueError as exc:
@@ -104,18 +107,33 @@ def run_server(
     scheme = "https" if tls_cert else "http"
     click.echo(f"xolo: serving {Path(settings.data).resolve()} on {scheme}://{host}:{port}")
     os.environ[CONFIG_ENV] = json.dumps(asdict(settings))
-    uvicorn.run(
-        "xolo.cli.serve:create_app",
-        factory=True,
+    options = dict(
         host=host,
         port=port,
-        workers=workers,
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         log_level=log_level,
         access_log=access_log,
-        loop="auto",
-        http="auto",
         timeout_graceful_shutdown=graceful_timeout,
         server_header=False,
     )
+    if workers > 1:
+        uvicorn.run("xolo.cli.serve:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+        return
+    config = uvicorn.Config("xolo.cli.serve:create_app", factory=True, **options)  # type: ignore[arg-type]
+    _DrainingServer(config).run()
+
+
+class _DrainingServer(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after draining, so the exit status reads "killed by a signal".
+    A drained shutdown is a clean one: exit 0, as service managers expect."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                captured = getattr(self, "_captured_signals", None)
+                if isinstance(captured, list):
+                    captured.clear()

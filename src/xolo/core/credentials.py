@@ -48,7 +48,9 @@ class SecretBox:
         try:
             return self._fernet.decrypt(sealed).decode()
         except InvalidToken:
-            raise InvalidCredentials("a stored secret cannot be unsealed with this master key") from None
+            raise InvalidCredentials(
+                "a stored secret cannot be unsealed with this master key"
+            ) from None
 
 
 class TokenSigner:

@@ -34,7 +34,10 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         return None
     unit, _, spec = header.partition("=")
     if unit.strip().lower() != "bytes" or not spec:
-        raise InvalidRange(f"range must look like 'bytes=a-b', 'bytes=a-' or 'bytes=-n', got {header[:100]!r}", size=size)
+        raise InvalidRange(
+            f"range must look like 'bytes=a-b', 'bytes=a-' or 'bytes=-n', got {header[:100]!r}",
+            size=size,
+        )
     if "," in spec:
         raise InvalidRange("only a single range is supported", size=size)
     m = _SPEC.match(spec)

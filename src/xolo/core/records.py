@@ -22,7 +22,11 @@ class BucketSettings:
             raise InvalidArgument(f"unknown bucket settings: {sorted(unknown)}")
         replication = doc.get("replication", 1)
         public_read = doc.get("public_read", False)
-        if not isinstance(replication, int) or isinstance(replication, bool) or not 1 <= replication <= 16:
+        if (
+            not isinstance(replication, int)
+            or isinstance(replication, bool)
+            or not 1 <= replication <= 16
+        ):
             raise InvalidArgument("replication must be an integer from 1 to 16")
         if not isinstance(public_read, bool):
             raise InvalidArgument("public_read must be true or false")

@@ -13,7 +13,9 @@ from xolo.core.records import AccessKey, Bucket, BucketSettings, ObjectInfo, Obj
 
 
 class MetaStore(Protocol):
-    async def put_bucket(self, name: str, settings: BucketSettings, now: float) -> tuple[Bucket, bool]:
+    async def put_bucket(
+        self, name: str, settings: BucketSettings, now: float
+    ) -> tuple[Bucket, bool]:
         """Create the bucket, or update its settings; the flag says whether it was created."""
         ...
 

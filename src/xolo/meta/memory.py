@@ -40,7 +40,9 @@ class MemoryMetaStore:
         size = sum(o.size for o in state.objects.values())
         return dataclasses.replace(state.bucket, object_count=len(state.objects), bytes_used=size)
 
-    async def put_bucket(self, name: str, settings: BucketSettings, now: float) -> tuple[Bucket, bool]:
+    async def put_bucket(
+        self, name: str, settings: BucketSettings, now: float
+    ) -> tuple[Bucket, bool]:
         state = self._buckets.get(name)
         if state is None:
             state = self._buckets[name] = _BucketState(Bucket(name, now, settings))

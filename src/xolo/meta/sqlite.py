@@ -69,7 +69,9 @@ class SQLiteMetaStore:
         self._db = SQLiteRunner(path, readers=readers, synchronous=synchronous)
         self._db.write_sync(_migrate)
 
-    async def put_bucket(self, name: str, settings: BucketSettings, now: float) -> tuple[Bucket, bool]:
+    async def put_bucket(
+        self, name: str, settings: BucketSettings, now: float
+    ) -> tuple[Bucket, bool]:
         doc = json.dumps(settings.to_json())
 
         def tx(conn: sqlite3.Connection) -> tuple[Bucket, bool]:
@@ -103,7 +105,9 @@ class SQLiteMetaStore:
 
     async def delete_bucket(self, name: str) -> None:
         def tx(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT object_count FROM buckets WHERE name = ?", (name,)).fetchone()
+            row = conn.execute(
+                "SELECT object_count FROM buckets WHERE name = ?", (name,)
+            ).fetchone()
             if row is None:
                 raise NoSuchBucket(f"bucket {name!r} does not exist")
             if row[0]:
@@ -168,7 +172,11 @@ class SQLiteMetaStore:
             conn.execute(
                 "UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ? "
                 "WHERE name = ?",
-                (0 if current else 1, record.size - (current.size if current else 0), record.bucket),
+                (
+                    0 if current else 1,
+                    record.size - (current.size if current else 0),
+                    record.bucket,
+                ),
             )
             return current
 

@@ -62,12 +62,16 @@ class SQLiteRunner:
         self.path = path
         self._synchronous = synchronous.upper()
         self._local = threading.local()
-        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="xolo-sqlite-read")
+        self._readers = ThreadPoolExecutor(
+            max_workers=readers, thread_name_prefix="xolo-sqlite-read"
+        )
         self._reader_conns: list[sqlite3.Connection] = []
         self._conns_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_conn = connect(path, synchronous=self._synchronous)
-        self._writer = threading.Thread(target=self._write_loop, name="xolo-sqlite-write", daemon=True)
+        self._writer = threading.Thread(
+            target=self._write_loop, name="xolo-sqlite-write", daemon=True
+        )
         self._writer.start()
         self._closed = False
 

@@ -33,13 +33,16 @@ class Principal:
             return True
         need = LEVELS[level]
         granted = max(
-            LEVELS.get(self.grants.get(bucket or "", ""), 0), LEVELS.get(self.grants.get("*", ""), 0)
+            LEVELS.get(self.grants.get(bucket or "", ""), 0),
+            LEVELS.get(self.grants.get("*", ""), 0),
         )
         return granted >= need
 
     def require(self, level: str, bucket: str | None = None) -> None:
         if not self.can(level, bucket):
-            raise AccessDenied(f"this key may not {level} {('bucket ' + bucket) if bucket else 'here'}")
+            raise AccessDenied(
+                f"this key may not {level} {('bucket ' + bucket) if bucket else 'here'}"
+            )
 
 
 class Authenticator:

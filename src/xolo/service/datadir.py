@@ -1,8 +1,8 @@
 """The layout of a data directory, in one place::
 
-    <data>/meta.db      SQLite metadata (WAL: also meta.db-wal, meta.db-shm)
-    <data>/chunks/      content-addressed chunks (see xolo/chunks/README.md)
-    <data>/master.key   seals secrets and signs tokens; mode 0600, never in meta.db
+<data>/meta.db      SQLite metadata (WAL: also meta.db-wal, meta.db-shm)
+<data>/chunks/      content-addressed chunks (see xolo/chunks/README.md)
+<data>/master.key   seals secrets and signs tokens; mode 0600, never in meta.db
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ class ObjectService:
         return check_metadata(metadata or {}), check_tags(tags or {})
 
     async def _precheck(self, bucket: str, key: str, condition: WriteCondition) -> None:
-        """Fail before any byte is read when the outcome is already known; the commit checks again."""
+        """Fail before reading any byte when the outcome is known; the commit checks again."""
         if condition == NO_CONDITION:
             await self.meta.get_bucket(bucket)
             return
