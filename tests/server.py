@@ -87,7 +87,8 @@ class XoloServer:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, **kwargs: object) -> httpx.Client:
-        return httpx.Client(base_url=self.url, auth=self.auth, timeout=60, **kwargs)  # type: ignore[arg-type]
+        options: dict[str, object] = {"timeout": 60, **kwargs}
+        return httpx.Client(base_url=self.url, auth=self.auth, **options)  # type: ignore[arg-type]
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
