@@ -79,7 +79,9 @@ def test_sigkill_during_concurrent_writes(tmp_path: Path) -> None:
             listed: list[str] = []
             cursor = None
             while True:
-                doc = http.get("/v1/buckets/crash/objects", params={"cursor": cursor} if cursor else {}).json()
+                doc = http.get(
+                    "/v1/buckets/crash/objects", params={"cursor": cursor} if cursor else {}
+                ).json()
                 listed += [o["key"] for o in doc["objects"]]
                 cursor = doc["next_cursor"]
                 if not cursor:

@@ -1,0 +1,60 @@
+"""The README's examples are run, so they stay true."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.server import ROOT_KEY, ROOT_SECRET, XoloServer
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_readme_names_the_two_commands() -> None:
+    commands = [b.strip() for b in blocks("sh")]
+    assert "python -m pip install -e . && xolo serve" in commands
+    assert 'python -m pip install -e ".[test]" && python -m pytest' in commands
+    ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
+    assert 'python -m pip install -q -e ".[test]" && python -m pytest' in ci
+
+
+def test_python_example(tmp_path: Path) -> None:
+    (example,) = blocks("python")
+    r = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "['cats/tom.txt']"
+
+
+def test_curl_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("sh") if "curl" in b]
+    srv = XoloServer(tmp_path / "data").start()
+    try:
+        env = dict(
+            os.environ,
+            XOLO_URL=srv.url,
+            XOLO_ROOT_ACCESS_KEY=ROOT_KEY,
+            XOLO_ROOT_SECRET_KEY=ROOT_SECRET,
+        )
+        r = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", example],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+        )
+        assert r.returncode == 0, r.stderr
+        out = r.stdout
+        assert "hello, xolo" in out and '"common_prefixes":[]' in out
+        assert '"key":"notes/hello.txt"' in out and '"size":12' in out
+        assert '"object_count":1' in out
+    finally:
+        srv.stop()
