@@ -25,7 +25,7 @@ def test_listing_pages_prefixes_and_cursor(http: httpx.Client, bucket: str) -> N
     ]
     assert (
         doc["objects"][0]["size"] == 3
-        and doc["objects"][0]["etag"] == hashlib.md5(b"a/1").hexdigest()
+        and doc["objects"][0]["etag"] == hashlib.sha256(b"a/1").hexdigest()
     )
     seen, cursor = [], None
     while True:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 import xolo
 from xolo.api.app import build_app
@@ -51,7 +51,7 @@ def open_service(settings: ServeSettings) -> tuple[ObjectService, Authenticator,
     return service, Authenticator(meta, SecretBox(data.master_key())), data
 
 
-def create_app() -> Starlette:
+def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
     settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
     service, auth, data = open_service(settings)
@@ -116,6 +116,7 @@ def run_server(
         access_log=access_log,
         timeout_graceful_shutdown=graceful_timeout,
         server_header=False,
+        proxy_headers=False,
     )
     if workers > 1:
         uvicorn.run("xolo.cli.serve:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]

@@ -24,26 +24,29 @@ def is_sha256_hex(value: str) -> bool:
 
 
 class ObjectDigest:
-    """Whole-object MD5 (the S3-compatible ETag) and SHA-256, fed in order.
+    """Whole-object SHA-256, and MD5 only when asked, fed in order.
 
-    ``update`` may run on a worker thread: hashlib releases the GIL for large buffers.
+    MD5 is the slowest hash here and exists only because S3 clients expect it as the ETag of
+    single-part objects, so only the S3 surface asks for it. ``update`` may run on a worker
+    thread: hashlib releases the GIL for large buffers.
     """
 
     __slots__ = ("_md5", "_sha256", "size")
 
-    def __init__(self) -> None:
-        self._md5 = hashlib.md5()
+    def __init__(self, *, md5: bool = False) -> None:
+        self._md5 = hashlib.md5() if md5 else None
         self._sha256 = hashlib.sha256()
         self.size = 0
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        self._md5.update(data)
+        if self._md5 is not None:
+            self._md5.update(data)
         self._sha256.update(data)
         self.size += len(data)
 
     @property
-    def md5(self) -> str:
-        return self._md5.hexdigest()
+    def md5(self) -> str | None:
+        return self._md5.hexdigest() if self._md5 is not None else None
 
     @property
     def sha256(self) -> str:

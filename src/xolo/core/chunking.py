@@ -21,7 +21,8 @@ class Rechunker:
         self._buf += data
         out = []
         while len(self._buf) >= self.size:
-            out.append(bytes(self._buf[: self.size]))
+            with memoryview(self._buf) as view:
+                out.append(bytes(view[: self.size]))  # one copy, not two
             # CPython drops bytes from the front of a bytearray without moving the rest.
             del self._buf[: self.size]
         return out

@@ -22,7 +22,7 @@ from xolo.service.config import ServiceConfig
 @dataclass(frozen=True, slots=True)
 class Ingested:
     size: int
-    md5: str
+    md5: str | None
     sha256: str
     chunks: tuple[ChunkRef, ...]
     inline: bytes | None
@@ -71,14 +71,15 @@ async def ingest(
     max_size: int | None = None,
     prefix: bytes = b"",
     digest: ObjectDigest | None = None,
+    md5: bool = False,
 ) -> Ingested:
     """Consume ``prefix`` then ``body`` into inline bytes or stored chunks.
 
     The digest is fed exactly the bytes that pass through here; an append to a chunked object
     passes one already fed with the old object's bytes, so the result covers the whole object.
-    ``max_size`` bounds the body (not the prefix).
+    ``max_size`` bounds the body (not the prefix); ``md5`` asks for an MD5 too (S3 ETags).
     """
-    digest = digest or ObjectDigest()
+    digest = digest or ObjectDigest(md5=md5)
     head = bytearray(prefix)
     writer: _ChunkWriter | None = None
     rechunker = Rechunker(config.chunk_size)

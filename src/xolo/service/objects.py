@@ -163,7 +163,7 @@ class ObjectService:
             bucket=bucket,
             key=key,
             size=data.size,
-            etag=data.md5,
+            etag=data.md5 or data.sha256,
             sha256=data.sha256,
             modified=self._clock(),
             version=_new_version(),
@@ -208,16 +208,18 @@ class ObjectService:
         size: int | None = None,
         sha256: str | None = None,
         condition: WriteCondition = NO_CONDITION,
+        md5_etag: bool = False,
     ) -> ObjectRecord:
         """Store ``body`` as the object, replacing any current one atomically.
 
-        ``size`` and ``sha256``, when given, must match the body or nothing is stored.
+        ``size`` and ``sha256``, when given, must match the body or nothing is stored. The
+        ETag is the SHA-256, or the MD5 with ``md5_etag`` (what S3 clients expect).
         """
         meta, tag_map = self._check_object_args(bucket, key, content_type, metadata, tags)
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
         await self._precheck(bucket, key, condition)
-        data = await ingest(body, self.chunks, self.config, max_size=size)
+        data = await ingest(body, self.chunks, self.config, max_size=size, md5=md5_etag)
         self._verify(data, size=size, sha256=sha256)
         record = self._record(
             bucket, key, data, content_type=content_type, metadata=meta, tags=tag_map
@@ -272,7 +274,7 @@ class ObjectService:
                 bucket=bucket,
                 key=key,
                 size=data.size,
-                etag=data.md5,
+                etag=data.sha256,
                 sha256=data.sha256,
                 modified=self._clock(),
                 version=_new_version(),

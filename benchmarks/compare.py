@@ -1,0 +1,309 @@
+"""Side by side, one run, same load: xolo's native API against hashserver and Elastik.
+
+    python -m benchmarks.compare            # full run; writes docs/benchmarks.md
+    python -m benchmarks.compare --quick    # a short smoke run, prints only
+
+Each system is started here on 127.0.0.1 with a fresh data directory, and stopped after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import os
+import platform
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import httpx
+
+from benchmarks.loadgen import Op, Result, run, unique_payloads
+
+KiB, MiB = 1024, 1024 * 1024
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the process exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_until_up(probe, proc)
+        yield
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@dataclass
+class System:
+    name: str
+    put: Callable[[str, bytes], Op]
+    get: Callable[[str, bytes], Op]
+
+
+@contextmanager
+def xolo_system(work: Path, workers: int) -> Iterator[System]:
+    port = free_port()
+    key, secret = "XOBENCHROOTKEY000001", secrets.token_hex(16)
+    env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=key, XOLO_ROOT_SECRET_KEY=secret)
+    cmd = [
+        sys.executable,
+        "-m",
+        "xolo",
+        "serve",
+        "--data",
+        str(work / "xolo"),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    with process(cmd, env, f"http://127.0.0.1:{port}/health", work / "xolo.log"):
+        url = f"http://127.0.0.1:{port}"
+        auth = {"authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
+        httpx.put(f"{url}/v1/buckets/bench", headers=auth).raise_for_status()
+        name = "xolo" if workers == 1 else f"xolo ({workers} workers)"
+        yield System(
+            name,
+            put=lambda k, body: ("PUT", f"{url}/v1/buckets/bench/objects/{k}", auth, body),
+            get=lambda k, body: ("GET", f"{url}/v1/buckets/bench/objects/{k}", auth, None),
+        )
+
+
+@contextmanager
+def hashserver_system(work: Path) -> Iterator[System]:
+    port = free_port()
+    exe = shutil.which("hashserver")
+    if exe is None:
+        raise SystemExit("hashserver is not installed: python -m pip install -e '.[bench]'")
+    (work / "hs").mkdir()
+    cmd = [
+        exe,
+        str(work / "hs"),
+        "--writable",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--hash-algorithm",
+        "sha-256",
+    ]
+    with process(
+        cmd, dict(os.environ), f"http://127.0.0.1:{port}/healthcheck", work / "hashserver.log"
+    ):
+        url = f"http://127.0.0.1:{port}"
+        names: dict[int, str] = {}
+
+        def name_of(body: bytes) -> str:
+            h = names.get(id(body))
+            if h is None:
+                h = names[id(body)] = hashlib.sha256(body).hexdigest()
+            return h
+
+        yield System(
+            "hashserver",
+            put=lambda k, body: ("PUT", f"{url}/{name_of(body)}", {}, body),
+            get=lambda k, body: ("GET", f"{url}/{name_of(body)}", {}, None),
+        )
+
+
+@contextmanager
+def elastik_system(work: Path) -> Iterator[System]:
+    import elastik
+
+    exe = Path(elastik.__file__).parent / "_bin" / "elastik-core"
+    port = free_port()
+    env = dict(
+        os.environ,
+        ELASTIK_HOST="127.0.0.1",
+        ELASTIK_PORT=str(port),
+        ELASTIK_KEY=secrets.token_hex(32),
+        ELASTIK_WRITE_TOKEN="bench-write-token",
+        ELASTIK_DATA=str(work / "elastik"),
+    )
+    (work / "elastik").mkdir()
+    with process([str(exe)], env, f"http://127.0.0.1:{port}/proc/version", work / "elastik.log"):
+        url = f"http://127.0.0.1:{port}"
+        auth = {"authorization": "Bearer bench-write-token"}
+        yield System(
+            "elastik",
+            put=lambda k, body: ("PUT", f"{url}/home/bench/{k}", auth, body),
+            get=lambda k, body: ("GET", f"{url}/home/bench/{k}", {}, None),
+        )
+
+
+@dataclass
+class Row:
+    system: str
+    size: int
+    op: str
+    result: Result
+
+
+def measure(system: System, size: int, count: int, connections: int, processes: int) -> list[Row]:
+    make = unique_payloads(count, size, system.name.encode()[:8])
+    bodies = [make(i) for i in range(count)]
+    keys = [f"obj-{size}-{i}" for i in range(count)]
+    # Warm up with other payloads: content-addressed peers would otherwise skip the real PUTs.
+    warm_make = unique_payloads(count, size, b"warm-up!")
+    warm = min(50, count)
+    run(
+        [system.put(f"warm-{i}", warm_make(i)) for i in range(warm)],
+        connections=connections,
+        processes=processes,
+    )
+    puts = run(
+        [system.put(k, b) for k, b in zip(keys, bodies, strict=True)],
+        connections=connections,
+        processes=processes,
+    )
+    order = list(range(count))
+    import random
+
+    random.Random(1).shuffle(order)
+    gets = run(
+        [system.get(keys[i], bodies[i]) for i in order],
+        connections=connections,
+        processes=processes,
+    )
+    return [Row(system.name, size, "PUT", puts), Row(system.name, size, "GET", gets)]
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    versions = ", ".join(
+        f"{p} {metadata.version(p)}" for p in ("xolo", "hashserver", "elastik", "aiohttp")
+    )
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; {versions}"
+    )
+
+
+def fmt_size(size: int) -> str:
+    return f"{size // MiB} MiB" if size >= MiB else f"{size // KiB} KiB"
+
+
+def table(rows: list[Row]) -> str:
+    out = [
+        "| object | op | system | ops/s | MB/s | p50 ms | p99 ms | errors |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        res = r.result
+        out.append(
+            f"| {fmt_size(r.size)} | {r.op} | {r.system} | {res.ops_per_s:,.0f} | {res.mb_per_s:,.1f} | "
+            f"{res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} |"
+        )
+    return "\n".join(out)
+
+
+def ratios(rows: list[Row]) -> str:
+    out = ["| object | op | xolo ÷ hashserver | xolo ÷ elastik |", "|---|---|---:|---:|"]
+    index = {(r.system.split(" ")[0], r.size, r.op): r.result.ops_per_s for r in rows}
+    for size in sorted({r.size for r in rows}):
+        for op in ("PUT", "GET"):
+            x = index.get(("xolo", size, op), 0.0)
+            cells = []
+            for peer in ("hashserver", "elastik"):
+                p = index.get((peer, size, op), 0.0)
+                cells.append(f"{x / p:.2f}×" if p else "n/a")
+            out.append(f"| {fmt_size(size)} | {op} | {cells[0]} | {cells[1]} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick", action="store_true", help="a short smoke run; print, do not write docs"
+    )
+    ap.add_argument("--small-count", type=int, default=20000)
+    ap.add_argument("--large-count", type=int, default=64)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--large-connections", type=int, default=8)
+    ap.add_argument("--processes", type=int, default=2, help="load generator processes")
+    ap.add_argument("--xolo-workers", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark-results.md")
+    args = ap.parse_args()
+    if args.quick:
+        args.small_count, args.large_count = 500, 8
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="xolo-bench-") as tmp:
+        work = Path(tmp)
+        systems = [
+            lambda: xolo_system(work, args.xolo_workers),
+            lambda: hashserver_system(work),
+            lambda: elastik_system(work),
+        ]
+        for start in systems:
+            with start() as system:
+                print(f"measuring {system.name} ...", flush=True)
+                rows += measure(system, 4 * KiB, args.small_count, args.connections, args.processes)
+                rows += measure(
+                    system, 8 * MiB, args.large_count, args.large_connections, args.processes
+                )
+    rows.sort(key=lambda r: (r.size, r.op != "PUT", r.system))
+    report = (
+        f"Machine: {machine()}\n\nLoad: {args.small_count} × 4 KiB and {args.large_count} × 8 MiB "
+        f"distinct objects per system, PUT then GET of each in shuffled order; "
+        f"{args.connections} connections for 4 KiB and {args.large_connections} for 8 MiB, "
+        f"from {args.processes} load generator processes on the same machine.\n\n"
+        f"{table(rows)}\n\nThroughput ratios (ops/s):\n\n{ratios(rows)}\n"
+    )
+    print(report)
+    if not args.quick:
+        args.out.write_text(
+            "<!-- written by python -m benchmarks.compare; do not edit by hand -->\n\n" + report
+        )
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""ObjectService rules HTTP tests do not reach: ETag choice, upload expiry, append races."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+
+import pytest
+
+import xolo
+from xolo.chunks.memory import MemoryChunkStore
+from xolo.core.errors import ConcurrentUpdate, NoSuchUpload
+from xolo.meta.memory import MemoryMetaStore
+from xolo.service.config import ServiceConfig
+from xolo.service.objects import ObjectService
+
+pytestmark = pytest.mark.anyio
+
+
+async def body(*pieces: bytes):  # type: ignore[no-untyped-def]
+    for p in pieces:
+        yield p
+
+
+async def test_etag_is_sha256_unless_md5_is_asked_for() -> None:
+    async with xolo.open_memory(
+        config=ServiceConfig(inline_threshold=10, chunk_size=65536)
+    ) as store:
+        await store.put_bucket("bkt")
+        for data in (b"small", b"x" * 200_000):
+            plain = await store.put_bytes("bkt", "a", data)
+            assert plain.etag == plain.sha256 == hashlib.sha256(data).hexdigest()
+            s3 = await store.put_object("bkt", "b", body(data), md5_etag=True)
+            assert s3.etag == hashlib.md5(data).hexdigest()
+            assert s3.sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_upload_expiry_follows_the_clock() -> None:
+    now = [1000.0]
+    store = ObjectService(
+        MemoryMetaStore(), MemoryChunkStore(), ServiceConfig(upload_ttl=60), clock=lambda: now[0]
+    )
+    await store.put_bucket("bkt")
+    data = b"payload"
+    upload = await store.create_upload(
+        "bkt", "k", size=len(data), sha256=hashlib.sha256(data).hexdigest()
+    )
+    assert upload.expires == 1060.0
+    now[0] = 1061.0
+    with pytest.raises(NoSuchUpload):
+        await store.get_upload(upload.upload_id)
+
+
+async def test_concurrent_appends_in_one_process_all_land() -> None:
+    async with xolo.open_memory(
+        config=ServiceConfig(inline_threshold=16, chunk_size=65536)
+    ) as store:
+        await store.put_bucket("bkt")
+        await asyncio.gather(
+            *(store.append_object("bkt", "log", body(b"%03d;" % i)) for i in range(50))
+        )
+        data = await store.get_bytes("bkt", "log")
+        assert sorted(data.split(b";")[:-1]) == [b"%03d" % i for i in range(50)]
+        assert (await store.head_object("bkt", "log")).sha256 == hashlib.sha256(data).hexdigest()
+
+
+async def test_an_append_racing_another_process_changes_nothing() -> None:
+    """Two services over one metadata store stand for two processes."""
+    meta, chunks = MemoryMetaStore(), MemoryChunkStore()
+    one, two = ObjectService(meta, chunks), ObjectService(meta, chunks)
+    await one.put_bucket("bkt")
+    await one.put_bytes("bkt", "log", b"start;")
+    original = two.meta.get_object
+
+    async def slow_get(bucket: str, key: str):  # type: ignore[no-untyped-def]
+        record = await original(bucket, key)
+        await one.put_bytes("bkt", "log", b"replaced")
+        return record
+
+    two.meta = type(
+        "M",
+        (),
+        {"__getattr__": lambda _, n: getattr(meta, n), "get_object": staticmethod(slow_get)},
+    )()
+    with pytest.raises(ConcurrentUpdate):
+        await two.append_object("bkt", "log", body(b"more"))
+    assert await one.get_bytes("bkt", "log") == b"replaced"
