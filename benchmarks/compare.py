@@ -220,7 +220,8 @@ def machine() -> str:
         f"{p} {metadata.version(p)}" for p in ("xolo", "hashserver", "elastik", "aiohttp")
     )
     return (
-        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}, "
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, "
+        f"{platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}; {versions}"
     )
 
@@ -237,7 +238,8 @@ def table(rows: list[Row]) -> str:
     for r in rows:
         res = r.result
         out.append(
-            f"| {fmt_size(r.size)} | {r.op} | {r.system} | {res.ops_per_s:,.0f} | {res.mb_per_s:,.1f} | "
+            f"| {fmt_size(r.size)} | {r.op} | {r.system} | {res.ops_per_s:,.0f} "
+            f"| {res.mb_per_s:,.1f} | "
             f"{res.p50_ms:.2f} | {res.p99_ms:.2f} | {res.errors} |"
         )
     return "\n".join(out)
@@ -252,7 +254,7 @@ def ratios(rows: list[Row]) -> str:
             cells = []
             for peer in ("hashserver", "elastik"):
                 p = index.get((peer, size, op), 0.0)
-                cells.append(f"{x / p:.2f}×" if p else "n/a")
+                cells.append(f"{x / p:.2f}x" if p else "n/a")
             out.append(f"| {fmt_size(size)} | {op} | {cells[0]} | {cells[1]} |")
     return "\n".join(out)
 
@@ -291,7 +293,7 @@ def main() -> None:
                 )
     rows.sort(key=lambda r: (r.size, r.op != "PUT", r.system))
     report = (
-        f"Machine: {machine()}\n\nLoad: {args.small_count} × 4 KiB and {args.large_count} × 8 MiB "
+        f"Machine: {machine()}\n\nLoad: {args.small_count} x 4 KiB and {args.large_count} x 8 MiB "
         f"distinct objects per system, PUT then GET of each in shuffled order; "
         f"{args.connections} connections for 4 KiB and {args.large_connections} for 8 MiB, "
         f"from {args.processes} load generator processes on the same machine.\n\n"
