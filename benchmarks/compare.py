@@ -259,6 +259,20 @@ def ratios(rows: list[Row]) -> str:
     return "\n".join(out)
 
 
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def write_between_markers(path: Path, report: str) -> None:
+    """Replace the generated block of ``path``, keeping the hand-written analysis around it."""
+    text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
+    if START not in text or END not in text:
+        text += f"\n{START}\n{END}\n"
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    stamp = f"<!-- written by python -m benchmarks.compare on {time.strftime('%Y-%m-%d')} -->"
+    path.write_text(f"{head}{START}\n{stamp}\n\n{report}\n{END}{tail}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -272,7 +286,7 @@ def main() -> None:
     ap.add_argument("--large-connections", type=int, default=8)
     ap.add_argument("--processes", type=int, default=2, help="load generator processes")
     ap.add_argument("--xolo-workers", type=int, default=1)
-    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmark-results.md")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = ap.parse_args()
     if args.quick:
         args.small_count, args.large_count = 500, 8
@@ -301,9 +315,7 @@ def main() -> None:
     )
     print(report)
     if not args.quick:
-        args.out.write_text(
-            "<!-- written by python -m benchmarks.compare; do not edit by hand -->\n\n" + report
-        )
+        write_between_markers(args.out, report)
         print(f"wrote {args.out}")
 
 
