@@ -8,10 +8,14 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     │   ├── InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata,
     │   ├── InvalidChunkName, MalformedJSON, BadDigest, IncompleteBody, SizeMismatch,
     │   └── EntityTooLarge
-    ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403)
+    │   ├── EntityTooSmall, InvalidPart, InvalidPartOrder, MalformedXML, InvalidDigest,
+    │   └── InvalidRequest, AuthorizationHeaderMalformed
+    ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403),
+    │   SignatureDoesNotMatch (403), InvalidAccessKeyId (403), RequestTimeTooSkewed (403)
     ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchChunk
     ├── MethodNotAllowed (405)
-    ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, ConcurrentUpdate
+    ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, BucketAlreadyExists,
+    │   ConcurrentUpdate
     ├── PreconditionFailed (412), InvalidRange (416), NotModified (304)
     ├── NotImplementedByXolo (501 NotImplemented)
     └── ServiceUnavailable (503)
@@ -107,6 +111,48 @@ class EntityTooLarge(BadRequest):
     code = "EntityTooLarge"
 
 
+class EntityTooSmall(BadRequest):
+    """A part other than the last is smaller than the minimum part size."""
+
+    code = "EntityTooSmall"
+
+
+class InvalidPart(BadRequest):
+    """A listed part was not uploaded, or its ETag does not match."""
+
+    code = "InvalidPart"
+
+
+class InvalidPartOrder(BadRequest):
+    """Parts must be listed in ascending order of part number."""
+
+    code = "InvalidPartOrder"
+
+
+class MalformedXML(BadRequest):
+    """The XML body is not well-formed or does not match the expected schema."""
+
+    code = "MalformedXML"
+
+
+class InvalidDigest(BadRequest):
+    """A checksum header is not a valid encoding of its algorithm's digest."""
+
+    code = "InvalidDigest"
+
+
+class InvalidRequest(BadRequest):
+    """The request is not valid."""
+
+    code = "InvalidRequest"
+
+
+class AuthorizationHeaderMalformed(BadRequest):
+    """The authorization header or query is malformed."""
+
+    code = "AuthorizationHeaderMalformed"
+
+
 class Unauthenticated(XoloError):
     """Credentials are required."""
 
@@ -126,6 +172,27 @@ class AccessDenied(XoloError):
 
     status = 403
     code = "AccessDenied"
+
+
+class SignatureDoesNotMatch(XoloError):
+    """The request signature does not match the one computed with the secret."""
+
+    status = 403
+    code = "SignatureDoesNotMatch"
+
+
+class InvalidAccessKeyId(XoloError):
+    """The access key id does not exist."""
+
+    status = 403
+    code = "InvalidAccessKeyId"
+
+
+class RequestTimeTooSkewed(XoloError):
+    """The request time differs from the server's by more than 15 minutes."""
+
+    status = 403
+    code = "RequestTimeTooSkewed"
 
 
 class NotFound(XoloError):
@@ -183,6 +250,12 @@ class BucketAlreadyOwnedByYou(Conflict):
     """The bucket already exists and is yours."""
 
     code = "BucketAlreadyOwnedByYou"
+
+
+class BucketAlreadyExists(Conflict):
+    """The bucket name is taken by another account."""
+
+    code = "BucketAlreadyExists"
 
 
 class ConcurrentUpdate(Conflict):

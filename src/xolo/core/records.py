@@ -78,6 +78,8 @@ class ObjectRecord:
     tags: Mapping[str, str] = field(default_factory=dict)
     chunks: tuple[ChunkRef, ...] = ()
     inline: bytes | None = None
+    checksums: Mapping[str, str] = field(default_factory=dict)
+    """S3's additional checksums (algorithm → base64), for objects whose writer sent them."""
 
     def info(self) -> ObjectInfo:
         return ObjectInfo(self.key, self.size, self.etag, self.modified, self.content_type)
@@ -109,6 +111,32 @@ class Upload:
     tags: Mapping[str, str]
     created: float
     expires: float
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """An S3 multipart upload in progress; its parts are stored as chunks."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    created: float
+    content_type: str
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    checksum_algorithm: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    upload_id: str
+    number: int
+    size: int
+    etag: str
+    """MD5 hex of the part's bytes, as S3 clients expect."""
+    modified: float
+    chunks: tuple[ChunkRef, ...]
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

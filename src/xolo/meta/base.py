@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Protocol
 
 from xolo.core.conditions import WriteCondition
-from xolo.core.records import AccessKey, Bucket, BucketSettings, ObjectInfo, ObjectRecord, Upload
+from xolo.core.records import (
+    AccessKey,
+    Bucket,
+    BucketSettings,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectRecord,
+    Part,
+    Upload,
+)
 
 
 class MetaStore(Protocol):
@@ -62,6 +71,36 @@ class MetaStore(Protocol):
 
     async def get_upload(self, upload_id: str, now: float) -> Upload | None:
         """The upload if it is still open and unexpired."""
+        ...
+
+    async def create_multipart(self, upload: MultipartUpload) -> None:
+        """Raises NoSuchBucket."""
+        ...
+
+    async def get_multipart(self, upload_id: str) -> MultipartUpload | None: ...
+
+    async def put_part(self, part: Part) -> None:
+        """Store or replace a part. Raises NoSuchUpload once the upload is completed or aborted."""
+        ...
+
+    async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        """Parts numbered above ``after``, in order."""
+        ...
+
+    async def list_multiparts(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
+    ) -> list[MultipartUpload]:
+        """Uploads in progress by (key bytes, upload id), after the given pair."""
+        ...
+
+    async def complete_multipart(
+        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+    ) -> ObjectRecord | None:
+        """Atomically end the upload (NoSuchUpload if already ended) and store ``record``."""
+        ...
+
+    async def abort_multipart(self, upload_id: str) -> bool:
+        """End the upload and forget its parts; whether it existed."""
         ...
 
     async def put_key(self, key: AccessKey) -> None: ...

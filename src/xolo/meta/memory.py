@@ -11,7 +11,16 @@ import dataclasses
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
-from xolo.core.records import AccessKey, Bucket, BucketSettings, ObjectInfo, ObjectRecord, Upload
+from xolo.core.records import (
+    AccessKey,
+    Bucket,
+    BucketSettings,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectRecord,
+    Part,
+    Upload,
+)
 
 
 class _BucketState:
@@ -28,6 +37,8 @@ class MemoryMetaStore:
         self._buckets: dict[str, _BucketState] = {}
         self._uploads: dict[str, Upload] = {}
         self._keys: dict[str, AccessKey] = {}
+        self._multiparts: dict[str, MultipartUpload] = {}
+        self._parts: dict[str, dict[int, Part]] = {}
 
     def _state(self, name: str) -> _BucketState:
         try:
@@ -63,6 +74,8 @@ class MemoryMetaStore:
         del self._buckets[name]
         for upload_id in [u.upload_id for u in self._uploads.values() if u.bucket == name]:
             del self._uploads[upload_id]
+        for upload_id in [u.upload_id for u in self._multiparts.values() if u.bucket == name]:
+            await self.abort_multipart(upload_id)
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         return self._state(bucket).objects.get(key.encode())
@@ -123,6 +136,47 @@ class MemoryMetaStore:
         if upload is None or upload.expires <= now:
             return None
         return upload
+
+    async def create_multipart(self, upload: MultipartUpload) -> None:
+        self._state(upload.bucket)
+        self._multiparts[upload.upload_id] = upload
+        self._parts[upload.upload_id] = {}
+
+    async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        return self._multiparts.get(upload_id)
+
+    async def put_part(self, part: Part) -> None:
+        parts = self._parts.get(part.upload_id)
+        if parts is None:
+            raise NoSuchUpload()
+        parts[part.number] = part
+
+    async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        parts = self._parts.get(upload_id, {})
+        return [parts[n] for n in sorted(parts) if n > after][:limit]
+
+    async def list_multiparts(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
+    ) -> list[MultipartUpload]:
+        found = sorted(
+            ((u.key.encode(), u.upload_id), u)
+            for u in self._multiparts.values()
+            if u.bucket == bucket and u.key.encode().startswith(prefix)
+        )
+        return [u for pos, u in found if after is None or pos > after][:limit]
+
+    async def complete_multipart(
+        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+    ) -> ObjectRecord | None:
+        if upload_id not in self._multiparts:
+            raise NoSuchUpload()
+        previous = await self.put_object(record, condition)
+        await self.abort_multipart(upload_id)
+        return previous
+
+    async def abort_multipart(self, upload_id: str) -> bool:
+        self._parts.pop(upload_id, None)
+        return self._multiparts.pop(upload_id, None) is not None
 
     async def put_key(self, key: AccessKey) -> None:
         self._keys[key.access_key] = key

@@ -28,6 +28,7 @@ MIGRATIONS: list[str] = [
         metadata      TEXT NOT NULL,
         tags          TEXT NOT NULL,
         chunks        TEXT NOT NULL,
+        checksums     TEXT NOT NULL DEFAULT '{}',
         inline        BLOB,
         PRIMARY KEY (bucket, key)
     );
@@ -43,6 +44,27 @@ MIGRATIONS: list[str] = [
         expires       REAL NOT NULL
     );
     CREATE INDEX uploads_expires ON uploads (expires);
+    CREATE TABLE multipart_uploads (
+        upload_id     TEXT PRIMARY KEY,
+        bucket        TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+        key           BLOB NOT NULL,
+        created       REAL NOT NULL,
+        content_type  TEXT NOT NULL,
+        metadata      TEXT NOT NULL,
+        tags          TEXT NOT NULL,
+        checksum_algorithm TEXT
+    );
+    CREATE INDEX multipart_uploads_key ON multipart_uploads (bucket, key, upload_id);
+    CREATE TABLE parts (
+        upload_id     TEXT NOT NULL REFERENCES multipart_uploads(upload_id) ON DELETE CASCADE,
+        number        INTEGER NOT NULL,
+        size          INTEGER NOT NULL,
+        etag          TEXT NOT NULL,
+        modified      REAL NOT NULL,
+        chunks        TEXT NOT NULL,
+        checksums     TEXT NOT NULL,
+        PRIMARY KEY (upload_id, number)
+    );
     CREATE TABLE access_keys (
         access_key    TEXT PRIMARY KEY,
         sealed_secret BLOB NOT NULL,

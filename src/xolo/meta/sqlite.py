@@ -15,15 +15,18 @@ from xolo.core.records import (
     Bucket,
     BucketSettings,
     ChunkRef,
+    MultipartUpload,
     ObjectInfo,
     ObjectRecord,
+    Part,
     Upload,
 )
 from xolo.meta.migrations import MIGRATIONS
 from xolo.meta.sqlite_runner import SQLiteRunner
 
 _OBJECT_COLUMNS = (
-    "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, inline"
+    "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, "
+    "checksums, inline"
 )
 
 
@@ -42,7 +45,7 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
 
 
 def _object(bucket: str, row: tuple[Any, ...]) -> ObjectRecord:
-    key, size, etag, modified, ctype, sha256, version, metadata, tags, chunks, inline = row
+    key, size, etag, modified, ctype, sha256, version, metadata, tags, chunks, sums, inline = row
     return ObjectRecord(
         bucket=bucket,
         key=key.decode(),
@@ -54,9 +57,54 @@ def _object(bucket: str, row: tuple[Any, ...]) -> ObjectRecord:
         content_type=ctype,
         metadata=json.loads(metadata),
         tags=json.loads(tags),
-        chunks=tuple(ChunkRef(h, n) for h, n in json.loads(chunks)),
+        chunks=_chunks(chunks),
         inline=inline,
+        checksums=json.loads(sums),
     )
+
+
+def _chunks(doc: str) -> tuple[ChunkRef, ...]:
+    return tuple(ChunkRef(h, n) for h, n in json.loads(doc))
+
+
+def _chunks_json(chunks: tuple[ChunkRef, ...]) -> str:
+    return json.dumps([[c.sha256, c.size] for c in chunks])
+
+
+def _object_row(record: ObjectRecord) -> tuple[Any, ...]:
+    return (
+        record.bucket,
+        record.key.encode(),
+        record.size,
+        record.etag,
+        record.modified,
+        record.content_type,
+        record.sha256,
+        record.version,
+        json.dumps(dict(record.metadata)),
+        json.dumps(dict(record.tags)),
+        _chunks_json(record.chunks),
+        json.dumps(dict(record.checksums)),
+        record.inline,
+    )
+
+
+_MULTIPART_COLUMNS = (
+    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm"
+)
+_PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
+
+
+def _multipart(row: tuple[Any, ...]) -> MultipartUpload:
+    uid, bucket, key, created, ctype, metadata, tags, algorithm = row
+    return MultipartUpload(
+        uid, bucket, key.decode(), created, ctype, json.loads(metadata), json.loads(tags), algorithm
+    )
+
+
+def _part(row: tuple[Any, ...]) -> Part:
+    uid, number, size, etag, modified, chunks, sums = row
+    return Part(uid, number, size, etag, modified, _chunks(chunks), json.loads(sums))
 
 
 def _require_bucket(conn: sqlite3.Connection, name: str) -> None:
@@ -134,53 +182,51 @@ class SQLiteMetaStore:
         self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
     ) -> ObjectRecord | None:
         raw = record.key.encode()
-        values = (
-            record.bucket,
-            raw,
-            record.size,
-            record.etag,
-            record.modified,
-            record.content_type,
-            record.sha256,
-            record.version,
-            json.dumps(dict(record.metadata)),
-            json.dumps(dict(record.tags)),
-            json.dumps([[c.sha256, c.size] for c in record.chunks]),
-            record.inline,
-        )
+        values = _object_row(record)
 
         def tx(conn: sqlite3.Connection) -> ObjectRecord | None:
-            _require_bucket(conn, record.bucket)
-            row = conn.execute(
-                f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?",
-                (record.bucket, raw),
-            ).fetchone()
-            current = _object(record.bucket, row) if row else None
-            condition.check(current.etag if current else None, current.version if current else None)
-            if upload_id is not None:
-                cur = conn.execute(
-                    "DELETE FROM uploads WHERE upload_id = ? AND expires > ?",
-                    (upload_id, record.modified),
-                )
-                if cur.rowcount != 1:
-                    raise NoSuchUpload()
-            conn.execute(
-                f"INSERT OR REPLACE INTO objects (bucket, {_OBJECT_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-            conn.execute(
-                "UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ? "
-                "WHERE name = ?",
-                (
-                    0 if current else 1,
-                    record.size - (current.size if current else 0),
-                    record.bucket,
-                ),
-            )
-            return current
+            return self._put_object(conn, record, raw, values, condition, upload_id)
 
         return await self._db.write(tx)
+
+    @staticmethod
+    def _put_object(
+        conn: sqlite3.Connection,
+        record: ObjectRecord,
+        raw: bytes,
+        values: tuple[Any, ...],
+        condition: WriteCondition,
+        upload_id: str | None,
+    ) -> ObjectRecord | None:
+        _require_bucket(conn, record.bucket)
+        row = conn.execute(
+            f"SELECT {_OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?",
+            (record.bucket, raw),
+        ).fetchone()
+        current = _object(record.bucket, row) if row else None
+        condition.check(current.etag if current else None, current.version if current else None)
+        if upload_id is not None:
+            cur = conn.execute(
+                "DELETE FROM uploads WHERE upload_id = ? AND expires > ?",
+                (upload_id, record.modified),
+            )
+            if cur.rowcount != 1:
+                raise NoSuchUpload()
+        conn.execute(
+            f"INSERT OR REPLACE INTO objects (bucket, {_OBJECT_COLUMNS}) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            values,
+        )
+        conn.execute(
+            "UPDATE buckets SET object_count = object_count + ?, bytes_used = bytes_used + ? "
+            "WHERE name = ?",
+            (
+                0 if current else 1,
+                record.size - (current.size if current else 0),
+                record.bucket,
+            ),
+        )
+        return current
 
     async def delete_object(
         self, bucket: str, key: str, condition: WriteCondition
@@ -262,6 +308,110 @@ class SQLiteMetaStore:
             return Upload(uid, bucket, key, size, sha256, ctype, json.loads(tags), created, expires)
 
         return await self._db.read(q)
+
+    async def create_multipart(self, upload: MultipartUpload) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            _require_bucket(conn, upload.bucket)
+            conn.execute(
+                f"INSERT INTO multipart_uploads ({_MULTIPART_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    upload.upload_id,
+                    upload.bucket,
+                    upload.key.encode(),
+                    upload.created,
+                    upload.content_type,
+                    json.dumps(dict(upload.metadata)),
+                    json.dumps(dict(upload.tags)),
+                    upload.checksum_algorithm,
+                ),
+            )
+
+        await self._db.write(tx)
+
+    async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        def q(conn: sqlite3.Connection) -> MultipartUpload | None:
+            row = conn.execute(
+                f"SELECT {_MULTIPART_COLUMNS} FROM multipart_uploads WHERE upload_id = ?",
+                (upload_id,),
+            ).fetchone()
+            return _multipart(row) if row else None
+
+        return await self._db.read(q)
+
+    async def put_part(self, part: Part) -> None:
+        def tx(conn: sqlite3.Connection) -> None:
+            exists = conn.execute(
+                "SELECT 1 FROM multipart_uploads WHERE upload_id = ?", (part.upload_id,)
+            ).fetchone()
+            if exists is None:
+                raise NoSuchUpload()
+            conn.execute(
+                f"INSERT OR REPLACE INTO parts ({_PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    part.upload_id,
+                    part.number,
+                    part.size,
+                    part.etag,
+                    part.modified,
+                    _chunks_json(part.chunks),
+                    json.dumps(dict(part.checksums)),
+                ),
+            )
+
+        await self._db.write(tx)
+
+    async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        def q(conn: sqlite3.Connection) -> list[Part]:
+            rows = conn.execute(
+                f"SELECT {_PART_COLUMNS} FROM parts WHERE upload_id = ? AND number > ? "
+                "ORDER BY number LIMIT ?",
+                (upload_id, after, limit),
+            )
+            return [_part(r) for r in rows]
+
+        return await self._db.read(q)
+
+    async def list_multiparts(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
+    ) -> list[MultipartUpload]:
+        end = prefix_end(prefix)
+        sql = f"SELECT {_MULTIPART_COLUMNS} FROM multipart_uploads WHERE bucket = ? AND key >= ?"
+        args: list[Any] = [bucket, prefix]
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        if after is not None:
+            sql += " AND (key > ? OR (key = ? AND upload_id > ?))"
+            args += [after[0], after[0], after[1]]
+        sql += " ORDER BY key, upload_id LIMIT ?"
+        args.append(limit)
+
+        def q(conn: sqlite3.Connection) -> list[MultipartUpload]:
+            return [_multipart(r) for r in conn.execute(sql, args)]
+
+        return await self._db.read(q)
+
+    async def complete_multipart(
+        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+    ) -> ObjectRecord | None:
+        raw = record.key.encode()
+        values = _object_row(record)
+
+        def tx(conn: sqlite3.Connection) -> ObjectRecord | None:
+            cur = conn.execute("DELETE FROM multipart_uploads WHERE upload_id = ?", (upload_id,))
+            if cur.rowcount != 1:
+                raise NoSuchUpload()
+            return self._put_object(conn, record, raw, values, condition, None)
+
+        return await self._db.write(tx)
+
+    async def abort_multipart(self, upload_id: str) -> bool:
+        def tx(conn: sqlite3.Connection) -> bool:
+            cur = conn.execute("DELETE FROM multipart_uploads WHERE upload_id = ?", (upload_id,))
+            return cur.rowcount == 1
+
+        return await self._db.write(tx)
 
     async def put_key(self, key: AccessKey) -> None:
         def tx(conn: sqlite3.Connection) -> None:

@@ -29,6 +29,9 @@ class ServiceConfig:
     upload_ttl: float = 3600.0
     """How long a declared two-step upload waits for its bytes."""
 
+    min_part_size: int = 5 * MiB
+    """S3's minimum size for every multipart part but the last."""
+
     def __post_init__(self) -> None:
         if not 0 <= self.inline_threshold <= 16 * MiB:
             raise ValueError("inline threshold must be between 0 and 16 MiB")

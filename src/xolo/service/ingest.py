@@ -7,14 +7,15 @@ Hashing runs on worker threads (hashlib releases the GIL), so the event loop kee
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 
 from xolo.chunks.base import ChunkStore
 from xolo.core.checksums import ObjectDigest
 from xolo.core.chunking import Rechunker
-from xolo.core.errors import SizeMismatch
+from xolo.core.errors import BadDigest, InvalidArgument, SizeMismatch
 from xolo.core.records import ChunkRef
 from xolo.service.config import ServiceConfig
 
@@ -26,6 +27,8 @@ class Ingested:
     sha256: str
     chunks: tuple[ChunkRef, ...]
     inline: bytes | None
+    checksums: dict[str, str]
+    """The additional checksums asked for (algorithm → base64)."""
 
 
 def _hash_chunk(digest: ObjectDigest, chunk: bytes) -> str:
@@ -72,6 +75,7 @@ async def ingest(
     prefix: bytes = b"",
     digest: ObjectDigest | None = None,
     md5: bool = False,
+    checksums: frozenset[str] = frozenset(),
 ) -> Ingested:
     """Consume ``prefix`` then ``body`` into inline bytes or stored chunks.
 
@@ -79,7 +83,7 @@ async def ingest(
     passes one already fed with the old object's bytes, so the result covers the whole object.
     ``max_size`` bounds the body (not the prefix); ``md5`` asks for an MD5 too (S3 ETags).
     """
-    digest = digest or ObjectDigest(md5=md5)
+    digest = digest or ObjectDigest(md5=md5, extra=checksums)
     head = bytearray(prefix)
     writer: _ChunkWriter | None = None
     rechunker = Rechunker(config.chunk_size)
@@ -102,13 +106,31 @@ async def ingest(
         if writer is None:
             data = bytes(head)
             digest.update(data)
-            return Ingested(digest.size, digest.md5, digest.sha256, (), data)
+            return Ingested(digest.size, digest.md5, digest.sha256, (), data, digest.checksums())
         rest = rechunker.finish()
         if rest:
             await writer.add(rest)
         await writer.drain()
-        return Ingested(digest.size, digest.md5, digest.sha256, tuple(writer.refs), None)
+        return Ingested(
+            digest.size, digest.md5, digest.sha256, tuple(writer.refs), None, digest.checksums()
+        )
     except BaseException:
         if writer is not None:
             await writer.abort()
         raise
+
+
+def verify_checksums(
+    data: Ingested, content_md5: str | None, expected: Mapping[str, str] | None
+) -> None:
+    """Compare the body's digests with what the client sent (Content-MD5, x-amz-checksum-*)."""
+    if content_md5 is not None:
+        assert data.md5 is not None
+        if base64.b64encode(bytes.fromhex(data.md5)).decode() != content_md5.strip():
+            raise BadDigest("the Content-MD5 you specified did not match what we received")
+    for algorithm, value in (expected or {}).items():
+        actual = data.checksums.get(algorithm)
+        if actual is None:
+            raise InvalidArgument(f"checksum {algorithm} was sent but not announced")
+        if actual != value.strip():
+            raise BadDigest(f"the x-amz-checksum-{algorithm} you specified did not match the body")

@@ -52,8 +52,9 @@ from xolo.core.records import (
 )
 from xolo.meta.base import MetaStore
 from xolo.service.config import ServiceConfig
-from xolo.service.ingest import Ingested, ingest
+from xolo.service.ingest import Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
+from xolo.service.multipart import MultipartMixin
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -104,7 +105,7 @@ class ObjectReader:
         return b"".join([piece async for piece in self])
 
 
-class ObjectService:
+class ObjectService(MultipartMixin):
     def __init__(
         self,
         meta: MetaStore,
@@ -172,6 +173,7 @@ class ObjectService:
             tags=dict(tags),
             chunks=data.chunks,
             inline=data.inline,
+            checksums=data.checksums,
         )
 
     @staticmethod
@@ -209,18 +211,31 @@ class ObjectService:
         sha256: str | None = None,
         condition: WriteCondition = NO_CONDITION,
         md5_etag: bool = False,
+        content_md5: str | None = None,
+        checksum_algorithms: frozenset[str] = frozenset(),
+        expected_checksums: Mapping[str, str] | None = None,
     ) -> ObjectRecord:
         """Store ``body`` as the object, replacing any current one atomically.
 
-        ``size`` and ``sha256``, when given, must match the body or nothing is stored. The
-        ETag is the SHA-256, or the MD5 with ``md5_etag`` (what S3 clients expect).
+        ``size``, ``sha256``, ``content_md5`` (base64) and ``expected_checksums`` (algorithm →
+        base64), when given, must match the body or nothing is stored. ``expected_checksums`` is
+        read only after the body is consumed, so a trailer may fill it in. The ETag is the
+        SHA-256, or the MD5 with ``md5_etag`` (what S3 clients expect).
         """
         meta, tag_map = self._check_object_args(bucket, key, content_type, metadata, tags)
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
         await self._precheck(bucket, key, condition)
-        data = await ingest(body, self.chunks, self.config, max_size=size, md5=md5_etag)
+        data = await ingest(
+            body,
+            self.chunks,
+            self.config,
+            max_size=size,
+            md5=md5_etag or content_md5 is not None,
+            checksums=checksum_algorithms,
+        )
         self._verify(data, size=size, sha256=sha256)
+        verify_checksums(data, content_md5, expected_checksums)
         record = self._record(
             bucket, key, data, content_type=content_type, metadata=meta, tags=tag_map
         )

@@ -1,0 +1,182 @@
+"""S3-style multipart uploads: parts are stored as chunks, so completion writes only a manifest.
+
+A mixin of ObjectService (the one place that defines object semantics), kept in its own module
+because multipart is a self-contained protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import itertools
+import secrets
+from collections.abc import AsyncIterable, Callable, Mapping
+
+from xolo.chunks.base import ChunkStore
+from xolo.core.conditions import NO_CONDITION, WriteCondition
+from xolo.core.errors import (
+    EntityTooSmall,
+    InvalidArgument,
+    InvalidPart,
+    InvalidPartOrder,
+    MalformedXML,
+    NoSuchUpload,
+)
+from xolo.core.names import check_content_type, check_key, check_metadata, check_tags
+from xolo.core.records import MultipartUpload, ObjectRecord, Part
+from xolo.meta.base import MetaStore
+from xolo.service.config import ServiceConfig
+from xolo.service.ingest import ingest, verify_checksums
+
+MAX_PARTS = 10_000
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+
+class MultipartMixin:
+    meta: MetaStore
+    chunks: ChunkStore
+    config: ServiceConfig
+    _clock: Callable[[], float]
+
+    async def create_multipart(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        checksum_algorithm: str | None = None,
+    ) -> MultipartUpload:
+        check_key(key)
+        if content_type is not None:
+            check_content_type(content_type)
+        upload = MultipartUpload(
+            upload_id=secrets.token_urlsafe(24),
+            bucket=bucket,
+            key=key,
+            created=self._clock(),
+            content_type=content_type or DEFAULT_CONTENT_TYPE,
+            metadata=check_metadata(metadata or {}),
+            tags=check_tags(tags or {}),
+            checksum_algorithm=checksum_algorithm,
+        )
+        await self.meta.create_multipart(upload)
+        return upload
+
+    async def get_multipart(self, upload_id: str, bucket: str, key: str) -> MultipartUpload:
+        upload = await self.meta.get_multipart(upload_id)
+        if upload is None or upload.bucket != bucket or upload.key != key:
+            raise NoSuchUpload(
+                "the multipart upload does not exist; it may have been aborted or completed"
+            )
+        return upload
+
+    async def upload_part(
+        self,
+        upload: MultipartUpload,
+        number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: str | None = None,
+        checksum_algorithms: frozenset[str] = frozenset(),
+        expected_checksums: Mapping[str, str] | None = None,
+    ) -> Part:
+        """Store one part's bytes as chunks (never inline: completion only joins chunk lists)."""
+        if not 1 <= number <= MAX_PARTS:
+            raise InvalidArgument(f"part number must be an integer between 1 and {MAX_PARTS}")
+        config = dataclasses.replace(self.config, inline_threshold=0)
+        data = await ingest(body, self.chunks, config, md5=True, checksums=checksum_algorithms)
+        verify_checksums(data, content_md5, expected_checksums)
+        assert data.md5 is not None
+        part = Part(
+            upload.upload_id,
+            number,
+            data.size,
+            data.md5,
+            self._clock(),
+            data.chunks,
+            data.checksums,
+        )
+        await self.meta.put_part(part)
+        return part
+
+    async def all_parts(self, upload_id: str) -> dict[int, Part]:
+        parts: dict[int, Part] = {}
+        after = 0
+        while True:
+            batch = await self.meta.list_parts(upload_id, after, 1000)
+            parts.update((p.number, p) for p in batch)
+            if len(batch) < 1000:
+                return parts
+            after = batch[-1].number
+
+    async def complete_multipart(
+        self,
+        upload: MultipartUpload,
+        listed: list[tuple[int, str]],
+        condition: WriteCondition = NO_CONDITION,
+    ) -> ObjectRecord:
+        """Join the listed parts into the object, after S3's checks (a failed one changes nothing)."""
+        if not listed:
+            raise MalformedXML("you must specify at least one part")
+        numbers = [n for n, _ in listed]
+        if any(b <= a for a, b in itertools.pairwise(numbers)):
+            raise InvalidPartOrder("the list of parts was not in ascending order")
+        stored = await self.all_parts(upload.upload_id)
+        chosen: list[Part] = []
+        for number, etag in listed:
+            part = stored.get(number)
+            if part is None or etag.strip().strip('"') != part.etag:
+                raise InvalidPart(
+                    f"part {number} was not uploaded, or its ETag does not match what was uploaded"
+                )
+            chosen.append(part)
+        for part in chosen[:-1]:
+            if part.size < self.config.min_part_size:
+                raise EntityTooSmall(
+                    f"part {part.number} is {part.size} bytes; every part but the last must be "
+                    f"at least {self.config.min_part_size}"
+                )
+        joined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
+        record = ObjectRecord(
+            bucket=upload.bucket,
+            key=upload.key,
+            size=sum(p.size for p in chosen),
+            etag=f"{joined}-{len(chosen)}",
+            sha256=None,
+            modified=self._clock(),
+            version=secrets.token_hex(8),
+            content_type=upload.content_type,
+            metadata=dict(upload.metadata),
+            tags=dict(upload.tags),
+            chunks=tuple(c for p in chosen for c in p.chunks),
+        )
+        await self.meta.complete_multipart(upload.upload_id, record, condition)
+        return record
+
+    async def abort_multipart(self, upload: MultipartUpload) -> None:
+        if not await self.meta.abort_multipart(upload.upload_id):
+            raise NoSuchUpload()
+
+    async def list_parts(
+        self, upload: MultipartUpload, *, after: int = 0, limit: int = 1000
+    ) -> tuple[list[Part], bool]:
+        parts = await self.meta.list_parts(upload.upload_id, after, limit + 1)
+        return parts[:limit], len(parts) > limit
+
+    async def list_multiparts(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        key_marker: str = "",
+        upload_id_marker: str = "",
+        limit: int = 1000,
+    ) -> tuple[list[MultipartUpload], bool]:
+        after: tuple[bytes, str] | None = None
+        if key_marker:
+            # Without an upload-id marker S3 resumes after every upload of the key marker.
+            after = (key_marker.encode(), upload_id_marker or "\U0010ffff")
+        uploads = await self.meta.list_multiparts(bucket, prefix.encode(), after, limit + 1)
+        return uploads[:limit], len(uploads) > limit
