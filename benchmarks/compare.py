@@ -90,6 +90,8 @@ def xolo_system(work: Path, workers: int) -> Iterator[System]:
         str(work / "xolo"),
         "--port",
         str(port),
+        "--s3-port",
+        str(free_port()),
         "--workers",
         str(workers),
         "--log-level",

@@ -35,6 +35,7 @@ class XoloServer:
     ) -> None:
         self.data = data
         self.port = free_port()
+        self.s3_port = free_port()
         self.extra_args = extra_args
         self.env = dict(os.environ)
         self.env.pop("XOLO_ROOT_ACCESS_KEY", None)
@@ -49,6 +50,10 @@ class XoloServer:
     @property
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    @property
+    def s3_url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.s3_port}"
 
     @property
     def auth(self) -> tuple[str, str]:
@@ -66,6 +71,8 @@ class XoloServer:
                     str(self.data),
                     "--port",
                     str(self.port),
+                    "--s3-port",
+                    str(self.s3_port),
                     *self.extra_args,
                 ],
                 stdout=log,

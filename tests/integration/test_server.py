@@ -48,6 +48,7 @@ def test_every_flag_reads_the_environment(tmp_path: Path) -> None:
         os.environ,
         XOLO_DATA=str(tmp_path / "envdata"),
         XOLO_PORT=str(port),
+        XOLO_S3_PORT=str(free_port()),
         XOLO_HOST="127.0.0.1",
         XOLO_ROOT_ACCESS_KEY="XOENVROOTKEY00000001",
         XOLO_ROOT_SECRET_KEY="env-secret-0000000000",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import secrets
 import shutil
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xolo.api.auth import authenticate
 from xolo.api.chunks import ChunkAPI
 from xolo.api.errors import error_response, internal_error
+from xolo.api.http import new_request_id as _request_id
 from xolo.api.metrics import Metrics
 from xolo.api.native import NativeAPI
 from xolo.api.openapi import openapi_document
@@ -32,20 +31,6 @@ ALL_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
 Handler = Callable[[Request], Awaitable[Response]]
 Access = Literal["public", "optional", "required"]
 """public: no credentials read; optional: anonymous allowed (public-read buckets); required."""
-
-
-class _RequestIds:
-    """Unique request ids without a syscall each: a random process prefix and a counter."""
-
-    def __init__(self) -> None:
-        self._prefix = secrets.token_hex(4)
-        self._next = itertools.count(1).__next__
-
-    def __call__(self) -> str:
-        return f"{self._prefix}{self._next():08x}"
-
-
-_request_id = _RequestIds()
 
 
 def _endpoint(
@@ -89,9 +74,10 @@ def build_app(
     version: str = "0",
     data_path: Path | None = None,
     close_on_shutdown: bool = False,
+    metrics: Metrics | None = None,
 ) -> ASGIApp:
     """The native API (``/v1``), ``/health``, ``/metrics`` and ``/openapi.json``."""
-    metrics = Metrics()
+    metrics = metrics or Metrics()
     native = NativeAPI(service, auth, metrics)
     chunks = ChunkAPI(service)
     started = time.time()

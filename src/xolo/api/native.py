@@ -17,6 +17,7 @@ from xolo.api.http import body_stream, int_param, iso_time, json_body, write_con
 from xolo.api.metrics import Metrics
 from xolo.core.conditions import format_http_date
 from xolo.core.errors import InvalidArgument, MalformedJSON, NoSuchBucket, Unauthenticated
+from xolo.core.names import REPRESENTATION_HEADERS
 from xolo.core.records import Bucket, BucketSettings, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
@@ -58,9 +59,14 @@ def object_headers(record: ObjectRecord) -> dict[str, str]:
     }
     if record.sha256:
         headers["x-checksum-sha256"] = record.sha256
+    headers.update(record.headers)
     for name, value in record.metadata.items():
         headers[META_PREFIX + name] = value
     return headers
+
+
+def representation_headers(request: Request) -> dict[str, str]:
+    return {n: request.headers[n] for n in REPRESENTATION_HEADERS if n in request.headers}
 
 
 def user_metadata(request: Request) -> dict[str, str]:
@@ -228,6 +234,7 @@ class NativeAPI:
                 replace_metadata=directive == "REPLACE",
                 content_type=request.headers.get("content-type"),
                 metadata=user_metadata(request),
+                headers=representation_headers(request),
                 condition=write_condition(request),
             )
             return self._written(record)
@@ -239,6 +246,7 @@ class NativeAPI:
             content_type=request.headers.get("content-type"),
             metadata=user_metadata(request),
             tags=parse_tagging(request.headers.get("x-xolo-tagging")),
+            headers=representation_headers(request),
             sha256=checksum.strip().lower() if checksum else None,
             condition=write_condition(request),
         )

@@ -20,6 +20,20 @@ def main() -> None:
 @click.option("--host", envvar="XOLO_HOST", default="127.0.0.1", help="Address to listen on.")
 @click.option("--port", envvar="XOLO_PORT", default=9000, type=int, help="Port to listen on.")
 @click.option(
+    "--s3-port",
+    envvar="XOLO_S3_PORT",
+    default=9002,
+    type=click.IntRange(0, 65535),
+    help="Port of the S3-compatible API (0: no S3 API).",
+)
+@click.option("--region", envvar="XOLO_REGION", default="us-east-1", help="The S3 region.")
+@click.option(
+    "--s3-domain",
+    envvar="XOLO_S3_DOMAIN",
+    default="localhost",
+    help="Domain for virtual-host-style S3 addressing (bucket.<domain>); empty: none.",
+)
+@click.option(
     "--workers",
     envvar="XOLO_WORKERS",
     default=1,
@@ -89,6 +103,9 @@ def serve(
     data: str,
     host: str,
     port: int,
+    s3_port: int,
+    region: str,
+    s3_domain: str,
     workers: int,
     inline_threshold: int,
     chunk_size: int,
@@ -108,6 +125,9 @@ def serve(
             inline_threshold=inline_threshold,
             chunk_size=chunk_size,
             upload_ttl=upload_ttl,
+            s3_port=s3_port,
+            region=region,
+            s3_domain=s3_domain,
         ),
         host=host,
         port=port,

@@ -6,16 +6,20 @@ import asyncio
 import contextlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 import uvicorn
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.supervisors import Multiprocess
 
 import xolo
 from xolo.api.app import build_app
+from xolo.api.metrics import Metrics
+from xolo.api.s3 import build_s3_app
 from xolo.chunks.disk import DiskChunkStore
 from xolo.core.credentials import SecretBox
 from xolo.meta.sqlite import SQLiteMetaStore
@@ -34,6 +38,9 @@ class ServeSettings:
     inline_threshold: int
     chunk_size: int
     upload_ttl: float = 3600.0
+    s3_port: int = 9002
+    region: str = "us-east-1"
+    s3_domain: str = "localhost"
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
@@ -55,14 +62,47 @@ def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
     settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
     service, auth, data = open_service(settings)
-    return build_app(
+    metrics = Metrics()
+    native = build_app(
         service,
         auth,
         role="single",
         version=xolo.__version__,
         data_path=data.root,
         close_on_shutdown=True,
+        metrics=metrics,
     )
+    if not settings.s3_port:
+        return native
+    s3 = build_s3_app(
+        service, auth, region=settings.region, domain=settings.s3_domain or None, metrics=metrics
+    )
+    return by_port(native, {settings.s3_port: s3})
+
+
+def by_port(default: ASGIApp, apps: dict[int, ASGIApp]) -> ASGIApp:
+    """One server, several listening sockets: each request goes to the surface of its port.
+    Lifespan events go to ``default``, which owns the stores."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        target = apps.get(server[1]) if server and scope["type"] == "http" else None
+        await (target or default)(scope, receive, send)
+
+    return app
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
 
 
 async def prepare(
@@ -106,6 +146,10 @@ def run_server(
         )
     scheme = "https" if tls_cert else "http"
     click.echo(f"xolo: serving {Path(settings.data).resolve()} on {scheme}://{host}:{port}")
+    if settings.s3_port:
+        click.echo(
+            f"xolo: S3 API on {scheme}://{host}:{settings.s3_port} (region {settings.region})"
+        )
     os.environ[CONFIG_ENV] = json.dumps(asdict(settings))
     options = dict(
         host=host,
@@ -118,11 +162,15 @@ def run_server(
         server_header=False,
         proxy_headers=False,
     )
+    config = uvicorn.Config("xolo.cli.serve:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
+    sockets = [bind(host, port)]
+    if settings.s3_port:
+        sockets.append(bind(host, settings.s3_port))
+    server = _DrainingServer(config)
     if workers > 1:
-        uvicorn.run("xolo.cli.serve:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
-        return
-    config = uvicorn.Config("xolo.cli.serve:create_app", factory=True, **options)  # type: ignore[arg-type]
-    _DrainingServer(config).run()
+        Multiprocess(config, sockets=sockets).run()
+    else:
+        server.run(sockets=sockets)
 
 
 class _DrainingServer(uvicorn.Server):

@@ -114,3 +114,25 @@ def check_content_type(content_type: str) -> str:
             f"content type must be at most {MAX_CONTENT_TYPE} printable characters"
         )
     return content_type
+
+
+REPRESENTATION_HEADERS = (
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-language",
+    "expires",
+)
+"""Headers stored with an object and returned on reads, as S3 does."""
+
+
+def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        lname = name.lower()
+        if lname not in REPRESENTATION_HEADERS:
+            raise InvalidMetadata(f"{name!r} is not a stored representation header")
+        if len(value) > 1024 or not all(c == "\t" or " " <= c <= "~" for c in value):
+            raise InvalidMetadata(f"{name} must be at most 1024 printable US-ASCII characters")
+        out[lname] = value
+    return out

@@ -80,6 +80,9 @@ class ObjectRecord:
     inline: bytes | None = None
     checksums: Mapping[str, str] = field(default_factory=dict)
     """S3's additional checksums (algorithm → base64), for objects whose writer sent them."""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Representation headers returned on reads: cache-control, content-disposition,
+    content-encoding, content-language, expires."""
 
     def info(self) -> ObjectInfo:
         return ObjectInfo(self.key, self.size, self.etag, self.modified, self.content_type)
@@ -125,6 +128,7 @@ class MultipartUpload:
     metadata: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     checksum_algorithm: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ MIGRATIONS: list[str] = [
         tags          TEXT NOT NULL,
         chunks        TEXT NOT NULL,
         checksums     TEXT NOT NULL DEFAULT '{}',
+        headers       TEXT NOT NULL DEFAULT '{}',
         inline        BLOB,
         PRIMARY KEY (bucket, key)
     );
@@ -52,7 +53,8 @@ MIGRATIONS: list[str] = [
         content_type  TEXT NOT NULL,
         metadata      TEXT NOT NULL,
         tags          TEXT NOT NULL,
-        checksum_algorithm TEXT
+        checksum_algorithm TEXT,
+        headers       TEXT NOT NULL DEFAULT '{}'
     );
     CREATE INDEX multipart_uploads_key ON multipart_uploads (bucket, key, upload_id);
     CREATE TABLE parts (

@@ -26,7 +26,7 @@ from xolo.meta.sqlite_runner import SQLiteRunner
 
 _OBJECT_COLUMNS = (
     "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, "
-    "checksums, inline"
+    "checksums, headers, inline"
 )
 
 
@@ -45,7 +45,21 @@ def _bucket(row: tuple[Any, ...]) -> Bucket:
 
 
 def _object(bucket: str, row: tuple[Any, ...]) -> ObjectRecord:
-    key, size, etag, modified, ctype, sha256, version, metadata, tags, chunks, sums, inline = row
+    (
+        key,
+        size,
+        etag,
+        modified,
+        ctype,
+        sha256,
+        version,
+        metadata,
+        tags,
+        chunks,
+        sums,
+        hdrs,
+        inline,
+    ) = row
     return ObjectRecord(
         bucket=bucket,
         key=key.decode(),
@@ -60,6 +74,7 @@ def _object(bucket: str, row: tuple[Any, ...]) -> ObjectRecord:
         chunks=_chunks(chunks),
         inline=inline,
         checksums=json.loads(sums),
+        headers=json.loads(hdrs),
     )
 
 
@@ -85,6 +100,7 @@ def _object_row(record: ObjectRecord) -> tuple[Any, ...]:
         json.dumps(dict(record.tags)),
         _chunks_json(record.chunks),
         json.dumps(dict(record.checksums)),
+        json.dumps(dict(record.headers)),
         record.inline,
     )
 
@@ -96,9 +112,17 @@ _PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 
 
 def _multipart(row: tuple[Any, ...]) -> MultipartUpload:
-    uid, bucket, key, created, ctype, metadata, tags, algorithm = row
+    uid, bucket, key, created, ctype, metadata, tags, algorithm, hdrs = row
     return MultipartUpload(
-        uid, bucket, key.decode(), created, ctype, json.loads(metadata), json.loads(tags), algorithm
+        uid,
+        bucket,
+        key.decode(),
+        created,
+        ctype,
+        json.loads(metadata),
+        json.loads(tags),
+        algorithm,
+        json.loads(hdrs),
     )
 
 
@@ -214,7 +238,7 @@ class SQLiteMetaStore:
                 raise NoSuchUpload()
         conn.execute(
             f"INSERT OR REPLACE INTO objects (bucket, {_OBJECT_COLUMNS}) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             values,
         )
         conn.execute(
@@ -314,7 +338,7 @@ class SQLiteMetaStore:
             _require_bucket(conn, upload.bucket)
             conn.execute(
                 f"INSERT INTO multipart_uploads ({_MULTIPART_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     upload.upload_id,
                     upload.bucket,
@@ -324,6 +348,7 @@ class SQLiteMetaStore:
                     json.dumps(dict(upload.metadata)),
                     json.dumps(dict(upload.tags)),
                     upload.checksum_algorithm,
+                    json.dumps(dict(upload.headers)),
                 ),
             )
 

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterable, Callable, Mapping
 from xolo.chunks.base import ChunkStore
 from xolo.core.conditions import NO_CONDITION, WriteCondition
 from xolo.core.errors import (
+    BadDigest,
     EntityTooSmall,
     InvalidArgument,
     InvalidPart,
@@ -22,7 +23,13 @@ from xolo.core.errors import (
     MalformedXML,
     NoSuchUpload,
 )
-from xolo.core.names import check_content_type, check_key, check_metadata, check_tags
+from xolo.core.names import (
+    check_content_type,
+    check_headers,
+    check_key,
+    check_metadata,
+    check_tags,
+)
 from xolo.core.records import MultipartUpload, ObjectRecord, Part
 from xolo.meta.base import MetaStore
 from xolo.service.config import ServiceConfig
@@ -47,6 +54,7 @@ class MultipartMixin:
         metadata: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
         checksum_algorithm: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> MultipartUpload:
         check_key(key)
         if content_type is not None:
@@ -60,6 +68,7 @@ class MultipartMixin:
             metadata=check_metadata(metadata or {}),
             tags=check_tags(tags or {}),
             checksum_algorithm=checksum_algorithm,
+            headers=check_headers(headers or {}),
         )
         await self.meta.create_multipart(upload)
         return upload
@@ -79,6 +88,7 @@ class MultipartMixin:
         body: AsyncIterable[bytes],
         *,
         content_md5: str | None = None,
+        sha256: str | None = None,
         checksum_algorithms: frozenset[str] = frozenset(),
         expected_checksums: Mapping[str, str] | None = None,
     ) -> Part:
@@ -87,6 +97,8 @@ class MultipartMixin:
             raise InvalidArgument(f"part number must be an integer between 1 and {MAX_PARTS}")
         config = dataclasses.replace(self.config, inline_threshold=0)
         data = await ingest(body, self.chunks, config, md5=True, checksums=checksum_algorithms)
+        if sha256 is not None and data.sha256 != sha256:
+            raise BadDigest("the part's SHA-256 does not match the one that was signed")
         verify_checksums(data, content_md5, expected_checksums)
         assert data.md5 is not None
         part = Part(
@@ -117,7 +129,7 @@ class MultipartMixin:
         listed: list[tuple[int, str]],
         condition: WriteCondition = NO_CONDITION,
     ) -> ObjectRecord:
-        """Join the listed parts into the object, after S3's checks (a failed one changes nothing)."""
+        """Join the listed parts after S3's checks; a failed check changes nothing."""
         if not listed:
             raise MalformedXML("you must specify at least one part")
         numbers = [n for n, _ in listed]
@@ -151,6 +163,7 @@ class MultipartMixin:
             metadata=dict(upload.metadata),
             tags=dict(upload.tags),
             chunks=tuple(c for p in chosen for c in p.chunks),
+            headers=dict(upload.headers),
         )
         await self.meta.complete_multipart(upload.upload_id, record, condition)
         return record

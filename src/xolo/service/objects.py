@@ -37,6 +37,7 @@ from xolo.core.listing import (
 from xolo.core.names import (
     check_bucket_name,
     check_content_type,
+    check_headers,
     check_key,
     check_metadata,
     check_tags,
@@ -159,6 +160,7 @@ class ObjectService(MultipartMixin):
         content_type: str | None,
         metadata: Mapping[str, str],
         tags: Mapping[str, str],
+        headers: Mapping[str, str] | None = None,
     ) -> ObjectRecord:
         return ObjectRecord(
             bucket=bucket,
@@ -174,6 +176,7 @@ class ObjectService(MultipartMixin):
             chunks=data.chunks,
             inline=data.inline,
             checksums=data.checksums,
+            headers=check_headers(headers or {}),
         )
 
     @staticmethod
@@ -211,6 +214,7 @@ class ObjectService(MultipartMixin):
         sha256: str | None = None,
         condition: WriteCondition = NO_CONDITION,
         md5_etag: bool = False,
+        headers: Mapping[str, str] | None = None,
         content_md5: str | None = None,
         checksum_algorithms: frozenset[str] = frozenset(),
         expected_checksums: Mapping[str, str] | None = None,
@@ -223,6 +227,7 @@ class ObjectService(MultipartMixin):
         SHA-256, or the MD5 with ``md5_etag`` (what S3 clients expect).
         """
         meta, tag_map = self._check_object_args(bucket, key, content_type, metadata, tags)
+        check_headers(headers or {})
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
         await self._precheck(bucket, key, condition)
@@ -237,7 +242,13 @@ class ObjectService(MultipartMixin):
         self._verify(data, size=size, sha256=sha256)
         verify_checksums(data, content_md5, expected_checksums)
         record = self._record(
-            bucket, key, data, content_type=content_type, metadata=meta, tags=tag_map
+            bucket,
+            key,
+            data,
+            content_type=content_type,
+            metadata=meta,
+            tags=tag_map,
+            headers=headers,
         )
         await self.meta.put_object(record, condition)
         return record
@@ -321,6 +332,7 @@ class ObjectService(MultipartMixin):
         replace_metadata: bool = False,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         condition: WriteCondition = NO_CONDITION,
     ) -> ObjectRecord:
         """Copy by manifest: no chunk is read or written."""
@@ -336,6 +348,7 @@ class ObjectService(MultipartMixin):
             if replace_metadata
             else source.content_type,
             metadata=meta if replace_metadata else dict(source.metadata),
+            headers=check_headers(headers or {}) if replace_metadata else dict(source.headers),
         )
         await self.meta.put_object(record, condition)
         return record

@@ -1,0 +1,164 @@
+"""The S3 ASGI application: locate bucket and key, authenticate, route, translate errors."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from xolo.api.http import new_request_id
+from xolo.api.metrics import Metrics
+from xolo.api.s3 import buckets, multipart, objects, xml
+from xolo.api.s3.auth import S3Authenticator
+from xolo.api.s3.context import DEFAULT_REGION, S3Request
+from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
+from xolo.service.auth import Authenticator
+from xolo.service.objects import ObjectService
+
+log = logging.getLogger("xolo.s3")
+
+Handler = Callable[[S3Request], Awaitable[Response]]
+
+UNSUPPORTED = frozenset(
+    {
+        "acl",
+        "policy",
+        "policyStatus",
+        "lifecycle",
+        "cors",
+        "tagging",
+        "website",
+        "logging",
+        "object-lock",
+        "encryption",
+        "replication",
+        "notification",
+        "accelerate",
+        "requestPayment",
+        "ownershipControls",
+        "publicAccessBlock",
+        "analytics",
+        "metrics",
+        "inventory",
+        "intelligent-tiering",
+        "retention",
+        "legal-hold",
+        "torrent",
+        "restore",
+        "select",
+        "attributes",
+        "versions",
+        "versionId",
+    }
+)
+"""Subresources out of scope: answered with NotImplemented rather than misread as plain requests."""
+
+
+def locate(scope: Scope, domain: str | None) -> tuple[str, str]:
+    """Bucket and key from a virtual-host (bucket.<domain>) or a path-style request."""
+    path: str = scope["path"]
+    if domain:
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1").rsplit(":", 1)[0].lower()
+                if host.endswith("." + domain):
+                    return host[: -len(domain) - 1], path[1:]
+                break
+    bucket, _, key = path[1:].partition("/")
+    return bucket, key
+
+
+def route(r: S3Request) -> Handler:
+    method = r.request.method
+    q = r.query
+    unsupported = UNSUPPORTED.intersection(q)
+    if unsupported:
+        raise NotImplementedByXolo(f"the {sorted(unsupported)[0]!r} subresource is not implemented")
+    if not r.bucket:
+        if method == "GET":
+            return buckets.list_buckets
+        raise MethodNotAllowed("the service endpoint only lists buckets")
+    if not r.key:
+        if method == "GET":
+            if "location" in q:
+                return buckets.get_location
+            if "versioning" in q:
+                return buckets.get_versioning
+            if "uploads" in q:
+                return multipart.list_uploads
+            return buckets.list_objects_v2 if q.get("list-type") == "2" else buckets.list_objects_v1
+        if method == "PUT" and "versioning" not in q:
+            return buckets.create_bucket
+        if method == "HEAD":
+            return buckets.head_bucket
+        if method == "DELETE":
+            return buckets.delete_bucket
+        if method == "POST" and "delete" in q:
+            return objects.delete_objects
+        raise NotImplementedByXolo(f"{method} on a bucket with {sorted(q)} is not implemented")
+    if method == "PUT":
+        if "partNumber" in q and "uploadId" in q:
+            return multipart.upload_part
+        if "x-amz-copy-source" in r.request.headers:
+            return objects.copy_object
+        return objects.put_object
+    if method == "GET":
+        return multipart.list_parts if "uploadId" in q else _get
+    if method == "HEAD":
+        return _head
+    if method == "DELETE":
+        return multipart.abort if "uploadId" in q else objects.delete_object
+    if method == "POST":
+        if "uploads" in q:
+            return multipart.create
+        if "uploadId" in q:
+            return multipart.complete
+    raise MethodNotAllowed(f"{method} is not allowed on an object")
+
+
+async def _get(r: S3Request) -> Response:
+    return await objects.get_object(r, head=False)
+
+
+async def _head(r: S3Request) -> Response:
+    return await objects.get_object(r, head=True)
+
+
+def build_s3_app(
+    service: ObjectService,
+    auth: Authenticator,
+    *,
+    region: str = DEFAULT_REGION,
+    domain: str | None = "localhost",
+    metrics: Metrics | None = None,
+) -> ASGIApp:
+    s3auth = S3Authenticator(auth, region=region)
+    metrics = metrics or Metrics()
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request = Request(scope, receive)
+        request_id = new_request_id()
+        head = request.method == "HEAD"
+        try:
+            bucket, key = locate(scope, domain)
+            caller = await s3auth.authenticate(request)
+            r = S3Request(request, caller, bucket, key, service, region, metrics)
+            response = await route(r)(r)
+        except XoloError as exc:
+            response = xml.error_response(exc, scope["path"], request_id, head=head)
+        except Exception:
+            log.exception("S3 request %s failed", request_id)
+            error = XoloError("We encountered an internal error. Please try again.")
+            response = xml.error_response(error, scope["path"], request_id, head=head)
+        response.headers["x-amz-request-id"] = request_id
+        metrics.observe("s3", request.method, response.status_code, time.perf_counter() - started)
+        await response(scope, receive, send)
+
+    return app

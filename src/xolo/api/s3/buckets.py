@@ -1,0 +1,208 @@
+"""Bucket operations and listings."""
+
+from __future__ import annotations
+
+from xml.sax.saxutils import escape
+
+from starlette.responses import Response
+
+from xolo.api.s3 import xml
+from xolo.api.s3.context import S3Request
+from xolo.core.errors import (
+    BucketAlreadyOwnedByYou,
+    InvalidArgument,
+    NoSuchBucket,
+    NotImplementedByXolo,
+)
+from xolo.core.listing import encode_cursor
+from xolo.core.names import check_bucket_name
+from xolo.core.records import BucketSettings, ListPage
+
+
+async def list_buckets(r: S3Request) -> Response:
+    await r.require("read", "")
+    buckets = [
+        b
+        for b in await r.service.list_buckets()
+        if r.caller.principal and r.caller.principal.can("read", b.name)
+    ]
+    body = xml.document(
+        "ListAllMyBucketsResult",
+        xml.owner(r.owner_id),
+        xml.raw(
+            "Buckets",
+            *(
+                xml.raw(
+                    "Bucket", xml.el("Name", b.name), xml.el("CreationDate", xml.iso(b.created))
+                )
+                for b in buckets
+            ),
+        ),
+    )
+    return xml.xml_response(body)
+
+
+async def create_bucket(r: S3Request) -> Response:
+    check_bucket_name(r.bucket)
+    await r.require("admin")
+    location = xml.parse_location(await r.body().read(64 * 1024))
+    if location and location != r.region:
+        raise InvalidArgument(f"this endpoint serves region {r.region!r}, not {location!r}")
+    acl = r.request.headers.get("x-amz-acl", "private")
+    if acl not in ("private", "public-read"):
+        raise NotImplementedByXolo(
+            f"canned ACL {acl!r} is not supported; use private or public-read"
+        )
+    try:
+        await r.service.get_bucket(r.bucket)
+    except NoSuchBucket:
+        pass
+    else:
+        raise BucketAlreadyOwnedByYou(
+            "your previous request to create the named bucket succeeded and you already own it"
+        )
+    await r.service.put_bucket(r.bucket, BucketSettings(public_read=acl == "public-read"))
+    return Response(headers={"location": f"/{r.bucket}"})
+
+
+async def head_bucket(r: S3Request) -> Response:
+    await r.require("read")
+    await r.service.get_bucket(r.bucket)
+    return Response(headers={"x-amz-bucket-region": r.region})
+
+
+async def delete_bucket(r: S3Request) -> Response:
+    await r.require("admin")
+    await r.service.delete_bucket(r.bucket)
+    return Response(status_code=204)
+
+
+async def get_location(r: S3Request) -> Response:
+    await r.require("read")
+    await r.service.get_bucket(r.bucket)
+    region = "" if r.region == "us-east-1" else r.region
+    return xml.xml_response(xml.document("LocationConstraint", escape(region)))
+
+
+async def get_versioning(r: S3Request) -> Response:
+    await r.require("read")
+    await r.service.get_bucket(r.bucket)
+    return xml.xml_response(xml.document("VersioningConfiguration"))
+
+
+def _contents(page: ListPage, *, url: bool, fetch_owner: bool, owner_id: str) -> str:
+    return xml.join(
+        xml.raw(
+            "Contents",
+            xml.el("Key", xml.encode_key(o.key, url)),
+            xml.el("LastModified", xml.iso(o.modified)),
+            xml.el("ETag", f'"{o.etag}"'),
+            xml.el("Size", o.size),
+            xml.el("StorageClass", "STANDARD"),
+            xml.owner(owner_id) if fetch_owner else "",
+        )
+        for o in page.objects
+    )
+
+
+def _prefixes(page: ListPage, *, url: bool) -> str:
+    return xml.join(
+        xml.raw("CommonPrefixes", xml.el("Prefix", xml.encode_key(p, url))) for p in page.prefixes
+    )
+
+
+def _encoding(r: S3Request) -> bool:
+    encoding = r.query.get("encoding-type")
+    if encoding not in (None, "url"):
+        raise InvalidArgument("encoding-type must be 'url'")
+    return encoding == "url"
+
+
+def _resume_after(marker: str, delimiter: str) -> tuple[str, str | None]:
+    """A marker that names a common prefix resumes after the whole prefix."""
+    if marker and delimiter and marker.endswith(delimiter):
+        return "", encode_cursor(marker.encode(), is_prefix=True)
+    return marker, None
+
+
+async def list_objects_v2(r: S3Request) -> Response:
+    await r.require("read")
+    q = r.query
+    url = _encoding(r)
+    max_keys = xml.check_int(q.get("max-keys"), "max-keys", 1000)
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    token = q.get("continuation-token")
+    start_after, cursor = _resume_after(q.get("start-after", ""), delimiter)
+    if token:
+        cursor = token
+    if max_keys == 0:
+        await r.service.get_bucket(r.bucket)
+        page = ListPage([], [], None)
+    else:
+        page = await r.service.list_objects(
+            r.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            cursor=cursor,
+            limit=max_keys,
+        )
+    parts = [
+        xml.el("Name", r.bucket),
+        xml.el("Prefix", xml.encode_key(prefix, url)),
+        xml.el("KeyCount", len(page.objects) + len(page.prefixes)),
+        xml.el("MaxKeys", max_keys),
+    ]
+    if delimiter:
+        parts.append(xml.el("Delimiter", xml.encode_key(delimiter, url)))
+    parts.append(xml.el("IsTruncated", page.truncated))
+    if token:
+        parts.append(xml.el("ContinuationToken", token))
+    if page.next_cursor:
+        parts.append(xml.el("NextContinuationToken", page.next_cursor))
+    if q.get("start-after"):
+        parts.append(xml.el("StartAfter", xml.encode_key(q["start-after"], url)))
+    if url:
+        parts.append(xml.el("EncodingType", "url"))
+    fetch_owner = q.get("fetch-owner", "").lower() == "true"
+    parts.append(_contents(page, url=url, fetch_owner=fetch_owner, owner_id=r.owner_id))
+    parts.append(_prefixes(page, url=url))
+    return xml.xml_response(xml.document("ListBucketResult", *parts))
+
+
+async def list_objects_v1(r: S3Request) -> Response:
+    await r.require("read")
+    q = r.query
+    url = _encoding(r)
+    max_keys = xml.check_int(q.get("max-keys"), "max-keys", 1000)
+    prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
+    start_after, cursor = _resume_after(marker, delimiter)
+    if max_keys == 0:
+        await r.service.get_bucket(r.bucket)
+        page = ListPage([], [], None)
+    else:
+        page = await r.service.list_objects(
+            r.bucket,
+            prefix=prefix,
+            delimiter=delimiter,
+            start_after=start_after,
+            cursor=cursor,
+            limit=max_keys,
+        )
+    parts = [
+        xml.el("Name", r.bucket),
+        xml.el("Prefix", xml.encode_key(prefix, url)),
+        xml.el("Marker", xml.encode_key(marker, url)),
+        xml.el("MaxKeys", max_keys),
+    ]
+    if delimiter:
+        parts.append(xml.el("Delimiter", xml.encode_key(delimiter, url)))
+    parts.append(xml.el("IsTruncated", page.truncated))
+    if page.truncated and delimiter:
+        last = max([o.key for o in page.objects] + page.prefixes, key=str.encode)
+        parts.append(xml.el("NextMarker", xml.encode_key(last, url)))
+    if url:
+        parts.append(xml.el("EncodingType", "url"))
+    parts.append(_contents(page, url=url, fetch_owner=True, owner_id=r.owner_id))
+    parts.append(_prefixes(page, url=url))
+    return xml.xml_response(xml.document("ListBucketResult", *parts))

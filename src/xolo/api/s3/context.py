@@ -1,0 +1,52 @@
+"""What every S3 handler needs: the service, the caller, and access checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from xolo.api.metrics import Metrics
+from xolo.api.s3.auth import S3Body, S3Caller
+from xolo.core.errors import AccessDenied, NoSuchBucket
+from xolo.service.objects import ObjectService
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass
+class S3Request:
+    request: Request
+    caller: S3Caller
+    bucket: str
+    key: str
+    service: ObjectService
+    region: str
+    metrics: Metrics
+
+    @property
+    def query(self) -> dict[str, str]:
+        return dict(self.request.query_params)
+
+    def body(self) -> S3Body:
+        return S3Body.of(self.request, self.caller)
+
+    @property
+    def owner_id(self) -> str:
+        principal = self.caller.principal
+        return principal.access_key if principal else "anonymous"
+
+    async def require(self, level: str, bucket: str | None = None) -> None:
+        """A grant on the bucket; anonymous callers may only read public-read buckets."""
+        bucket = bucket if bucket is not None else self.bucket
+        principal = self.caller.principal
+        if principal is not None:
+            principal.require(level, bucket or None)
+            return
+        if level == "read" and bucket:
+            try:
+                if (await self.service.get_bucket(bucket)).settings.public_read:
+                    return
+            except NoSuchBucket:
+                pass
+        raise AccessDenied("Access Denied")

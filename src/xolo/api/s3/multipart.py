@@ -1,0 +1,191 @@
+"""Multipart uploads over S3: create, upload part (and part copy), complete, abort, list."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from starlette.responses import Response
+
+from xolo.api.s3 import xml
+from xolo.api.s3.context import S3Request
+from xolo.api.s3.objects import (
+    check_copy_conditions,
+    checksum_headers,
+    condition,
+    copy_source,
+    stored_headers,
+    user_metadata,
+)
+from xolo.core.errors import InvalidArgument, NotImplementedByXolo
+from xolo.core.records import MultipartUpload
+
+
+async def _upload(r: S3Request) -> MultipartUpload:
+    return await r.service.get_multipart(r.query["uploadId"], r.bucket, r.key)
+
+
+async def create(r: S3Request) -> Response:
+    await r.require("write")
+    h = r.request.headers
+    algorithm = h.get("x-amz-checksum-algorithm")
+    upload = await r.service.create_multipart(
+        r.bucket,
+        r.key,
+        content_type=h.get("content-type"),
+        metadata=user_metadata(r),
+        tags=dict(urllib.parse.parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True)),
+        checksum_algorithm=algorithm.lower() if algorithm else None,
+        headers=stored_headers(r),
+    )
+    body = xml.document(
+        "InitiateMultipartUploadResult",
+        xml.el("Bucket", r.bucket),
+        xml.el("Key", r.key),
+        xml.el("UploadId", upload.upload_id),
+    )
+    headers = {"x-amz-checksum-algorithm": algorithm.upper()} if algorithm else None
+    return xml.xml_response(body, headers=headers)
+
+
+def _part_number(r: S3Request) -> int:
+    try:
+        return int(r.query["partNumber"])
+    except ValueError:
+        raise InvalidArgument("partNumber must be an integer between 1 and 10000") from None
+
+
+async def upload_part(r: S3Request) -> Response:
+    await r.require("write")
+    upload = await _upload(r)
+    number = _part_number(r)
+    if "x-amz-copy-source" in r.request.headers:
+        return await upload_part_copy(r, upload, number)
+    body = r.body()
+    part = await r.service.upload_part(
+        upload,
+        number,
+        body,
+        content_md5=body.content_md5,
+        sha256=body.payload_sha256,
+        checksum_algorithms=body.algorithms,
+        expected_checksums=body.expected,
+    )
+    r.metrics.bytes_in.inc(part.size)
+    headers = {"etag": f'"{part.etag}"'}
+    headers.update({f"x-amz-checksum-{k}": v for k, v in part.checksums.items()})
+    return Response(headers=headers)
+
+
+async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -> Response:
+    src_bucket, src_key = copy_source(r)
+    await r.require("read", src_bucket)
+    source = await r.service.head_object(src_bucket, src_key)
+    await check_copy_conditions(r, source)
+    source_range = r.request.headers.get("x-amz-copy-source-range")
+    if source_range is not None and not source_range.startswith("bytes="):
+        raise InvalidArgument("x-amz-copy-source-range must look like bytes=first-last")
+    reader = await r.service.open_object(src_bucket, src_key, range=source_range)
+    if reader.record.version != source.version:
+        raise InvalidArgument("the copy source changed while it was being read; retry")
+    part = await r.service.upload_part(upload, number, reader)
+    body = xml.document(
+        "CopyPartResult",
+        xml.el("LastModified", xml.iso(part.modified)),
+        xml.el("ETag", f'"{part.etag}"'),
+    )
+    return xml.xml_response(body)
+
+
+async def complete(r: S3Request) -> Response:
+    await r.require("write")
+    upload = await _upload(r)
+    parts = xml.parse_complete(await r.body().read(xml.MAX_XML))
+    record = await r.service.complete_multipart(upload, parts, condition(r))
+    location = (
+        f"{r.request.url.scheme}://{r.request.url.netloc}/{r.bucket}/{urllib.parse.quote(r.key)}"
+    )
+    body = xml.document(
+        "CompleteMultipartUploadResult",
+        xml.el("Location", location),
+        xml.el("Bucket", r.bucket),
+        xml.el("Key", r.key),
+        xml.el("ETag", f'"{record.etag}"'),
+    )
+    return xml.xml_response(body, headers=checksum_headers(record))
+
+
+async def abort(r: S3Request) -> Response:
+    await r.require("write")
+    await r.service.abort_multipart(await _upload(r))
+    return Response(status_code=204)
+
+
+async def list_parts(r: S3Request) -> Response:
+    await r.require("read")
+    upload = await _upload(r)
+    marker = xml.check_int(r.query.get("part-number-marker"), "part-number-marker", 0, high=10_000)
+    max_parts = xml.check_int(r.query.get("max-parts"), "max-parts", 1000)
+    parts, truncated = await r.service.list_parts(upload, after=marker, limit=max_parts)
+    body = xml.document(
+        "ListPartsResult",
+        xml.el("Bucket", r.bucket),
+        xml.el("Key", r.key),
+        xml.el("UploadId", upload.upload_id),
+        xml.el("PartNumberMarker", marker),
+        xml.el("NextPartNumberMarker", parts[-1].number if parts else marker),
+        xml.el("MaxParts", max_parts),
+        xml.el("IsTruncated", truncated),
+        xml.raw("Initiator", xml.el("ID", r.owner_id), xml.el("DisplayName", r.owner_id)),
+        xml.owner(r.owner_id),
+        xml.el("StorageClass", "STANDARD"),
+        *(
+            xml.raw(
+                "Part",
+                xml.el("PartNumber", p.number),
+                xml.el("LastModified", xml.iso(p.modified)),
+                xml.el("ETag", f'"{p.etag}"'),
+                xml.el("Size", p.size),
+            )
+            for p in parts
+        ),
+    )
+    return xml.xml_response(body)
+
+
+async def list_uploads(r: S3Request) -> Response:
+    await r.require("read")
+    q = r.query
+    if q.get("delimiter"):
+        raise NotImplementedByXolo("listing multipart uploads with a delimiter is not supported")
+    await r.service.get_bucket(r.bucket)
+    max_uploads = xml.check_int(q.get("max-uploads"), "max-uploads", 1000)
+    uploads, truncated = await r.service.list_multiparts(
+        r.bucket,
+        prefix=q.get("prefix", ""),
+        key_marker=q.get("key-marker", ""),
+        upload_id_marker=q.get("upload-id-marker", ""),
+        limit=max_uploads,
+    )
+    parts = [
+        xml.el("Bucket", r.bucket),
+        xml.el("KeyMarker", q.get("key-marker", "")),
+        xml.el("UploadIdMarker", q.get("upload-id-marker", "")),
+        xml.el("NextKeyMarker", uploads[-1].key if uploads else ""),
+        xml.el("NextUploadIdMarker", uploads[-1].upload_id if uploads else ""),
+        xml.el("MaxUploads", max_uploads),
+        xml.el("IsTruncated", truncated),
+        xml.el("Prefix", q.get("prefix", "")),
+    ]
+    for u in uploads:
+        parts.append(
+            xml.raw(
+                "Upload",
+                xml.el("Key", u.key),
+                xml.el("UploadId", u.upload_id),
+                xml.raw("Initiator", xml.el("ID", r.owner_id), xml.el("DisplayName", r.owner_id)),
+                xml.owner(r.owner_id),
+                xml.el("StorageClass", "STANDARD"),
+                xml.el("Initiated", xml.iso(u.created)),
+            )
+        )
+    return xml.xml_response(xml.document("ListMultipartUploadsResult", *parts))

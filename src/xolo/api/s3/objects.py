@@ -1,0 +1,230 @@
+"""Object operations: put, get, head, delete, copy, and batch delete."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from starlette.responses import Response, StreamingResponse
+
+from xolo.api.s3 import xml
+from xolo.api.s3.context import S3Request
+from xolo.core.conditions import WriteCondition, check_read, format_http_date
+from xolo.core.errors import (
+    InvalidArgument,
+    InvalidRequest,
+    NoSuchKey,
+    NotImplementedByXolo,
+    NotModified,
+    PreconditionFailed,
+    XoloError,
+)
+from xolo.core.names import REPRESENTATION_HEADERS
+from xolo.core.records import ObjectRecord
+
+META = "x-amz-meta-"
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def user_metadata(r: S3Request) -> dict[str, str]:
+    return {k[len(META) :]: v for k, v in r.request.headers.items() if k.startswith(META)}
+
+
+def stored_headers(r: S3Request) -> dict[str, str]:
+    out = {n: r.request.headers[n] for n in REPRESENTATION_HEADERS if n in r.request.headers}
+    encoding = out.get("content-encoding")
+    if encoding is not None:
+        # aws-chunked describes the transfer, not the object: S3 drops it.
+        kept = [e.strip() for e in encoding.split(",") if e.strip() and e.strip() != "aws-chunked"]
+        if kept:
+            out["content-encoding"] = ", ".join(kept)
+        else:
+            del out["content-encoding"]
+    return out
+
+
+def condition(r: S3Request) -> WriteCondition:
+    h = r.request.headers
+    return WriteCondition(if_match=h.get("if-match"), if_none_match=h.get("if-none-match"))
+
+
+def checksum_headers(record: ObjectRecord) -> dict[str, str]:
+    return {f"x-amz-checksum-{k}": v for k, v in record.checksums.items()}
+
+
+async def put_object(r: S3Request) -> Response:
+    await r.require("write")
+    body = r.body()
+    h = r.request.headers
+    record = await r.service.put_object(
+        r.bucket,
+        r.key,
+        body,
+        content_type=h.get("content-type"),
+        metadata=user_metadata(r),
+        tags=dict(urllib.parse.parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True)),
+        headers=stored_headers(r),
+        sha256=body.payload_sha256,
+        condition=condition(r),
+        md5_etag=True,
+        content_md5=body.content_md5,
+        checksum_algorithms=body.algorithms,
+        expected_checksums=body.expected,
+    )
+    r.metrics.bytes_in.inc(record.size)
+    return Response(headers={"etag": f'"{record.etag}"', **checksum_headers(record)})
+
+
+def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
+    headers = {
+        "etag": f'"{record.etag}"',
+        "last-modified": format_http_date(record.modified),
+        "content-type": record.content_type,
+        "accept-ranges": "bytes",
+    }
+    headers.update(record.headers)
+    for name, value in record.metadata.items():
+        headers[META + name] = value
+    for param, header in RESPONSE_OVERRIDES.items():
+        if param in r.query:
+            headers[header] = r.query[param]
+    return headers
+
+
+async def get_object(r: S3Request, *, head: bool) -> Response:
+    await r.require("read")
+    h = r.request.headers
+    if "partNumber" in r.query:
+        raise NotImplementedByXolo("reading by part number is not supported; use a Range")
+    reader = await r.service.open_object(
+        r.bucket,
+        r.key,
+        range=h.get("range"),
+        if_match=h.get("if-match"),
+        if_none_match=h.get("if-none-match"),
+        if_modified_since=h.get("if-modified-since"),
+        if_unmodified_since=h.get("if-unmodified-since"),
+    )
+    headers = object_headers(r, reader.record)
+    headers["content-length"] = str(reader.length)
+    status = 200
+    if reader.range is not None:
+        status = 206
+        headers["content-range"] = reader.range.content_range(reader.record.size)
+    elif h.get("x-amz-checksum-mode", "").upper() == "ENABLED":
+        headers.update(checksum_headers(reader.record))
+    if head:
+        return Response(status_code=status, headers=headers)
+    r.metrics.bytes_out.inc(reader.length)
+    if reader.record.inline is not None:
+        return Response(
+            reader.record.inline[reader.start : reader.start + reader.length], status, headers
+        )
+    return StreamingResponse(reader, status_code=status, headers=headers)
+
+
+async def delete_object(r: S3Request) -> Response:
+    await r.require("write")
+    try:
+        await r.service.delete_object(
+            r.bucket, r.key, WriteCondition(if_match=r.request.headers.get("if-match"))
+        )
+    except NoSuchKey:
+        await r.service.get_bucket(r.bucket)  # S3 answers 204 for an absent key, 404 for no bucket
+    return Response(status_code=204)
+
+
+async def delete_objects(r: S3Request) -> Response:
+    await r.require("write")
+    body = r.body()
+    data = await body.read(xml.MAX_XML)
+    if body.content_md5 is None and not body.algorithms:
+        raise InvalidRequest("DeleteObjects needs a Content-MD5 or x-amz-checksum header")
+    keys, quiet = xml.parse_delete(data)
+    await r.service.get_bucket(r.bucket)
+    results = []
+    for key in keys:
+        try:
+            await r.service.delete_object(r.bucket, key)
+        except NoSuchKey:
+            pass
+        except XoloError as exc:
+            code, _ = xml.s3_code(exc)
+            results.append(
+                xml.raw(
+                    "Error",
+                    xml.el("Key", key),
+                    xml.el("Code", code),
+                    xml.el("Message", exc.message),
+                )
+            )
+            continue
+        if not quiet:
+            results.append(xml.raw("Deleted", xml.el("Key", key)))
+    return xml.xml_response(xml.document("DeleteResult", *results))
+
+
+def copy_source(r: S3Request) -> tuple[str, str]:
+    source = r.request.headers["x-amz-copy-source"]
+    path, _, version = source.partition("?")
+    if version:
+        raise NotImplementedByXolo("versioned copy sources are not supported")
+    bucket, sep, key = urllib.parse.unquote(path).lstrip("/").partition("/")
+    if not sep or not key:
+        raise InvalidArgument("x-amz-copy-source must be bucket/key")
+    return bucket, key
+
+
+async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
+    h = r.request.headers
+    try:
+        check_read(
+            etag=record.etag,
+            modified=record.modified,
+            if_match=h.get("x-amz-copy-source-if-match"),
+            if_none_match=h.get("x-amz-copy-source-if-none-match"),
+            if_modified_since=h.get("x-amz-copy-source-if-modified-since"),
+            if_unmodified_since=h.get("x-amz-copy-source-if-unmodified-since"),
+        )
+    except NotModified:
+        raise PreconditionFailed("a copy-source precondition did not hold") from None
+
+
+async def copy_object(r: S3Request) -> Response:
+    await r.require("write")
+    src_bucket, src_key = copy_source(r)
+    await r.require("read", src_bucket)
+    source = await r.service.head_object(src_bucket, src_key)
+    await check_copy_conditions(r, source)
+    directive = r.request.headers.get("x-amz-metadata-directive", "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE")
+    if (src_bucket, src_key) == (r.bucket, r.key) and directive == "COPY":
+        raise InvalidRequest(
+            "This copy request is illegal because it is trying to copy an object to itself "
+            "without changing the object's metadata, storage class, website redirect location "
+            "or encryption attributes."
+        )
+    record = await r.service.copy_object(
+        src_bucket,
+        src_key,
+        r.bucket,
+        r.key,
+        replace_metadata=directive == "REPLACE",
+        content_type=r.request.headers.get("content-type"),
+        metadata=user_metadata(r),
+        headers=stored_headers(r),
+        condition=condition(r),
+    )
+    body = xml.document(
+        "CopyObjectResult",
+        xml.el("LastModified", xml.iso(record.modified)),
+        xml.el("ETag", f'"{record.etag}"'),
+    )
+    return xml.xml_response(body)

@@ -1,0 +1,187 @@
+"""S3's XML documents: small builders for responses, a strict parser for request bodies."""
+
+from __future__ import annotations
+
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from starlette.responses import Response
+
+from xolo.core.errors import (
+    Conflict,
+    InvalidArgument,
+    InvalidKeyName,
+    MalformedXML,
+    NotFound,
+    NotModified,
+    XoloError,
+)
+
+NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+MAX_XML = 4 * 1024 * 1024
+"""A CompleteMultipartUpload of 10 000 parts is about 1 MiB; leave room, refuse more."""
+
+
+def iso(ts: float) -> str:
+    return (
+        datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(ts * 1000) % 1000:03d}Z"
+    )
+
+
+def el(name: str, value: object | None = None) -> str:
+    if value is None:
+        return f"<{name}/>"
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    return f"<{name}>{escape(str(value))}</{name}>"
+
+
+def raw(name: str, *children: str) -> str:
+    return f"<{name}>{''.join(children)}</{name}>"
+
+
+def document(root: str, *children: str) -> str:
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{"".join(children)}</{root}>'
+    )
+
+
+def xml_response(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body.encode(), status_code=status, headers=headers, media_type="application/xml"
+    )
+
+
+def encode_key(value: str, url: bool) -> str:
+    return urllib.parse.quote(value, safe="/") if url else value
+
+
+# -- errors -------------------------------------------------------------------------------------
+
+_RENAMES: dict[str, tuple[str, int]] = {
+    "Unauthenticated": ("AccessDenied", 403),
+    "InvalidCredentials": ("AccessDenied", 403),
+    "InvalidKeyName": ("InvalidArgument", 400),
+    "InvalidMetadata": ("InvalidArgument", 400),
+    "InvalidChunkName": ("InvalidArgument", 400),
+    "MalformedJSON": ("MalformedXML", 400),
+    "SizeMismatch": ("IncompleteBody", 400),
+    "ConcurrentUpdate": ("OperationAborted", 409),
+    "BadRequest": ("InvalidRequest", 400),
+}
+
+
+def s3_code(exc: XoloError) -> tuple[str, int]:
+    """The S3 code and status for an error; native-only codes map to their S3 equivalents."""
+    if isinstance(exc, InvalidKeyName) and "1024" in exc.message:
+        return "KeyTooLongError", 400
+    if exc.code in _RENAMES:
+        return _RENAMES[exc.code]
+    if type(exc) is NotFound:
+        return "NoSuchKey", 404
+    if type(exc) is Conflict:
+        return "OperationAborted", 409
+    return exc.code, exc.status
+
+
+def error_response(exc: XoloError, resource: str, request_id: str, *, head: bool) -> Response:
+    headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
+    if isinstance(exc, NotModified):
+        return Response(status_code=304, headers=headers)
+    code, status = s3_code(exc)
+    if head:
+        return Response(status_code=status, headers=headers)
+    body = document(
+        "Error",
+        el("Code", code),
+        el("Message", exc.message),
+        el("Resource", resource),
+        el("RequestId", request_id),
+    )
+    # S3 error documents carry no namespace.
+    body = body.replace(f' xmlns="{NS}"', "", 1)
+    return xml_response(body, status, headers)
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def parse(body: bytes, root: str) -> ET.Element:
+    if len(body) > MAX_XML:
+        raise MalformedXML("the XML document is too large")
+    try:
+        doc = ET.fromstring(body)
+    except ET.ParseError:
+        raise MalformedXML("the XML you provided was not well-formed") from None
+    for node in doc.iter():
+        if isinstance(node.tag, str) and "}" in node.tag:
+            node.tag = node.tag.split("}", 1)[1]
+    if doc.tag != root:
+        raise MalformedXML(f"expected a <{root}> document")
+    return doc
+
+
+def text(node: ET.Element, name: str) -> str | None:
+    child = node.find(name)
+    return None if child is None else (child.text or "")
+
+
+def parse_complete(body: bytes) -> list[tuple[int, str]]:
+    doc = parse(body, "CompleteMultipartUpload")
+    parts = []
+    for part in doc.findall("Part"):
+        number, etag = text(part, "PartNumber"), text(part, "ETag")
+        if number is None or etag is None:
+            raise MalformedXML("each Part needs a PartNumber and an ETag")
+        try:
+            parts.append((int(number), etag))
+        except ValueError:
+            raise MalformedXML("PartNumber must be an integer") from None
+    return parts
+
+
+def parse_delete(body: bytes) -> tuple[list[str], bool]:
+    doc = parse(body, "Delete")
+    keys = []
+    for obj in doc.findall("Object"):
+        key = text(obj, "Key")
+        if key is None:
+            raise MalformedXML("each Object needs a Key")
+        keys.append(key)
+    if not keys:
+        raise MalformedXML("the Delete document names no object")
+    if len(keys) > 1000:
+        raise MalformedXML("at most 1000 objects may be deleted at once")
+    quiet = (text(doc, "Quiet") or "").strip().lower() == "true"
+    return keys, quiet
+
+
+def parse_location(body: bytes) -> str | None:
+    if not body.strip():
+        return None
+    doc = parse(body, "CreateBucketConfiguration")
+    return text(doc, "LocationConstraint")
+
+
+def owner(access_key: str) -> str:
+    return raw("Owner", el("ID", access_key), el("DisplayName", access_key))
+
+
+def join(items: Iterable[str]) -> str:
+    return "".join(items)
+
+
+def check_int(value: str | None, name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be an integer") from None
+    if number < low:
+        raise InvalidArgument(f"{name} must be at least {low}")
+    return min(number, high)
