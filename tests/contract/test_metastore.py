@@ -17,7 +17,15 @@ from xolo.core.errors import (
     NoSuchUpload,
     PreconditionFailed,
 )
-from xolo.core.records import AccessKey, BucketSettings, ChunkRef, ObjectRecord, Upload
+from xolo.core.records import (
+    AccessKey,
+    BucketSettings,
+    ChunkRef,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    Upload,
+)
 from xolo.meta.base import MetaStore
 from xolo.meta.memory import MemoryMetaStore
 from xolo.meta.sqlite import SQLiteMetaStore
@@ -64,6 +72,8 @@ def obj(
         tags={"t": "1"},
         chunks=(ChunkRef("a" * 64, size),) if size > 2 else (),
         inline=None if size > 2 else b"xy"[:size],
+        checksums={"crc32": "AAAAAA=="},
+        headers={"cache-control": "no-cache"},
     )
 
 
@@ -204,3 +214,57 @@ async def test_state_survives_reopening(factory: Factory) -> None:
         assert await second.get_object("b", "k") == obj("k", 10)
     finally:
         await second.close()
+
+
+async def test_multipart_uploads(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    up = MultipartUpload(
+        "m1",
+        "b",
+        "dir/k",
+        5.0,
+        "text/plain",
+        {"a": "1"},
+        {"t": "v"},
+        "crc32",
+        {"cache-control": "no-cache"},
+    )
+    with pytest.raises(NoSuchBucket):
+        await meta.create_multipart(dataclasses.replace(up, bucket="nope"))
+    await meta.create_multipart(up)
+    await meta.create_multipart(dataclasses.replace(up, upload_id="m0", key="dir/a"))
+    assert await meta.get_multipart("m1") == up
+    assert await meta.get_multipart("nope") is None
+    for n in (3, 1, 2):
+        await meta.put_part(
+            Part("m1", n, 10 * n, f"e{n}", 6.0, (ChunkRef(str(n) * 64, 10 * n),), {"crc32": "x"})
+        )
+    await meta.put_part(Part("m1", 2, 99, "e2b", 7.0, ()))
+    parts = await meta.list_parts("m1", 0, 10)
+    assert [(p.number, p.size, p.etag) for p in parts] == [
+        (1, 10, "e1"),
+        (2, 99, "e2b"),
+        (3, 30, "e3"),
+    ]
+    assert parts[0].chunks == (ChunkRef("1" * 64, 10),) and parts[0].checksums == {"crc32": "x"}
+    assert [p.number for p in await meta.list_parts("m1", 1, 1)] == [2]
+    listed = await meta.list_multiparts("b", b"dir/", None, 10)
+    assert [u.upload_id for u in listed] == ["m0", "m1"]
+    assert [u.upload_id for u in await meta.list_multiparts("b", b"", (b"dir/a", "m0"), 10)] == [
+        "m1"
+    ]
+    record = obj("dir/k", 40)
+    await meta.complete_multipart("m1", record, NO_CONDITION)
+    assert await meta.get_object("b", "dir/k") == record
+    assert await meta.get_multipart("m1") is None
+    assert await meta.list_parts("m1", 0, 10) == []
+    with pytest.raises(NoSuchUpload):
+        await meta.complete_multipart("m1", record, NO_CONDITION)
+    with pytest.raises(NoSuchUpload):
+        await meta.put_part(Part("m1", 1, 1, "e", 1.0, ()))
+    # A failed precondition leaves the upload in progress.
+    with pytest.raises(PreconditionFailed):
+        await meta.complete_multipart("m0", obj("dir/k"), WriteCondition(if_none_match="*"))
+    assert await meta.get_multipart("m0") is not None
+    assert await meta.abort_multipart("m0")
+    assert not await meta.abort_multipart("m0")

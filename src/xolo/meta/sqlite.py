@@ -106,8 +106,9 @@ def _object_row(record: ObjectRecord) -> tuple[Any, ...]:
 
 
 _MULTIPART_COLUMNS = (
-    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm"
+    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm, headers"
 )
+
 _PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 
 

@@ -136,7 +136,7 @@ def build_s3_app(
     domain: str | None = "localhost",
     metrics: Metrics | None = None,
 ) -> ASGIApp:
-    s3auth = S3Authenticator(auth, region=region)
+    s3auth = S3Authenticator(auth, region=region, domain=domain)
     metrics = metrics or Metrics()
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 
 from xolo.api.http import body_stream
-from xolo.core import sigv4
+from xolo.core import sigv2, sigv4
 from xolo.core.awschunked import ChunkedDecoder
 from xolo.core.checksums import ALGORITHMS, ObjectDigest
 from xolo.core.errors import (
@@ -56,10 +56,12 @@ class S3Authenticator:
         auth: Authenticator,
         *,
         region: str,
+        domain: str | None = None,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         self._auth = auth
         self.region = region
+        self.domain = domain
         self._clock = clock
 
     async def authenticate(self, request: Request) -> S3Caller:
@@ -67,8 +69,18 @@ class S3Authenticator:
         query = request.scope.get("query_string", b"").decode("latin-1")
         if header:
             if header.startswith("AWS "):
-                raise InvalidRequest("Signature Version 2 is not supported; use SigV4")
+                access_key, _, given = header[4:].strip().rpartition(":")
+                return await self._v2(request, query, access_key, given, expires=None)
             signed = sigv4.parse_authorization(header, request.headers)
+        elif "AWSAccessKeyId=" in query and "Signature=" in query:
+            params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+            return await self._v2(
+                request,
+                query,
+                params["AWSAccessKeyId"],
+                params["Signature"],
+                expires=params.get("Expires"),
+            )
         elif "X-Amz-Algorithm=" in query:
             params = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
             signed = sigv4.parse_presigned(params)
@@ -106,6 +118,51 @@ class S3Authenticator:
             )
         key = sigv4.signing_key(secret, credential.date, credential.region, credential.service)
         return S3Caller(principal, signed, key)
+
+    async def _v2(
+        self, request: Request, query: str, access_key: str, given: str, *, expires: str | None
+    ) -> S3Caller:
+        """Signature Version 2: a presigned query (with Expires) or an ``AWS key:sig`` header."""
+        if expires is not None:
+            if not expires.isdigit():
+                raise AuthorizationHeaderMalformed("Expires must be a POSIX time")
+            if self._clock().timestamp() > int(expires):
+                raise AccessDenied("Request has expired")
+            date = expires
+        else:
+            date = request.headers.get("date", "")
+            if not date and not request.headers.get("x-amz-date"):
+                raise AccessDenied(
+                    "a Signature Version 2 request needs a Date or x-amz-date header"
+                )
+        try:
+            principal, secret = await self._auth.secret_for(access_key)
+        except InvalidCredentials:
+            raise InvalidAccessKeyId(
+                "the access key id you provided does not exist in our records"
+            ) from None
+        raw_path = (request.scope.get("raw_path") or request.scope["path"].encode()).decode(
+            "latin-1"
+        )
+        resource = self._v2_resource(request, raw_path.split("?", 1)[0])
+        to_sign = sigv2.string_to_sign(
+            request.method,
+            ((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
+            expires=expires,
+            resource=sigv2.canonical_resource(resource, query),
+        )
+        if not sigv2.matches(sigv2.signature(secret, to_sign), given):
+            raise SignatureDoesNotMatch(
+                "the request signature we calculated does not match the signature you provided"
+            )
+        return S3Caller(principal)
+
+    def _v2_resource(self, request: Request, path: str) -> str:
+        """SigV2 signs /bucket/key even for virtual-host requests."""
+        host = request.headers.get("host", "").rsplit(":", 1)[0].lower()
+        if self.domain and host.endswith("." + self.domain):
+            return "/" + host[: -len(self.domain) - 1] + path
+        return path
 
 
 @dataclass
