@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xolo.api.auth import authenticate
 from xolo.api.chunks import ChunkAPI
 from xolo.api.errors import error_response, internal_error
+from xolo.api.http import close_if_body_unread
 from xolo.api.http import new_request_id as _request_id
 from xolo.api.metrics import Metrics
 from xolo.api.native import NativeAPI
@@ -60,6 +61,7 @@ def _endpoint(
         except Exception as exc:
             response = internal_error(exc, request_id)
         response.headers["x-request-id"] = request_id
+        close_if_body_unread(request, response)
         metrics.observe(name, request.method, response.status_code, time.perf_counter() - started)
         return response
 

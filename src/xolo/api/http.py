@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
 
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import IncompleteBody, InvalidArgument, MalformedJSON, SizeMismatch
@@ -95,3 +96,14 @@ class _RequestIds:
 
 
 new_request_id = _RequestIds()
+
+
+def close_if_body_unread(request: Request, response: Response) -> None:
+    """Answering before reading the body (an early error, or a refused ``Expect: 100-continue``)
+    leaves the connection's framing unknown: the client may or may not still send the body.
+    Closing is the only safe end, or the next request would be read as this one's body."""
+    if getattr(request, "_stream_consumed", False):
+        return
+    h = request.headers
+    if "transfer-encoding" in h or h.get("content-length", "0") not in ("0", ""):
+        response.headers["connection"] = "close"

@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from xolo.api.http import new_request_id
+from xolo.api.http import close_if_body_unread, new_request_id
 from xolo.api.metrics import Metrics
 from xolo.api.s3 import buckets, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
@@ -158,6 +158,7 @@ def build_s3_app(
             error = XoloError("We encountered an internal error. Please try again.")
             response = xml.error_response(error, scope["path"], request_id, head=head)
         response.headers["x-amz-request-id"] = request_id
+        close_if_body_unread(request, response)
         metrics.observe("s3", request.method, response.status_code, time.perf_counter() - started)
         await response(scope, receive, send)
 
