@@ -510,7 +510,7 @@ def test_upload_part_copy(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="assembled")["Body"].read() == source
 
 
-# -- presigned URLs ----------------------------------------------------------------------------------
+# -- presigned URLs -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("version", ["default", "s3v4"])
@@ -553,7 +553,7 @@ def test_presigned_get_and_put_with_urllib(server: XoloServer, bucket: str, vers
     assert e.value.code == 403 and b"AccessDenied" in e.value.read()
 
 
-# -- authentication errors ---------------------------------------------------------------------------
+# -- authentication errors ----------------------------------------------------------------------
 
 
 def test_wrong_secret_and_unknown_key(server: XoloServer, bucket: str) -> None:
