@@ -264,8 +264,9 @@ def ratios(rows: list[Row]) -> str:
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def write_between_markers(path: Path, report: str) -> None:
+def write_between_markers(path: Path, report: str, name: str = "results") -> None:
     """Replace the generated block of ``path``, keeping the hand-written analysis around it."""
+    START, END = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
     text = path.read_text() if path.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     if START not in text or END not in text:
         text += f"\n{START}\n{END}\n"
