@@ -109,8 +109,19 @@ def parse_presigned(query: Mapping[str, str]) -> SignedRequest:
 
 
 def parse_amz_date(value: str) -> dt.datetime:
+    """``YYYYMMDDTHHMMSSZ``, sliced by hand: strptime showed up in profiles of small GETs."""
     try:
-        return dt.datetime.strptime(value, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        if len(value) != 16 or value[8] != "T" or value[15] != "Z":
+            raise ValueError
+        return dt.datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
+            tzinfo=dt.UTC,
+        )
     except ValueError:
         raise AuthorizationHeaderMalformed(f"malformed x-amz-date {value[:40]!r}") from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from starlette.requests import Request
 
@@ -24,7 +25,7 @@ class S3Request:
     region: str
     metrics: Metrics
 
-    @property
+    @cached_property
     def query(self) -> dict[str, str]:
         return dict(self.request.query_params)
 
