@@ -25,13 +25,34 @@ def test_readme_names_the_two_commands() -> None:
     assert 'python -m pip install -q -e ".[test]" && python -m pytest' in ci
 
 
-def test_python_example(tmp_path: Path) -> None:
-    (example,) = blocks("python")
+def test_embedded_python_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("python") if "open_memory" in b]
     r = subprocess.run(
         [sys.executable, "-c", example], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "['cats/tom.txt']"
+
+
+def test_s3_python_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("python") if "boto3" in b]
+    srv = XoloServer(tmp_path / "data").start()
+    try:
+        env = dict(
+            os.environ,
+            XOLO_S3_URL=srv.s3_url,
+            XOLO_ROOT_ACCESS_KEY=ROOT_KEY,
+            XOLO_ROOT_SECRET_KEY=ROOT_SECRET,
+        )
+        r = subprocess.run(
+            [sys.executable, "-c", example], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "eu,42"
+        with srv.client() as http:  # one truth: the native API sees the S3 object
+            assert http.get("/v1/buckets/reports/objects/2026/q4.csv").text.startswith("region,")
+    finally:
+        srv.stop()
 
 
 def test_curl_example(tmp_path: Path) -> None:

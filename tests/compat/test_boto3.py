@@ -606,3 +606,51 @@ def test_one_truth_with_the_native_api(server: XoloServer, s3: Any, bucket: str)
         assert http.get(f"/v1/buckets/{bucket}/objects/shared/s3.txt").content == b"from s3"
         http.put(f"/v1/buckets/{bucket}/objects/shared/native.txt", content=b"from native")
     assert s3.get_object(Bucket=bucket, Key="shared/native.txt")["Body"].read() == b"from native"
+
+
+def test_grants_and_bucket_already_exists(server: XoloServer, s3: Any, bucket: str) -> None:
+    """A key that is not root (made with `xolo keys create`) sees only what it was granted."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "xolo",
+            "keys",
+            "create",
+            "--data",
+            str(server.data),
+            "--grant",
+            "granted-bucket=admin",
+            "--grant",
+            f"{bucket}=read",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    access = out.split("access key: ")[1].split()[0]
+    secret = out.split("secret key: ")[1].split()[0]
+    limited = client(server, aws_access_key_id=access, aws_secret_access_key=secret)
+    s3.put_object(Bucket=bucket, Key="readable", Body=b"r")
+    with pytest.raises(ClientError) as e:
+        limited.create_bucket(Bucket=bucket)
+    assert code(e) == "BucketAlreadyExists" and status(e) == 409
+    limited.create_bucket(Bucket="granted-bucket")
+    with pytest.raises(ClientError) as e:
+        limited.create_bucket(Bucket="granted-bucket")
+    assert code(e) == "BucketAlreadyOwnedByYou"
+    assert limited.get_object(Bucket=bucket, Key="readable")["Body"].read() == b"r"
+    with pytest.raises(ClientError) as e:
+        limited.put_object(Bucket=bucket, Key="nope", Body=b"x")
+    assert code(e) == "AccessDenied" and status(e) == 403
+    with pytest.raises(ClientError) as e:
+        limited.create_bucket(Bucket="not-granted-bucket")
+    assert code(e) == "AccessDenied"
+    assert [b["Name"] for b in limited.list_buckets()["Buckets"]] == sorted(
+        [bucket, "granted-bucket"]
+    )
+    assert "nope" not in keys(s3, bucket)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import click
 
 import xolo
-from xolo.cli.serve import ServeSettings, run_server
+from xolo.cli.serve import ServeSettings, create_access_key, run_server
 from xolo.cli.sizes import SizeParam
 
 
@@ -140,3 +142,32 @@ def serve(
         access_log=access_log,
         graceful_timeout=graceful_timeout,
     )
+
+
+@main.group()
+def keys() -> None:
+    """Manage access keys in a data directory (safe beside a running server)."""
+
+
+@keys.command("create")
+@click.option("--data", envvar="XOLO_DATA", default="./xolo-data", help="Data directory.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="BUCKET=LEVEL",
+    help="A grant: bucket name (or *) = read, write or admin. Repeatable.",
+)
+def create_key(data: str, grants: tuple[str, ...]) -> None:
+    """Create a key that is not root, with per-bucket grants; prints its secret once."""
+    parsed: dict[str, str] = {}
+    for grant in grants:
+        bucket, sep, level = grant.partition("=")
+        if not sep or not bucket:
+            raise click.BadParameter(f"{grant!r} is not BUCKET=LEVEL", param_hint="--grant")
+        parsed[bucket] = level
+    try:
+        access_key, secret = asyncio.run(create_access_key(data, parsed))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--grant") from None
+    click.echo(f"access key: {access_key}\nsecret key: {secret}")

@@ -114,6 +114,13 @@ async def prepare(
         return await auth.ensure_root(root_key, root_secret)
 
 
+async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str]:
+    settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
+    service, auth, _ = open_service(settings)
+    async with service:
+        return await auth.create_key(grants)
+
+
 def run_server(
     settings: ServeSettings,
     *,

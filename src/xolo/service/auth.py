@@ -87,6 +87,17 @@ class Authenticator:
         )
         return access_key, secret
 
+    async def create_key(self, grants: Mapping[str, str]) -> tuple[str, str]:
+        """A new non-root key with per-bucket grants (bucket or ``*`` → read, write or admin)."""
+        for bucket, level in grants.items():
+            if level not in LEVELS:
+                raise ValueError(f"grant level for {bucket!r} must be read, write or admin")
+        access_key, secret = new_access_key(), new_secret()
+        await self._meta.put_key(
+            AccessKey(access_key, self._box.seal(secret), self._clock(), grants=dict(grants))
+        )
+        return access_key, secret
+
     async def _lookup(self, access_key: str) -> tuple[AccessKey, str]:
         now = self._clock()
         hit = self._cache.get(access_key)

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.errors import (
+    BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     InvalidArgument,
     NoSuchBucket,
@@ -44,7 +45,6 @@ async def list_buckets(r: S3Request) -> Response:
 
 async def create_bucket(r: S3Request) -> Response:
     check_bucket_name(r.bucket)
-    await r.require("admin")
     location = xml.parse_location(await r.body().read(64 * 1024))
     if location and location != r.region:
         raise InvalidArgument(f"this endpoint serves region {r.region!r}, not {location!r}")
@@ -58,9 +58,12 @@ async def create_bucket(r: S3Request) -> Response:
     except NoSuchBucket:
         pass
     else:
-        raise BucketAlreadyOwnedByYou(
-            "your previous request to create the named bucket succeeded and you already own it"
-        )
+        if r.caller.principal is not None and r.caller.principal.can("admin", r.bucket):
+            raise BucketAlreadyOwnedByYou(
+                "your previous request to create the named bucket succeeded and you already own it"
+            )
+        raise BucketAlreadyExists("the requested bucket name is not available")
+    await r.require("admin")
     await r.service.put_bucket(r.bucket, BucketSettings(public_read=acl == "public-read"))
     return Response(headers={"location": f"/{r.bucket}"})
 
