@@ -9,6 +9,7 @@ from starlette.responses import Response
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.errors import (
+    AccessDenied,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     InvalidArgument,
@@ -21,12 +22,11 @@ from xolo.core.records import BucketSettings, ListPage
 
 
 async def list_buckets(r: S3Request) -> Response:
-    await r.require("read", "")
-    buckets = [
-        b
-        for b in await r.service.list_buckets()
-        if r.caller.principal and r.caller.principal.can("read", b.name)
-    ]
+    """Any key may list; it sees the buckets it can read."""
+    principal = r.caller.principal
+    if principal is None:
+        raise AccessDenied("Access Denied")
+    buckets = [b for b in await r.service.list_buckets() if principal.can("read", b.name)]
     body = xml.document(
         "ListAllMyBucketsResult",
         xml.owner(r.owner_id),
