@@ -59,6 +59,12 @@ from xolo.service.multipart import MultipartMixin
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
+BUCKET_SEEN_SECONDS = 2.0
+"""How long a bucket seen to exist skips the pre-write check. Only an optimisation: the commit
+checks the bucket in its own transaction, so a bucket deleted meanwhile still fails the write
+(after its bytes are read). Saves a metadata read on every small PUT."""
+BUCKETS_SEEN_MAX = 10_000
+
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
     yield data
@@ -95,12 +101,23 @@ class ObjectReader:
         if self.record.inline is not None:
             yield self.record.inline[self.start : end + 1]
             return
-        for chunk, offset, length in self.record.slices(self.start, end):
-            pos = offset
-            while pos < offset + length:
-                n = min(self.piece, offset + length - pos)
-                yield await self.chunks.get(chunk.sha256, pos, n)
-                pos += n
+        pieces = [
+            (chunk.sha256, pos, min(self.piece, offset + length - pos))
+            for chunk, offset, length in self.record.slices(self.start, end)
+            for pos in range(offset, offset + length, self.piece)
+        ]
+        # One piece of readahead: the next read runs while the current piece is being sent.
+        pending = asyncio.ensure_future(self.chunks.get(*pieces[0]))
+        try:
+            for i in range(len(pieces)):
+                data = await pending
+                if i + 1 < len(pieces):
+                    pending = asyncio.ensure_future(self.chunks.get(*pieces[i + 1]))
+                yield data
+        finally:
+            if not pending.done():
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
 
     async def read(self) -> bytes:
         return b"".join([piece async for piece in self])
@@ -120,6 +137,7 @@ class ObjectService(MultipartMixin):
         self.config = config or ServiceConfig()
         self._clock = clock
         self._append_locks = KeyedLocks()
+        self._buckets_seen: dict[str, float] = {}
 
     async def __aenter__(self) -> ObjectService:
         return self
@@ -147,6 +165,7 @@ class ObjectService(MultipartMixin):
         return await self.meta.get_bucket(name)
 
     async def delete_bucket(self, name: str) -> None:
+        self._buckets_seen.pop(name, None)
         await self.meta.delete_bucket(name)
 
     # -- writing objects -----------------------------------------------------------------------
@@ -196,7 +215,13 @@ class ObjectService(MultipartMixin):
     async def _precheck(self, bucket: str, key: str, condition: WriteCondition) -> None:
         """Fail before reading any byte when the outcome is known; the commit checks again."""
         if condition == NO_CONDITION:
+            now = time.monotonic()
+            if self._buckets_seen.get(bucket, 0.0) > now:
+                return
             await self.meta.get_bucket(bucket)
+            if len(self._buckets_seen) > BUCKETS_SEEN_MAX:
+                self._buckets_seen.clear()
+            self._buckets_seen[bucket] = now + BUCKET_SEEN_SECONDS
             return
         current = await self.meta.get_object(bucket, key)
         condition.check(current.etag if current else None, current.version if current else None)
