@@ -44,7 +44,7 @@ class Endpoint:
 
 
 @contextmanager
-def xolo_s3(work: Path) -> Iterator[Endpoint]:
+def xolo_s3(work: Path, workers: int) -> Iterator[Endpoint]:
     port, s3_port = free_port(), free_port()
     env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=KEY, XOLO_ROOT_SECRET_KEY=SECRET)
     cmd = [
@@ -60,6 +60,8 @@ def xolo_s3(work: Path) -> Iterator[Endpoint]:
         str(s3_port),
         "--log-level",
         "warning",
+        "--workers",
+        str(workers),
     ]
     with process(cmd, env, f"http://127.0.0.1:{port}/health", work / "xolo.log"):
         yield Endpoint("xolo", f"http://127.0.0.1:{s3_port}")
@@ -177,6 +179,12 @@ def main() -> None:
     ap.add_argument("--large-count", type=int, default=128)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--processes", type=int, default=2)
+    ap.add_argument(
+        "--xolo-workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="xolo worker processes (default: one per core, as SeaweedFS uses every core)",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "benchmarks.md")
     args = ap.parse_args()
     if args.quick:
@@ -184,8 +192,9 @@ def main() -> None:
     rows: list[tuple[str, int, str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="xolo-s3bench-") as tmp:
         work = Path(tmp)
-        for start in (xolo_s3, seaweedfs_s3):
-            with start(work) as ep:
+        starts = (lambda: xolo_s3(work, args.xolo_workers), lambda: seaweedfs_s3(work))
+        for start in starts:
+            with start() as ep:
                 wait_for_bucket(ep.url)
                 print(f"measuring {ep.name} ...", flush=True)
                 rows += measure(ep, 4 * KiB, args.small_count, args.connections, args.processes)
@@ -219,7 +228,12 @@ def main() -> None:
         f"Machine: {machine()}\n\nLoad: {args.small_count} x 4 KiB and {args.large_count} x 4 MiB "
         f"distinct objects per system, PUT then GET of each in shuffled order, {args.connections} "
         f"connections from {args.processes} load generator processes, SigV4 headers with a signed "
-        f"payload hash on every request.\n\n" + "\n".join(lines) + "\n\n" + "\n".join(ratios) + "\n"
+        f"payload hash on every request. xolo ran with --workers {args.xolo_workers} "
+        f"(SeaweedFS uses every core by default).\n\n"
+        + "\n".join(lines)
+        + "\n\n"
+        + "\n".join(ratios)
+        + "\n"
     )
     print(report)
     if not args.quick:

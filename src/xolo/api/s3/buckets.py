@@ -128,6 +128,22 @@ def _resume_after(marker: str, delimiter: str) -> tuple[str, str | None]:
     return marker, None
 
 
+async def _page(
+    r: S3Request, prefix: str, delimiter: str, start_after: str, cursor: str | None, max_keys: int
+) -> ListPage:
+    if max_keys == 0:  # S3 answers an empty page, but still for an existing bucket only
+        await r.service.get_bucket(r.bucket)
+        return ListPage([], [], None)
+    return await r.service.list_objects(
+        r.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        start_after=start_after,
+        cursor=cursor,
+        limit=max_keys,
+    )
+
+
 async def list_objects_v2(r: S3Request) -> Response:
     await r.require("read")
     q = r.query
@@ -138,18 +154,7 @@ async def list_objects_v2(r: S3Request) -> Response:
     start_after, cursor = _resume_after(q.get("start-after", ""), delimiter)
     if token:
         cursor = token
-    if max_keys == 0:
-        await r.service.get_bucket(r.bucket)
-        page = ListPage([], [], None)
-    else:
-        page = await r.service.list_objects(
-            r.bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            start_after=start_after,
-            cursor=cursor,
-            limit=max_keys,
-        )
+    page = await _page(r, prefix, delimiter, start_after, cursor, max_keys)
     parts = [
         xml.el("Name", r.bucket),
         xml.el("Prefix", xml.encode_key(prefix, url)),
@@ -180,18 +185,7 @@ async def list_objects_v1(r: S3Request) -> Response:
     max_keys = xml.check_int(q.get("max-keys"), "max-keys", 1000)
     prefix, delimiter, marker = q.get("prefix", ""), q.get("delimiter", ""), q.get("marker", "")
     start_after, cursor = _resume_after(marker, delimiter)
-    if max_keys == 0:
-        await r.service.get_bucket(r.bucket)
-        page = ListPage([], [], None)
-    else:
-        page = await r.service.list_objects(
-            r.bucket,
-            prefix=prefix,
-            delimiter=delimiter,
-            start_after=start_after,
-            cursor=cursor,
-            limit=max_keys,
-        )
+    page = await _page(r, prefix, delimiter, start_after, cursor, max_keys)
     parts = [
         xml.el("Name", r.bucket),
         xml.el("Prefix", xml.encode_key(prefix, url)),
