@@ -47,11 +47,12 @@ def signed(
     headers: dict[str, str] | None = None,
     secret: str = ROOT_SECRET,
     when: dt.datetime | None = None,
+    payload: str | None = None,
 ) -> httpx.Response:
     """A request signed by botocore's own SigV4 signer, for what boto3 will not send."""
     url = server.s3_url + path
     req = AWSRequest(method=method, url=url, data=body, headers=headers or {})
-    req.headers["x-amz-content-sha256"] = hashlib.sha256(body).hexdigest()
+    req.headers["x-amz-content-sha256"] = payload or hashlib.sha256(body).hexdigest()
     with mock.patch(
         "botocore.auth.get_current_datetime",
         return_value=when or dt.datetime.now(dt.UTC).replace(tzinfo=None),
@@ -713,3 +714,34 @@ def test_signed_streaming_upload(server: XoloServer, s3: Any, bucket: str) -> No
     r = request(tamper=False)
     assert r.status_code == 200, r.text
     assert s3.get_object(Bucket=bucket, Key="streamed.bin")["Body"].read() == data
+
+
+def test_unsigned_payload_and_signed_payload_mismatch(
+    server: XoloServer, s3: Any, bucket: str
+) -> None:
+    r = signed(
+        server,
+        "PUT",
+        f"/{bucket}/unsigned.txt",
+        body=b"no payload hash",
+        payload="UNSIGNED-PAYLOAD",
+    )
+    assert r.status_code == 200, r.text
+    assert s3.get_object(Bucket=bucket, Key="unsigned.txt")["Body"].read() == b"no payload hash"
+    r = signed(
+        server,
+        "PUT",
+        f"/{bucket}/lying.txt",
+        body=b"actual body",
+        payload=hashlib.sha256(b"other").hexdigest(),
+    )
+    assert r.status_code == 400 and b"<Code>BadDigest</Code>" in r.content
+    assert "lying.txt" not in keys(s3, bucket)
+
+
+def test_object_acls_are_out_of_scope(s3: Any, bucket: str) -> None:
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="public-read")
+    assert code(e) == "NotImplemented"
+    s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="private")
+    assert keys(s3, bucket) == ["acl"]

@@ -58,8 +58,17 @@ def checksum_headers(record: ObjectRecord) -> dict[str, str]:
     return {f"x-amz-checksum-{k}": v for k, v in record.checksums.items()}
 
 
+def refuse_object_acl(r: S3Request) -> None:
+    acl = r.request.headers.get("x-amz-acl", "private")
+    if acl != "private":
+        raise NotImplementedByXolo(
+            f"object ACL {acl!r} is not supported; make the bucket public-read"
+        )
+
+
 async def put_object(r: S3Request) -> Response:
     await r.require("write")
+    refuse_object_acl(r)
     body = r.body()
     h = r.request.headers
     record = await r.service.put_object(
@@ -198,6 +207,7 @@ async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
 
 async def copy_object(r: S3Request) -> Response:
     await r.require("write")
+    refuse_object_acl(r)
     src_bucket, src_key = copy_source(r)
     await r.require("read", src_bucket)
     source = await r.service.head_object(src_bucket, src_key)
