@@ -64,3 +64,24 @@ async def test_delete_and_names(store: ChunkStore) -> None:
     assert not await store.delete(victim)
     assert await store.has([victim]) == [False]
     assert sorted([n async for n in store.names()]) == sorted(set(chunks) - {victim})
+
+
+async def test_sweep_spares_kept_young_and_refreshed_chunks(store: ChunkStore) -> None:
+    import asyncio
+    import time
+
+    old_kept, old_orphan, refreshed, touched = (named(f"chunk {i}".encode()) for i in range(4))
+    for name, data in (old_kept, old_orphan, refreshed, touched):
+        await store.put(name, data)
+    await asyncio.sleep(0.05)
+    cutoff = time.time()
+    await asyncio.sleep(0.05)
+    await store.put(*refreshed)  # storing an existing chunk makes it young again
+    assert await store.touch([touched[0], "f" * 64]) == [True, False]
+    young = named(b"young")
+    await store.put(*young)
+    deleted = await store.sweep(lambda n: n == old_kept[0], cutoff)
+    assert deleted == 1
+    present = await store.has([old_kept[0], old_orphan[0], refreshed[0], touched[0], young[0]])
+    assert present == [True, False, True, True, True]
+    assert await store.sweep(lambda n: False, time.time() - 3600) == 0

@@ -268,3 +268,15 @@ async def test_multipart_uploads(meta: MetaStore) -> None:
     assert await meta.get_multipart("m0") is not None
     assert await meta.abort_multipart("m0")
     assert not await meta.abort_multipart("m0")
+
+
+async def test_referenced_chunks(meta: MetaStore) -> None:
+    await meta.put_bucket("b", BucketSettings(), 1.0)
+    await meta.put_object(
+        dataclasses.replace(obj("k", 10), chunks=(ChunkRef("a" * 64, 5), ChunkRef("b" * 64, 5))),
+        NO_CONDITION,
+    )
+    await meta.put_object(obj("small", 2), NO_CONDITION)
+    await meta.create_multipart(MultipartUpload("m", "b", "k2", 1.0, "text/plain"))
+    await meta.put_part(Part("m", 1, 5, "e", 1.0, (ChunkRef("c" * 64, 5),)))
+    assert await meta.referenced_chunks() == {"a" * 64, "b" * 64, "c" * 64}

@@ -85,3 +85,26 @@ async def test_an_append_racing_another_process_changes_nothing() -> None:
     with pytest.raises(ConcurrentUpdate):
         await two.append_object("bkt", "log", body(b"more"))
     assert await one.get_bytes("bkt", "log") == b"replaced"
+
+
+async def test_garbage_collection_removes_only_orphans() -> None:
+    from xolo.core.errors import BadDigest
+
+    config = ServiceConfig(inline_threshold=10, chunk_size=65536)
+    async with xolo.open_memory(config=config) as store:
+        await store.put_bucket("bkt")
+        kept = b"k" * 200_000
+        await store.put_bytes("bkt", "kept", kept)
+        with pytest.raises(BadDigest):  # its chunks were stored before the digest failed
+            await store.put_bytes("bkt", "lost", b"o" * 200_000, sha256="0" * 64)
+        await store.copy_object("bkt", "kept", "bkt", "copy")
+        uid = (await store.create_multipart("bkt", "mp")).upload_id
+        upload = await store.get_multipart(uid, "bkt", "mp")
+        await store.upload_part(upload, 1, body(b"p" * 70_000))
+        assert await store.collect_garbage(grace=3600) == 0  # everything is still young
+        removed = await store.collect_garbage(grace=0)
+        # The failed upload's chunks: three identical 64 KiB chunks of 'o' (stored once) and a tail.
+        assert removed == len({b"o" * 65536, b"o" * (200_000 - 3 * 65536)}) == 2
+        assert await store.get_bytes("bkt", "kept") == kept
+        assert await store.get_bytes("bkt", "copy") == kept
+        assert [p.size for p in (await store.list_parts(upload))[0]] == [70_000]

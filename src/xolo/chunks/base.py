@@ -6,13 +6,15 @@ Stores trust the name they are given: callers verify that bytes hash to their na
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Protocol
 
 
 class ChunkStore(Protocol):
     async def put(self, sha256: str, data: bytes) -> None:
-        """Store durably; returns once the bytes would survive a crash. Idempotent."""
+        """Store durably; returns once the bytes would survive a crash. Idempotent: storing a
+        chunk that exists refreshes its age, so a new manifest about to name it is protected
+        from garbage collection for the whole grace period."""
         ...
 
     async def get(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
@@ -23,8 +25,18 @@ class ChunkStore(Protocol):
 
     async def has(self, names: Sequence[str]) -> list[bool]: ...
 
+    async def touch(self, names: Sequence[str]) -> list[bool]:
+        """Refresh the age of existing chunks (as ``put`` does), for a manifest about to name
+        them without storing them; which exist."""
+        ...
+
     async def delete(self, sha256: str) -> bool:
         """Remove a chunk (garbage collection only); whether it existed."""
+        ...
+
+    async def sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
+        """Delete chunks not kept whose last store (see ``put``) is before ``older_than`` (POSIX
+        time), and abandoned temporary files; the number of chunks deleted."""
         ...
 
     def names(self) -> AsyncIterator[str]:

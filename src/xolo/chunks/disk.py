@@ -41,6 +41,7 @@ class DiskChunkStore:
         final = self.path_for(sha256)
         try:
             if final.stat().st_size == len(data):
+                os.utime(final)  # young again: GC must spare it until the new manifest commits
                 return
         except FileNotFoundError:
             pass
@@ -108,6 +109,19 @@ class DiskChunkStore:
     async def has(self, names: Sequence[str]) -> list[bool]:
         return await self._run(lambda: [self.path_for(n).is_file() for n in names])
 
+    async def touch(self, names: Sequence[str]) -> list[bool]:
+        def touch_all() -> list[bool]:
+            found = []
+            for name in names:
+                try:
+                    os.utime(self.path_for(name))
+                    found.append(True)
+                except FileNotFoundError:
+                    found.append(False)
+            return found
+
+        return await self._run(touch_all)
+
     async def delete(self, sha256: str) -> bool:
         def rm() -> bool:
             try:
@@ -117,6 +131,33 @@ class DiskChunkStore:
             return True
 
         return await self._run(rm)
+
+    async def sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
+        return await self._run(self._sweep, keep, older_than)
+
+    def _sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
+        deleted = 0
+        for top in os.scandir(self.root):
+            if len(top.name) != 2 or not top.is_dir():
+                continue
+            for mid in os.scandir(top.path):
+                if not mid.is_dir():
+                    continue
+                for entry in os.scandir(mid.path):
+                    try:
+                        if entry.stat().st_mtime >= older_than:
+                            continue
+                        if entry.name.startswith("."):
+                            if entry.name.endswith(TEMP_SUFFIX):
+                                os.unlink(entry.path)  # a write abandoned by a crash
+                            continue
+                        if keep(entry.name):
+                            continue
+                        os.unlink(entry.path)
+                        deleted += 1
+                    except FileNotFoundError:
+                        continue
+        return deleted
 
     async def names(self) -> AsyncIterator[str]:
         for top in sorted(await self._run(os.listdir, self.root)):

@@ -7,7 +7,7 @@ import asyncio
 import click
 
 import xolo
-from xolo.cli.serve import ServeSettings, create_access_key, run_server
+from xolo.cli.serve import ServeSettings, collect_garbage, create_access_key, run_server
 from xolo.cli.sizes import SizeParam
 
 
@@ -171,3 +171,30 @@ def create_key(data: str, grants: tuple[str, ...]) -> None:
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--grant") from None
     click.echo(f"access key: {access_key}\nsecret key: {secret}")
+
+
+@main.command()
+@click.option("--data", envvar="XOLO_DATA", default="./xolo-data", help="Data directory.")
+@click.option(
+    "--grace",
+    default="24h",
+    show_default=True,
+    help="Keep unreferenced chunks younger than this (e.g. 3600, 90m, 24h): an upload still in "
+    "progress may need them.",
+)
+def gc(data: str, grace: str) -> None:
+    """Delete chunks no object or part refers to (safe beside a running server)."""
+    seconds = parse_duration(grace)
+    removed = asyncio.run(collect_garbage(data, seconds))
+    click.echo(f"xolo: deleted {removed} unreferenced chunks older than {grace}")
+
+
+def parse_duration(text: str) -> float:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    value = text.strip().lower()
+    try:
+        if value and value[-1] in units:
+            return float(value[:-1]) * units[value[-1]]
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a duration like 3600, 90m or 24h") from None

@@ -121,6 +121,13 @@ async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str
         return await auth.create_key(grants)
 
 
+async def collect_garbage(data: str, grace: float) -> int:
+    settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
+    service, _, _ = open_service(settings)
+    async with service:
+        return await service.collect_garbage(grace)
+
+
 def run_server(
     settings: ServeSettings,
     *,

@@ -178,6 +178,15 @@ class MemoryMetaStore:
         self._parts.pop(upload_id, None)
         return self._multiparts.pop(upload_id, None) is not None
 
+    async def referenced_chunks(self) -> set[str]:
+        names = {
+            c.sha256 for s in self._buckets.values() for o in s.objects.values() for c in o.chunks
+        }
+        names.update(
+            c.sha256 for parts in self._parts.values() for p in parts.values() for c in p.chunks
+        )
+        return names
+
     async def put_key(self, key: AccessKey) -> None:
         self._keys[key.access_key] = key
 

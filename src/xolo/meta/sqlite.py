@@ -439,6 +439,23 @@ class SQLiteMetaStore:
 
         return await self._db.write(tx)
 
+    async def referenced_chunks(self) -> set[str]:
+        def q(conn: sqlite3.Connection) -> set[str]:
+            names: set[str] = set()
+            conn.execute("BEGIN")  # one snapshot across both tables
+            try:
+                for sql in (
+                    "SELECT chunks FROM objects WHERE chunks != '[]'",
+                    "SELECT chunks FROM parts WHERE chunks != '[]'",
+                ):
+                    for (doc,) in conn.execute(sql):
+                        names.update(h for h, _ in json.loads(doc))
+            finally:
+                conn.execute("COMMIT")
+            return names
+
+        return await self._db.read(q)
+
     async def put_key(self, key: AccessKey) -> None:
         def tx(conn: sqlite3.Connection) -> None:
             conn.execute(

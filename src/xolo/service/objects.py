@@ -375,6 +375,10 @@ class ObjectService(MultipartMixin):
             metadata=meta if replace_metadata else dict(source.metadata),
             headers=check_headers(headers or {}) if replace_metadata else dict(source.headers),
         )
+        # The new manifest names chunks it does not store: refresh them so garbage collection
+        # spares them even if the source is deleted before this commit lands.
+        if record.chunks and not all(await self.chunks.touch([c.sha256 for c in record.chunks])):
+            raise NoSuchKey(f"the copy source {source_key!r} lost chunks; it cannot be copied")
         await self.meta.put_object(record, condition)
         return record
 
@@ -526,6 +530,23 @@ class ObjectService(MultipartMixin):
         )
         await self.meta.put_object(record, NO_CONDITION, upload_id=upload.upload_id)
         return record
+
+    # -- garbage collection ------------------------------------------------------------------
+
+    async def collect_garbage(self, grace: float = 24 * 3600.0) -> int:
+        """Delete chunks that no object or part names and that were last stored more than
+        ``grace`` seconds ago, and abandoned temporary files; returns chunks deleted.
+
+        Safe against concurrent writes: a write stores (or, deduplicating, re-stores and so
+        refreshes) every chunk before committing the manifest that names it, so a chunk an
+        upload still needs is younger than ``grace`` for as long as that upload is shorter.
+        The referenced set is read before the sweep starts.
+        """
+        if grace < 0:
+            raise InvalidArgument("grace must not be negative")
+        cutoff = self._clock() - grace
+        referenced = await self.meta.referenced_chunks()
+        return await self.chunks.sweep(referenced.__contains__, cutoff)
 
     # -- content-addressed chunks --------------------------------------------------------------
 
