@@ -10,6 +10,9 @@ serialised by SQLite's own locking (``BEGIN IMMEDIATE`` with a busy timeout).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
 import queue
 import sqlite3
 import threading
@@ -70,6 +73,7 @@ class SQLiteRunner:
         self._conns_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_conn = connect(path, synchronous=self._synchronous)
+        self._write_gate = _WriteGate(f"{path}-writer.lock") if str(path) != ":memory:" else None
         self._writer = threading.Thread(
             target=self._write_loop, name="xolo-sqlite-write", daemon=True
         )
@@ -141,8 +145,12 @@ class SQLiteRunner:
         finally:
             conn.close()
 
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
+        with self._write_gate or contextlib.nullcontext():
+            self._commit_batch(conn, batch)
+
     @staticmethod
-    def _run_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
+    def _commit_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
         outcomes: list[tuple[Any, Any, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -171,11 +179,35 @@ class SQLiteRunner:
         self._closed = True
         self._queue.put(_STOP)
         self._writer.join()
+        if self._write_gate is not None:
+            self._write_gate.close()
         self._readers.shutdown(wait=True)
         with self._conns_lock:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+
+
+class _WriteGate:
+    """Orders the writer threads of several processes sharing one database.
+
+    SQLite alone makes a waiting writer poll with sleeps of up to 100 ms (its busy handler),
+    which showed as a 40-60 ms p99 on small PUTs with two workers. A blocking ``flock`` wakes
+    the next writer as soon as the lock is released. SQLite's own locking still guards
+    correctness (and any process that does not take the gate).
+    """
+
+    def __init__(self, path: str) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+
+    def __enter__(self) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        os.close(self._fd)
 
 
 def _resolve(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
