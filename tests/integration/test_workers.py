@@ -37,3 +37,29 @@ def test_two_workers_share_one_data_directory(tmp_path: Path) -> None:
             assert (doc["object_count"], doc["bytes"]) == (60, sum(map(len, bodies.values())))
     finally:
         srv.stop()
+
+
+def test_appends_across_workers_all_land(tmp_path: Path) -> None:
+    """Appends racing in two processes are replayed onto each other, not refused with 409."""
+    srv = XoloServer(tmp_path / "data", extra_args=("--workers", "2")).start()
+    try:
+        with srv.client() as http:
+            assert http.put("/v1/buckets/logs").status_code == 201
+
+        def append(i: int) -> int:
+            with srv.client() as http:
+                r = http.post(
+                    "/v1/buckets/logs/objects/journal", content=f"line {i:03d}\n".encode()
+                )
+                return r.status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(append, range(80)))
+        assert statuses == [200] * 80
+        with srv.client() as http:
+            r = http.get("/v1/buckets/logs/objects/journal")
+        lines = r.content.decode().splitlines()
+        assert sorted(lines) == [f"line {i:03d}" for i in range(80)]
+        assert r.headers["x-checksum-sha256"] == hashlib.sha256(r.content).hexdigest()
+    finally:
+        srv.stop()

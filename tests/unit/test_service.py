@@ -64,27 +64,47 @@ async def test_concurrent_appends_in_one_process_all_land() -> None:
         assert (await store.head_object("bkt", "log")).sha256 == hashlib.sha256(data).hexdigest()
 
 
-async def test_an_append_racing_another_process_changes_nothing() -> None:
-    """Two services over one metadata store stand for two processes."""
+class Interfering:
+    """Another process, seen through a shared store: it rewrites the object right after our
+    append reads it, ``times`` times."""
+
+    def __init__(self, meta: MemoryMetaStore, other: ObjectService, times: int) -> None:
+        self._meta, self._other, self.times = meta, other, times
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._meta, name)
+
+    async def get_object(self, bucket: str, key: str):  # type: ignore[no-untyped-def]
+        record = await self._meta.get_object(bucket, key)
+        if self.times > 0:
+            self.times -= 1
+            await self._other.put_bytes(bucket, key, b"replaced;" + b"x" * 100_000)
+        return record
+
+
+@pytest.mark.parametrize("inline", [True, False])
+async def test_an_append_that_loses_a_race_is_replayed(inline: bool) -> None:
+    meta, chunks = MemoryMetaStore(), MemoryChunkStore()
+    config = ServiceConfig(inline_threshold=1000 if inline else 16, chunk_size=65536)
+    one, two = ObjectService(meta, chunks, config), ObjectService(meta, chunks, config)
+    await one.put_bucket("bkt")
+    await one.put_bytes("bkt", "log", b"start;")
+    two.meta = Interfering(meta, one, times=1)  # type: ignore[assignment]
+    record = await two.append_object("bkt", "log", body(b"more"))
+    expected = b"replaced;" + b"x" * 100_000 + b"more"
+    assert await one.get_bytes("bkt", "log") == expected
+    assert record.sha256 == hashlib.sha256(expected).hexdigest()
+
+
+async def test_an_append_that_keeps_losing_gives_up_and_changes_nothing() -> None:
     meta, chunks = MemoryMetaStore(), MemoryChunkStore()
     one, two = ObjectService(meta, chunks), ObjectService(meta, chunks)
     await one.put_bucket("bkt")
     await one.put_bytes("bkt", "log", b"start;")
-    original = two.meta.get_object
-
-    async def slow_get(bucket: str, key: str):  # type: ignore[no-untyped-def]
-        record = await original(bucket, key)
-        await one.put_bytes("bkt", "log", b"replaced")
-        return record
-
-    two.meta = type(
-        "M",
-        (),
-        {"__getattr__": lambda _, n: getattr(meta, n), "get_object": staticmethod(slow_get)},
-    )()
+    two.meta = Interfering(meta, one, times=100)  # type: ignore[assignment]
     with pytest.raises(ConcurrentUpdate):
         await two.append_object("bkt", "log", body(b"more"))
-    assert await one.get_bytes("bkt", "log") == b"replaced"
+    assert await one.get_bytes("bkt", "log") == b"replaced;" + b"x" * 100_000
 
 
 async def test_garbage_collection_removes_only_orphans() -> None:

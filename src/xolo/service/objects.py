@@ -19,6 +19,7 @@ from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
 from xolo.core.errors import (
     BadDigest,
+    ConcurrentUpdate,
     EntityTooLarge,
     InvalidArgument,
     NoSuchChunk,
@@ -58,6 +59,9 @@ from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+APPEND_RETRIES = 5
+"""Replays of an append that lost a race with another process before it gives up."""
 
 BUCKET_SEEN_SECONDS = 2.0
 """How long a bucket seen to exist skips the pre-write check. Only an optimisation: the commit
@@ -302,45 +306,84 @@ class ObjectService(MultipartMixin):
         """Append ``body`` to the object (creating it if absent), reusing its chunks.
 
         The whole-object checksums are recomputed by reading the old bytes (not rewriting
-        them). Appends to one key are serialised in this process; a race with another process
-        loses with ConcurrentUpdate (409) and changes nothing.
+        them). Appends to one key are serialised in this process; when another process appends
+        first, the bytes this append stored are replayed onto the new object, a few times at
+        most, before ConcurrentUpdate (409) is given up with.
         """
         meta, _ = self._check_object_args(bucket, key, content_type, metadata, None)
         async with self._append_locks.hold((bucket, key)):
             current = await self.meta.get_object(bucket, key)
-            condition.check(current.etag if current else None, current.version if current else None)
-            if current is None:
-                data = await ingest(body, self.chunks, self.config)
-                chunks = data.chunks
-            elif current.inline is not None:
-                data = await ingest(body, self.chunks, self.config, prefix=current.inline)
-                chunks = data.chunks
-            else:
-                digest = ObjectDigest()
-                await self._feed(current, digest)
-                config = dataclasses.replace(self.config, inline_threshold=0)
-                data = await ingest(body, self.chunks, config, digest=digest)
-                chunks = current.chunks + data.chunks
-            record = ObjectRecord(
-                bucket=bucket,
-                key=key,
-                size=data.size,
-                etag=data.sha256,
-                sha256=data.sha256,
-                modified=self._clock(),
-                version=_new_version(),
-                content_type=content_type
-                or (current.content_type if current else DEFAULT_CONTENT_TYPE),
-                metadata=meta or (dict(current.metadata) if current else {}),
-                tags=dict(current.tags) if current else {},
-                chunks=chunks,
-                inline=data.inline if not chunks else None,
+            attempt = await self._append_once(
+                current, bucket, key, body, content_type, meta, condition
             )
-            guarded = dataclasses.replace(
-                condition, expect_version=current.version if current else ""
-            )
+            for _ in range(APPEND_RETRIES):
+                if isinstance(attempt, ObjectRecord):
+                    return attempt
+                tried, old_size = attempt
+                replay = (
+                    ObjectReader(
+                        tried,
+                        ByteRange(old_size, tried.size - 1),
+                        self.chunks,
+                        self.config.read_piece,
+                    )
+                    if tried.size > old_size
+                    else _one(b"")
+                )
+                current = await self.meta.get_object(bucket, key)
+                attempt = await self._append_once(
+                    current, bucket, key, replay, content_type, meta, condition
+                )
+            if isinstance(attempt, ObjectRecord):
+                return attempt
+            raise ConcurrentUpdate("the object kept changing under this append; retry it")
+
+    async def _append_once(
+        self,
+        current: ObjectRecord | None,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        content_type: str | None,
+        meta: dict[str, str],
+        condition: WriteCondition,
+    ) -> ObjectRecord | tuple[ObjectRecord, int]:
+        """One try: the committed record, or (the record that lost a race, the old size)."""
+        condition.check(current.etag if current else None, current.version if current else None)
+        if current is None:
+            data = await ingest(body, self.chunks, self.config)
+            chunks = data.chunks
+        elif current.inline is not None:
+            data = await ingest(body, self.chunks, self.config, prefix=current.inline)
+            chunks = data.chunks
+        else:
+            digest = ObjectDigest()
+            await self._feed(current, digest)
+            config = dataclasses.replace(self.config, inline_threshold=0)
+            data = await ingest(body, self.chunks, config, digest=digest)
+            chunks = current.chunks + data.chunks
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=data.size,
+            etag=data.sha256,
+            sha256=data.sha256,
+            modified=self._clock(),
+            version=_new_version(),
+            content_type=content_type
+            or (current.content_type if current else DEFAULT_CONTENT_TYPE),
+            metadata=meta or (dict(current.metadata) if current else {}),
+            tags=dict(current.tags) if current else {},
+            chunks=chunks,
+            inline=data.inline if not chunks else None,
+            headers=dict(current.headers) if current else {},
+        )
+        guarded = dataclasses.replace(condition, expect_version=current.version if current else "")
+        try:
             await self.meta.put_object(record, guarded)
-            return record
+        except ConcurrentUpdate:
+            return record, current.size if current else 0
+        return record
 
     async def _feed(self, record: ObjectRecord, digest: ObjectDigest) -> None:
         reader = ObjectReader(record, None, self.chunks, self.config.read_piece)
