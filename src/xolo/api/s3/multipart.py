@@ -13,6 +13,7 @@ from xolo.api.s3.objects import (
     checksum_headers,
     condition,
     copy_source,
+    refuse_object_acl,
     stored_headers,
     user_metadata,
 )
@@ -26,6 +27,7 @@ async def _upload(r: S3Request) -> MultipartUpload:
 
 async def create(r: S3Request) -> Response:
     await r.require("write")
+    refuse_object_acl(r)
     h = r.request.headers
     algorithm = h.get("x-amz-checksum-algorithm")
     upload = await r.service.create_multipart(
