@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +34,12 @@ from benchmarks.loadgen import Op, Result, run, unique_payloads
 
 KiB, MiB = 1024, 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def installed(name: str) -> str | None:
+    """A command installed by pip beside this interpreter, else on PATH (pyenv shims may lag)."""
+    beside = Path(sysconfig.get_path("scripts")) / name
+    return str(beside) if beside.exists() else shutil.which(name)
 
 
 def free_port() -> int:
@@ -112,7 +119,7 @@ def xolo_system(work: Path, workers: int) -> Iterator[System]:
 @contextmanager
 def hashserver_system(work: Path) -> Iterator[System]:
     port = free_port()
-    exe = shutil.which("hashserver")
+    exe = installed("hashserver")
     if exe is None:
         raise SystemExit("hashserver is not installed: python -m pip install -e '.[bench]'")
     (work / "hs").mkdir()

