@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
+import random
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
@@ -60,8 +61,9 @@ from xolo.service.multipart import MultipartMixin
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
-APPEND_RETRIES = 5
-"""Replays of an append that lost a race with another process before it gives up."""
+APPEND_RETRIES = 10
+"""Replays of an append that lost a race with another process before it gives up; each waits a
+random few milliseconds more than the last, so two processes do not retry in lockstep."""
 
 BUCKET_SEEN_SECONDS = 2.0
 """How long a bucket seen to exist skips the pre-write check. Only an optimisation: the commit
@@ -316,9 +318,10 @@ class ObjectService(MultipartMixin):
             attempt = await self._append_once(
                 current, bucket, key, body, content_type, meta, condition
             )
-            for _ in range(APPEND_RETRIES):
+            for retry in range(APPEND_RETRIES):
                 if isinstance(attempt, ObjectRecord):
                     return attempt
+                await asyncio.sleep(random.uniform(0, 0.002 * (retry + 1)))
                 tried, old_size = attempt
                 replay = (
                     ObjectReader(
