@@ -84,9 +84,9 @@ class System:
 
 
 @contextmanager
-def xolo_system(work: Path, workers: int) -> Iterator[System]:
-    port = free_port()
-    key, secret = "XOBENCHROOTKEY000001", secrets.token_hex(16)
+def xolo_serve(work: Path, *, workers: int, key: str, secret: str) -> Iterator[tuple[int, int]]:
+    """``xolo serve`` on fresh ports and a fresh data directory: yields (native, S3) ports."""
+    port, s3_port = free_port(), free_port()
     env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=key, XOLO_ROOT_SECRET_KEY=secret)
     cmd = [
         sys.executable,
@@ -98,13 +98,20 @@ def xolo_system(work: Path, workers: int) -> Iterator[System]:
         "--port",
         str(port),
         "--s3-port",
-        str(free_port()),
+        str(s3_port),
         "--workers",
         str(workers),
         "--log-level",
         "warning",
     ]
     with process(cmd, env, f"http://127.0.0.1:{port}/health", work / "xolo.log"):
+        yield port, s3_port
+
+
+@contextmanager
+def xolo_system(work: Path, workers: int) -> Iterator[System]:
+    key, secret = "XOBENCHROOTKEY000001", secrets.token_hex(16)
+    with xolo_serve(work, workers=workers, key=key, secret=secret) as (port, _):
         url = f"http://127.0.0.1:{port}"
         auth = {"authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
         httpx.put(f"{url}/v1/buckets/bench", headers=auth).raise_for_status()

@@ -16,7 +16,6 @@ import json
 import os
 import random
 import secrets
-import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +28,15 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 
-from benchmarks.compare import ROOT, free_port, installed, machine, process, write_between_markers
+from benchmarks.compare import (
+    ROOT,
+    free_port,
+    installed,
+    machine,
+    process,
+    write_between_markers,
+    xolo_serve,
+)
 from benchmarks.loadgen import Op, Result, run, unique_payloads
 
 KiB, MiB = 1024, 1024 * 1024
@@ -44,25 +51,7 @@ class Endpoint:
 
 @contextmanager
 def xolo_s3(work: Path, workers: int) -> Iterator[Endpoint]:
-    port, s3_port = free_port(), free_port()
-    env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=KEY, XOLO_ROOT_SECRET_KEY=SECRET)
-    cmd = [
-        sys.executable,
-        "-m",
-        "xolo",
-        "serve",
-        "--data",
-        str(work / "xolo"),
-        "--port",
-        str(port),
-        "--s3-port",
-        str(s3_port),
-        "--log-level",
-        "warning",
-        "--workers",
-        str(workers),
-    ]
-    with process(cmd, env, f"http://127.0.0.1:{port}/health", work / "xolo.log"):
+    with xolo_serve(work, workers=workers, key=KEY, secret=SECRET) as (_, s3_port):
         yield Endpoint("xolo", f"http://127.0.0.1:{s3_port}")
 
 
