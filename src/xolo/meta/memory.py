@@ -24,12 +24,13 @@ from xolo.core.records import (
 
 
 class _BucketState:
-    __slots__ = ("bucket", "keys", "objects")
+    __slots__ = ("bucket", "bytes_used", "keys", "objects")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
         self.objects: dict[bytes, ObjectRecord] = {}
         self.keys: list[bytes] = []
+        self.bytes_used = 0
 
 
 class MemoryMetaStore:
@@ -48,8 +49,9 @@ class MemoryMetaStore:
 
     @staticmethod
     def _with_stats(state: _BucketState) -> Bucket:
-        size = sum(o.size for o in state.objects.values())
-        return dataclasses.replace(state.bucket, object_count=len(state.objects), bytes_used=size)
+        return dataclasses.replace(
+            state.bucket, object_count=len(state.objects), bytes_used=state.bytes_used
+        )
 
     async def put_bucket(
         self, name: str, settings: BucketSettings, now: float
@@ -95,6 +97,7 @@ class MemoryMetaStore:
         if current is None:
             bisect.insort(state.keys, raw)
         state.objects[raw] = record
+        state.bytes_used += record.size - (current.size if current else 0)
         return current
 
     async def delete_object(
@@ -108,6 +111,7 @@ class MemoryMetaStore:
             return None
         del state.objects[raw]
         del state.keys[bisect.bisect_left(state.keys, raw)]
+        state.bytes_used -= current.size
         return current
 
     async def scan_objects(
