@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def installed(name: str) -> str | None:
-    """A command installed by pip beside this interpreter, else on PATH (pyenv shims may lag)."""
+    """A command pip installed beside this interpreter, else on PATH (shims may lag)."""
     beside = Path(sysconfig.get_path("scripts")) / name
     return str(beside) if beside.exists() else shutil.which(name)
 
