@@ -23,10 +23,6 @@ def check_chunk_name(name: str) -> str:
     return name
 
 
-def is_sha256_hex(value: str) -> bool:
-    return bool(_SHA256_HEX.match(value))
-
-
 ALGORITHMS = ("crc32", "crc32c", "sha1", "sha256")
 """Additional checksums S3 clients may send and ask for, stored base64 as S3 returns them."""
 

@@ -201,7 +201,7 @@ class ObjectService(MultipartMixin):
             chunks=data.chunks,
             inline=data.inline,
             checksums=data.checksums,
-            headers=check_headers(headers or {}),
+            headers=dict(headers or {}),
         )
 
     @staticmethod
@@ -258,7 +258,7 @@ class ObjectService(MultipartMixin):
         SHA-256, or the MD5 with ``md5_etag`` (what S3 clients expect).
         """
         meta, tag_map = self._check_object_args(bucket, key, content_type, metadata, tags)
-        check_headers(headers or {})
+        stored_headers = check_headers(headers or {})
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
         await self._precheck(bucket, key, condition)
@@ -279,7 +279,7 @@ class ObjectService(MultipartMixin):
             content_type=content_type,
             metadata=meta,
             tags=tag_map,
-            headers=headers,
+            headers=stored_headers,
         )
         await self.meta.put_object(record, condition)
         return record
@@ -314,31 +314,20 @@ class ObjectService(MultipartMixin):
         """
         meta, _ = self._check_object_args(bucket, key, content_type, metadata, None)
         async with self._append_locks.hold((bucket, key)):
-            current = await self.meta.get_object(bucket, key)
-            attempt = await self._append_once(
-                current, bucket, key, body, content_type, meta, condition
-            )
-            for retry in range(APPEND_RETRIES):
-                if isinstance(attempt, ObjectRecord):
-                    return attempt
-                await asyncio.sleep(random.uniform(0, 0.002 * (retry + 1)))
-                tried, old_size = attempt
-                replay = (
-                    ObjectReader(
-                        tried,
-                        ByteRange(old_size, tried.size - 1),
-                        self.chunks,
-                        self.config.read_piece,
-                    )
-                    if tried.size > old_size
-                    else _one(b"")
-                )
+            for retry in range(APPEND_RETRIES + 1):
+                if retry:
+                    await asyncio.sleep(random.uniform(0, 0.002 * retry))
                 current = await self.meta.get_object(bucket, key)
                 attempt = await self._append_once(
-                    current, bucket, key, replay, content_type, meta, condition
+                    current, bucket, key, body, content_type, meta, condition
                 )
-            if isinstance(attempt, ObjectRecord):
-                return attempt
+                if isinstance(attempt, ObjectRecord):
+                    return attempt
+                # Lost a race: replay the bytes this try stored (an empty range yields nothing).
+                tried, old_size = attempt
+                body = ObjectReader(
+                    tried, ByteRange(old_size, tried.size - 1), self.chunks, self.config.read_piece
+                )
             raise ConcurrentUpdate("the object kept changing under this append; retry it")
 
     async def _append_once(
