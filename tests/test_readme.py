@@ -23,6 +23,9 @@ def test_readme_names_the_two_commands() -> None:
     assert 'python -m pip install -e ".[test]" && python -m pytest' in commands
     ci = (Path(__file__).resolve().parent.parent / ".ci" / "run").read_text()
     assert 'python -m pip install -q -e ".[test]" && python -m pytest' in ci
+    # ... inside a fresh venv made by the interpreter's own venv module, pip not upgraded.
+    assert 'python3 -m venv "$venv"' in ci and '. "$venv/bin/activate"' in ci
+    assert "pip install -U" not in ci and "--upgrade" not in ci
 
 
 def test_embedded_python_example(tmp_path: Path) -> None:

@@ -1,0 +1,75 @@
+"""The external services some tests need (PostgreSQL, Redis, NATS), and what happens without them.
+
+Without ``XOLO_TEST_SERVICES`` a test whose service is unreachable skips, printing how to start
+it. With ``XOLO_TEST_SERVICES`` set (as ``.ci/run`` sets it) the same test fails with the same
+message: CI must never go green by skipping the tests that matter most.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+ENV = "XOLO_TEST_SERVICES"
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    name: str
+    host: str
+    port: int
+    start: str
+    """The command that starts it on a machine of this project's kind."""
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+POSTGRES = Service(
+    "PostgreSQL",
+    os.environ.get("XOLO_TEST_PG_HOST", "127.0.0.1"),
+    int(os.environ.get("XOLO_TEST_PG_PORT", "5432")),
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+)
+REDIS = Service(
+    "Redis",
+    os.environ.get("XOLO_TEST_REDIS_HOST", "127.0.0.1"),
+    int(os.environ.get("XOLO_TEST_REDIS_PORT", "6379")),
+    "redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+)
+NATS = Service(
+    "NATS",
+    os.environ.get("XOLO_TEST_NATS_HOST", "127.0.0.1"),
+    int(os.environ.get("XOLO_TEST_NATS_PORT", "4222")),
+    "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- "
+    "-a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server",
+)
+
+
+def reachable(service: Service, timeout: float = 1.0) -> bool:
+    """Whether something accepts TCP connections at the service's address."""
+    try:
+        with socket.create_connection((service.host, service.port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def services_required() -> bool:
+    return os.environ.get(ENV, "") not in ("", "0")
+
+
+def require(service: Service) -> None:
+    """Skip (or, under ``XOLO_TEST_SERVICES``, fail) unless ``service`` is reachable."""
+    if reachable(service):
+        return
+    message = (
+        f"{service.name} is not reachable at {service.address}; start it with: {service.start}"
+    )
+    if services_required():
+        pytest.fail(f"{message} ({ENV} is set, so this test may not skip)", pytrace=False)
+    pytest.skip(message)
