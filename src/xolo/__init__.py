@@ -54,9 +54,11 @@ def open(path: str | Path, *, config: ServiceConfig | None = None) -> ObjectServ
     built for several processes.
     """
     data = DataDir.create(path)
-    return ObjectService(SQLiteMetaStore(data.meta_path), DiskChunkStore(data.chunks_path), config)
+    return ObjectService(
+        meta=SQLiteMetaStore(data.meta_path), chunks=DiskChunkStore(data.chunks_path), config=config
+    )
 
 
 def open_memory(*, config: ServiceConfig | None = None) -> ObjectService:
     """The object service over in-memory stores: nothing touches the disk."""
-    return ObjectService(MemoryMetaStore(), MemoryChunkStore(), config)
+    return ObjectService(meta=MemoryMetaStore(), chunks=MemoryChunkStore(), config=config)

@@ -1,7 +1,8 @@
-"""The ChunkStore contract: every implementation must pass this file unchanged."""
+"""The ChunkVolume contract: every backend in stores.py passes this file unchanged."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from collections.abc import AsyncIterator
@@ -9,79 +10,103 @@ from pathlib import Path
 
 import pytest
 
-from xolo.chunks.base import ChunkStore
-from xolo.chunks.disk import DiskChunkStore
-from xolo.chunks.memory import MemoryChunkStore
+from tests.contract.stores import VOLUME_BACKENDS, VolumeUnderTest
 from xolo.core.errors import NoSuchChunk
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(params=["memory", "disk"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ChunkStore]:
-    s: ChunkStore = MemoryChunkStore() if request.param == "memory" else DiskChunkStore(tmp_path)
-    yield s
-    await s.close()
+@pytest.fixture(params=sorted(VOLUME_BACKENDS))
+async def vut(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[VolumeUnderTest]:
+    async with VOLUME_BACKENDS[request.param](tmp_path) as under_test:
+        yield under_test
 
 
 def named(data: bytes) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
-async def test_put_get_size_has(store: ChunkStore) -> None:
+async def test_put_read_size_has(vut: VolumeUnderTest) -> None:
+    store = vut.volume
     name, data = named(os.urandom(100_000))
     other, _ = named(b"other")
     assert await store.size(name) is None
-    await store.put(name, data)
-    await store.put(name, data)  # idempotent
-    assert await store.get(name) == data
-    assert await store.get(name, 10, 20) == data[10:30]
-    assert await store.get(name, 99_990) == data[99_990:]
-    assert await store.get(name, 5, 0) == b""
-    assert await store.size(name) == len(data)
-    assert await store.has([name, other, name]) == [True, False, True]
-
-
-async def test_empty_chunk(store: ChunkStore) -> None:
-    name, data = named(b"")
-    await store.put(name, data)
-    assert await store.get(name) == b""
-    assert await store.size(name) == 0
-
-
-async def test_missing_chunk(store: ChunkStore) -> None:
+    assert await store.put(name, data) >= 1
+    assert await store.put(name, data) >= 1  # idempotent
+    assert await store.read(name) == data
+    assert await store.read(name, 10, 20) == data[10:30]
+    assert await store.read(name, 99_990) == data[99_990:]
+    assert await store.read(name, 5, 0) == b""
+    assert await store.size(name) == 100_000
+    assert await store.has([name, other]) == [True, False]
     with pytest.raises(NoSuchChunk):
-        await store.get("0" * 64)
+        await store.read(other)
 
 
-async def test_delete_and_names(store: ChunkStore) -> None:
-    chunks = dict(named(bytes([i]) * 10) for i in range(5))
-    for name, data in chunks.items():
-        await store.put(name, data)
-    assert sorted([n async for n in store.names()]) == sorted(chunks)
-    victim = next(iter(chunks))
-    assert await store.delete(victim)
-    assert not await store.delete(victim)
-    assert await store.has([victim]) == [False]
-    assert sorted([n async for n in store.names()]) == sorted(set(chunks) - {victim})
+async def test_concurrent_puts_of_one_chunk_store_it_once(vut: VolumeUnderTest) -> None:
+    name, data = named(os.urandom(50_000))
+    await asyncio.gather(*(vut.volume.put(name, data) for _ in range(8)))
+    assert await vut.volume.read(name) == data
+    assert (await vut.volume.usage()).chunks == 1
 
 
-async def test_sweep_spares_kept_young_and_refreshed_chunks(store: ChunkStore) -> None:
-    import asyncio
-    import time
+async def test_inventory_is_sorted_and_pages(vut: VolumeUnderTest) -> None:
+    names = sorted(named(str(i).encode())[0] for i in range(30))
+    for i in range(30):
+        await vut.volume.put(*named(str(i).encode()))
+    first = await vut.volume.inventory("", 12)
+    rest = await vut.volume.inventory(first[-1].sha256, 100)
+    assert [c.sha256 for c in first + rest] == names
+    assert all(c.size in (1, 2) for c in first + rest)
+    usage = await vut.volume.usage()
+    assert usage.chunks == 30 and usage.used_bytes == sum(c.size for c in first + rest)
 
-    old_kept, old_orphan, refreshed, touched = (named(f"chunk {i}".encode()) for i in range(4))
-    for name, data in (old_kept, old_orphan, refreshed, touched):
-        await store.put(name, data)
-    await asyncio.sleep(0.05)
-    cutoff = time.time()
-    await asyncio.sleep(0.05)
-    await store.put(*refreshed)  # storing an existing chunk makes it young again
-    assert await store.touch([touched[0], "f" * 64]) == [True, False]
-    young = named(b"young")
-    await store.put(*young)
-    deleted = await store.sweep(lambda n: n == old_kept[0], cutoff)
-    assert deleted == 1
-    present = await store.has([old_kept[0], old_orphan[0], refreshed[0], touched[0], young[0]])
-    assert present == [True, False, True, True, True]
-    assert await store.sweep(lambda n: False, time.time() - 3600) == 0
+
+async def test_doomed_chunks_are_deleted_only_while_still_doomed(vut: VolumeUnderTest) -> None:
+    store = vut.volume
+    kept, kept_data = named(b"stored again after its doom")
+    gone, gone_data = named(b"collected")
+    absent, _ = named(b"never stored")
+    await store.put(kept, kept_data)
+    await store.put(gone, gone_data)
+    assert await store.doom([kept, gone, absent]) == [True, True, False]
+    await store.put(kept, kept_data)  # a write re-stored it: the mark is gone
+    assert await store.delete_doomed([kept, gone, absent]) == [False, True, False]
+    assert await store.has([kept, gone]) == [True, False]
+    assert await store.delete_doomed([gone]) == [False]
+    assert (await store.usage()).chunks == 1
+
+
+async def test_delete_needs_a_doom_first(vut: VolumeUnderTest) -> None:
+    name, data = named(b"never doomed")
+    await vut.volume.put(name, data)
+    assert await vut.volume.delete_doomed([name]) == [False]
+    assert await vut.volume.has([name]) == [True]
+
+
+async def test_scrub_quarantines_a_damaged_copy_and_reports_it(vut: VolumeUnderTest) -> None:
+    good, good_data = named(b"good chunk")
+    bad, bad_data = named(b"chunk about to rot")
+    await vut.volume.put(good, good_data)
+    await vut.volume.put(bad, bad_data)
+    vut.corrupt(bad, b"chunk about to rox")
+    report = await vut.volume.scrub()
+    assert report.checked == 2 and report.bad == [bad] and report.next_after is None
+    assert report.bytes == len(good_data) + len(bad_data)
+    assert await vut.volume.has([good, bad]) == [True, False]
+    assert (await vut.volume.scrub([good])).bad == []
+    await vut.volume.put(bad, bad_data)  # repair stores a good copy again
+    assert await vut.volume.read(bad) == bad_data
+
+
+async def test_scrub_pages_through_the_volume(vut: VolumeUnderTest) -> None:
+    for i in range(5):
+        await vut.volume.put(*named(f"chunk {i}".encode()))
+    seen, after = 0, ""
+    while True:
+        report = await vut.volume.scrub(after=after, limit=2)
+        seen += report.checked
+        if report.next_after is None:
+            break
+        after = report.next_after
+    assert seen == 5

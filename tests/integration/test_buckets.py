@@ -1,13 +1,17 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
+
+from tests.server import XoloServer
 
 
 def test_bucket_lifecycle(http: httpx.Client) -> None:
     r = http.put("/v1/buckets/life-cycle", json={"replication": 2})
     assert r.status_code == 201
-    assert r.json()["settings"] == {"replication": 2, "public_read": False}
+    assert r.json()["settings"] == {"replication": 2, "write_quorum": None, "public_read": False}
     r = http.put("/v1/buckets/life-cycle", json={"replication": 3, "public_read": True})
     assert r.status_code == 200 and r.json()["settings"]["replication"] == 3
     assert "life-cycle" in [b["name"] for b in http.get("/v1/buckets").json()["buckets"]]
@@ -58,6 +62,29 @@ def test_bad_bucket_settings(http: httpx.Client, body: bytes) -> None:
     r = http.put("/v1/buckets/settings-test", content=body)
     assert r.status_code == 400, r.text
     assert http.get("/v1/buckets/settings-test").status_code == 404
+
+
+def test_a_settings_update_changes_only_the_settings_it_names(http: httpx.Client) -> None:
+    http.put("/v1/buckets/partial-update", json={"replication": 3, "public_read": True})
+    r = http.put("/v1/buckets/partial-update")  # no body: nothing to change
+    assert r.status_code == 200
+    assert r.json()["settings"] == {"replication": 3, "write_quorum": None, "public_read": True}
+    r = http.put("/v1/buckets/partial-update", json={"write_quorum": 2})
+    assert r.json()["settings"] == {"replication": 3, "write_quorum": 2, "public_read": True}
+    r = http.put("/v1/buckets/partial-update", json={"write_quorum": 4})
+    assert r.status_code == 400 and "may not exceed" in r.json()["error"]["message"]
+    assert http.get("/v1/buckets/partial-update").json()["settings"]["write_quorum"] == 2
+
+
+def test_exactly_one_of_racing_creations_answers_201(server: XoloServer) -> None:
+    def create(i: int) -> int:
+        with server.client() as c:
+            body = {"replication": 1 + i % 3, "public_read": i % 2 == 0}
+            return c.put("/v1/buckets/raced-creation", json=body).status_code
+
+    with ThreadPoolExecutor(16) as pool:
+        codes = list(pool.map(create, range(16)))
+    assert sorted(codes) == [200] * 15 + [201]
 
 
 def test_unknown_bucket(http: httpx.Client) -> None:

@@ -142,14 +142,18 @@ def test_rechunker() -> None:
 
 def test_manifest_slices() -> None:
     rec = ObjectRecord(
-        "b",
-        "k",
-        10,
-        "e",
-        None,
-        0.0,
-        "v",
-        chunks=(ChunkRef("a", 4), ChunkRef("b", 4), ChunkRef("c", 2)),
+        bucket="b",
+        key="k",
+        size=10,
+        etag="e",
+        sha256=None,
+        modified=0.0,
+        version="v",
+        chunks=(
+            ChunkRef(sha256="a", size=4),
+            ChunkRef(sha256="b", size=4),
+            ChunkRef(sha256="c", size=2),
+        ),
     )
     assert [(c.sha256, o, n) for c, o, n in rec.slices(3, 8)] == [
         ("a", 3, 1),

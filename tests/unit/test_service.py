@@ -38,7 +38,10 @@ async def test_etag_is_sha256_unless_md5_is_asked_for() -> None:
 async def test_upload_expiry_follows_the_clock() -> None:
     now = [1000.0]
     store = ObjectService(
-        MemoryMetaStore(), MemoryChunkStore(), ServiceConfig(upload_ttl=60), clock=lambda: now[0]
+        meta=MemoryMetaStore(),
+        chunks=MemoryChunkStore(),
+        config=ServiceConfig(upload_ttl=60),
+        clock=lambda: now[0],
     )
     await store.put_bucket("bkt")
     data = b"payload"
@@ -86,10 +89,10 @@ class Interfering:
 async def test_an_append_that_loses_a_race_is_replayed(inline: bool) -> None:
     meta, chunks = MemoryMetaStore(), MemoryChunkStore()
     config = ServiceConfig(inline_threshold=1000 if inline else 16, chunk_size=65536)
-    one, two = ObjectService(meta, chunks, config), ObjectService(meta, chunks, config)
+    one = ObjectService(meta=meta, chunks=chunks, config=config)
+    two = ObjectService(meta=Interfering(meta, one, times=1), chunks=chunks, config=config)  # type: ignore[arg-type]
     await one.put_bucket("bkt")
     await one.put_bytes("bkt", "log", b"start;")
-    two.meta = Interfering(meta, one, times=1)  # type: ignore[assignment]
     record = await two.append_object("bkt", "log", body(b"more"))
     expected = b"replaced;" + b"x" * 100_000 + b"more"
     assert await one.get_bytes("bkt", "log") == expected
@@ -98,33 +101,45 @@ async def test_an_append_that_loses_a_race_is_replayed(inline: bool) -> None:
 
 async def test_an_append_that_keeps_losing_gives_up_and_changes_nothing() -> None:
     meta, chunks = MemoryMetaStore(), MemoryChunkStore()
-    one, two = ObjectService(meta, chunks), ObjectService(meta, chunks)
+    one = ObjectService(meta=meta, chunks=chunks)
+    two = ObjectService(meta=Interfering(meta, one, times=100), chunks=chunks)  # type: ignore[arg-type]
     await one.put_bucket("bkt")
     await one.put_bytes("bkt", "log", b"start;")
-    two.meta = Interfering(meta, one, times=100)  # type: ignore[assignment]
     with pytest.raises(ConcurrentUpdate):
         await two.append_object("bkt", "log", body(b"more"))
     assert await one.get_bytes("bkt", "log") == b"replaced;" + b"x" * 100_000
 
 
-async def test_garbage_collection_removes_only_orphans() -> None:
+async def test_garbage_collection_removes_only_unreferenced_chunks_past_the_grace() -> None:
+    from xolo.cluster.gc import GarbageCollector
     from xolo.core.errors import BadDigest
 
+    now = [10_000.0]
+    meta, chunks = MemoryMetaStore(), MemoryChunkStore()
     config = ServiceConfig(inline_threshold=10, chunk_size=65536)
-    async with xolo.open_memory(config=config) as store:
-        await store.put_bucket("bkt")
-        kept = b"k" * 200_000
-        await store.put_bytes("bkt", "kept", kept)
-        with pytest.raises(BadDigest):  # its chunks were stored before the digest failed
-            await store.put_bytes("bkt", "lost", b"o" * 200_000, sha256="0" * 64)
-        await store.copy_object("bkt", "kept", "bkt", "copy")
-        uid = (await store.create_multipart("bkt", "mp")).upload_id
-        upload = await store.get_multipart(uid, "bkt", "mp")
-        await store.upload_part(upload, 1, body(b"p" * 70_000))
-        assert await store.collect_garbage(grace=3600) == 0  # everything is still young
-        removed = await store.collect_garbage(grace=0)
-        # The failed upload's chunks: three identical 64 KiB chunks of 'o' (stored once) and a tail.
-        assert removed == len({b"o" * 65536, b"o" * (200_000 - 3 * 65536)}) == 2
-        assert await store.get_bytes("bkt", "kept") == kept
-        assert await store.get_bytes("bkt", "copy") == kept
-        assert [p.size for p in (await store.list_parts(upload))[0]] == [70_000]
+    store = ObjectService(meta=meta, chunks=chunks, config=config, clock=lambda: now[0])
+    gc = GarbageCollector(meta=meta, volumes=lambda: [chunks], grace=3600, clock=lambda: now[0])
+    await store.put_bucket("bkt")
+    kept = b"k" * 200_000
+    await store.put_bytes("bkt", "kept", kept)
+    with pytest.raises(BadDigest):  # its chunks were stored before the digest failed
+        await store.put_object("bkt", "lost", body(b"o" * 200_000), sha256="0" * 64)
+    await store.copy_object("bkt", "kept", "bkt", "copy")
+    uid = (await store.create_multipart("bkt", "mp")).upload_id
+    upload = await store.get_multipart(uid, "bkt", "mp")
+    await store.upload_part(upload, 1, body(b"p" * 70_000))
+    assert (await gc.collect()).deleted == 0  # everything is still young
+    now[0] += 3601
+    report = await gc.collect()
+    # The failed upload's chunks: three identical 64 KiB chunks of 'o' (stored once) and a tail.
+    assert report.deleted == len({b"o" * 65536, b"o" * (200_000 - 3 * 65536)}) == 2
+    assert await store.get_bytes("bkt", "kept") == kept
+    assert await store.get_bytes("bkt", "copy") == kept
+    assert [p.size for p in (await store.list_parts(upload))[0]] == [70_000]
+    await store.delete_object("bkt", "kept")
+    now[0] += 3601
+    assert (await gc.collect()).deleted == 0  # the copy still names the chunks
+    await store.delete_object("bkt", "copy")
+    assert (await gc.collect()).deleted == 0  # the grace period starts with the last delete
+    now[0] += 3601
+    assert (await gc.collect()).deleted == len({b"k" * 65536, b"k" * (200_000 - 3 * 65536)})

@@ -1,13 +1,18 @@
-"""Building the ASGI application: every route, its access mode, and the one endpoint wrapper."""
+"""Building the ASGI applications: every route, its access mode, and the one endpoint wrapper.
+
+``build_app`` is the native API of ``xolo serve`` and of a router; ``build_peer_app`` is what a
+storage peer serves. Both use one route table format and one endpoint wrapper, so errors,
+request ids and metrics are handled the same everywhere.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,7 +36,11 @@ ALL_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
 
 Handler = Callable[[Request], Awaitable[Response]]
 Access = Literal["public", "optional", "required"]
-"""public: no credentials read; optional: anonymous allowed (public-read buckets); required."""
+"""public: no credentials read (or the handler reads them itself); optional: anonymous allowed
+(public-read buckets); required."""
+RouteRow = tuple[str, str, Handler, list[str], Access]
+"""(path, name, handler, methods, access)."""
+Lifespan = Callable[[], AbstractAsyncContextManager[None]]
 
 
 def _endpoint(
@@ -68,62 +77,52 @@ def _endpoint(
     return handle
 
 
-def build_app(
-    service: ObjectService,
-    auth: Authenticator,
-    *,
-    role: str = "single",
-    version: str = "0",
-    data_path: Path | None = None,
-    close_on_shutdown: bool = False,
-    metrics: Metrics | None = None,
-) -> ASGIApp:
-    """The native API (``/v1``), ``/health``, ``/metrics`` and ``/openapi.json``."""
-    metrics = metrics or Metrics()
-    native = NativeAPI(service, auth, metrics)
-    chunks = ChunkAPI(service)
+def chunk_routes(chunks: ChunkAPI) -> list[RouteRow]:
+    """The chunk API's routes; its handlers decide access themselves (cluster or admin)."""
+    return [
+        ("/v1/chunks", "chunk_inventory", chunks.inventory, ["GET"], "public"),
+        ("/v1/chunks/has", "chunks_has", chunks.has, ["POST"], "public"),
+        ("/v1/chunks/doom", "chunks_doom", chunks.doom, ["POST"], "public"),
+        ("/v1/chunks/delete", "chunks_delete", chunks.delete, ["POST"], "public"),
+        ("/v1/chunks/scrub", "chunks_scrub", chunks.scrub, ["POST"], "public"),
+        ("/v1/chunks/usage", "chunks_usage", chunks.usage, ["GET"], "public"),
+        ("/v1/chunks/{sha256}", "chunk", chunks.chunk, ["GET", "HEAD", "PUT"], "public"),
+    ]
+
+
+def common_routes(
+    *, role: str, version: str, data_path: Path | None, metrics: Metrics, extra: Any = None
+) -> list[RouteRow]:
+    """``/health`` (public) and ``/metrics`` (credentials required), served by every role."""
     started = time.time()
-    openapi = openapi_document(version)
 
     async def health(request: Request) -> Response:
         disk_free = shutil.disk_usage(data_path).free if data_path else None
-        return JSONResponse(
-            {
-                "status": "ok",
-                "role": role,
-                "version": version,
-                "uptime_seconds": round(time.time() - started, 3),
-                "disk_free_bytes": disk_free,
-            }
-        )
+        doc = {
+            "status": "ok",
+            "role": role,
+            "version": version,
+            "uptime_seconds": round(time.time() - started, 3),
+            "disk_free_bytes": disk_free,
+        }
+        if extra is not None:
+            doc.update(extra())
+        return JSONResponse(doc)
 
     async def metrics_endpoint(request: Request) -> Response:
         metrics.uptime.set(time.time() - started)
         return Response(metrics.render(), media_type=metrics.content_type)
 
-    async def openapi_endpoint(request: Request) -> Response:
-        return JSONResponse(openapi)
-
-    table: list[tuple[str, str, Handler, list[str], Access]] = [
+    return [
         ("/health", "health", health, ["GET"], "public"),
         ("/metrics", "metrics", metrics_endpoint, ["GET"], "required"),
-        ("/openapi.json", "openapi", openapi_endpoint, ["GET"], "required"),
-        ("/v1/auth/token", "token", native.issue_token, ["POST"], "required"),
-        ("/v1/buckets", "buckets", native.list_buckets, ["GET"], "required"),
-        ("/v1/buckets/{bucket}", "bucket", native.bucket, ["GET", "PUT", "DELETE"], "required"),
-        ("/v1/buckets/{bucket}/objects", "list", native.list_objects, ["GET"], "optional"),
-        (
-            "/v1/buckets/{bucket}/objects/{key:path}",
-            "object",
-            native.object,
-            ["GET", "HEAD", "PUT", "POST", "DELETE"],
-            "optional",
-        ),
-        ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
-        ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
-        ("/v1/chunks/has", "chunks_has", chunks.has, ["POST"], "required"),
-        ("/v1/chunks/{sha256}", "chunk", chunks.chunk, ["GET", "HEAD", "PUT"], "required"),
     ]
+
+
+def assemble(
+    table: Sequence[RouteRow], *, auth: Authenticator, metrics: Metrics, lifespan: Lifespan | None
+) -> ASGIApp:
+    """The application for a route table: each route wrapped once, our JSON 404 for the rest."""
     routes = [
         Route(
             path,
@@ -139,11 +138,56 @@ def build_app(
         await error_response(error, _request_id())(scope, receive, send)
 
     @asynccontextmanager
-    async def lifespan(app: object) -> AsyncIterator[None]:
-        yield
-        if close_on_shutdown:
-            await service.close()
+    async def span(app: object) -> AsyncIterator[None]:
+        if lifespan is None:
+            yield
+            return
+        async with lifespan():
+            yield
 
     # A bare Router, not Starlette(): every endpoint already turns every error into a response,
     # so Starlette's two error middlewares would only add layers to the hot path.
-    return Router(routes, redirect_slashes=False, default=not_found, lifespan=lifespan)
+    return Router(routes, redirect_slashes=False, default=not_found, lifespan=span)
+
+
+def build_app(
+    service: ObjectService,
+    auth: Authenticator,
+    *,
+    chunks: ChunkAPI | None = None,
+    extra_routes: Sequence[RouteRow] = (),
+    role: str = "single",
+    version: str = "0",
+    data_path: Path | None = None,
+    lifespan: Lifespan | None = None,
+    metrics: Metrics | None = None,
+) -> ASGIApp:
+    """The native API (``/v1``), ``/health``, ``/metrics`` and ``/openapi.json``; with
+    ``chunks``, the chunk API of the local volume too (``xolo serve``)."""
+    metrics = metrics or Metrics()
+    native = NativeAPI(service, auth, metrics)
+    openapi = openapi_document(version)
+
+    async def openapi_endpoint(request: Request) -> Response:
+        return JSONResponse(openapi)
+
+    table: list[RouteRow] = [
+        *common_routes(role=role, version=version, data_path=data_path, metrics=metrics),
+        ("/openapi.json", "openapi", openapi_endpoint, ["GET"], "required"),
+        ("/v1/auth/token", "token", native.issue_token, ["POST"], "required"),
+        ("/v1/buckets", "buckets", native.list_buckets, ["GET"], "required"),
+        ("/v1/buckets/{bucket}", "bucket", native.bucket, ["GET", "PUT", "DELETE"], "required"),
+        ("/v1/buckets/{bucket}/objects", "list", native.list_objects, ["GET"], "optional"),
+        (
+            "/v1/buckets/{bucket}/objects/{key:path}",
+            "object",
+            native.object,
+            ["GET", "HEAD", "PUT", "POST", "DELETE"],
+            "optional",
+        ),
+        ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
+        ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
+        *extra_routes,
+        *(chunk_routes(chunks) if chunks is not None else []),
+    ]
+    return assemble(table, auth=auth, metrics=metrics, lifespan=lifespan)

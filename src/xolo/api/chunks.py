@@ -1,51 +1,121 @@
-"""Content-addressed chunks under ``/v1/chunks``: what routers use, and usable like hashserver.
+"""The chunk API under ``/v1/chunks``: what routers use to store and fetch chunks on a peer,
+usable like hashserver by an operator with the root key.
 
-Chunks bypass buckets, so every chunk route needs an admin grant on ``*``. There is no DELETE:
-removing chunks is garbage collection's job.
+Access: a cluster signature (routers and peers), a signed chunk URL (one method on one chunk),
+or a key with admin on ``*`` (HTTP Basic or Bearer). A request with none of these gets 401 and
+changes nothing. There is no plain DELETE: chunks leave through GC's two phases.
 """
 
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
-from xolo.api.http import body_stream, json_body
+from xolo.api.auth import authenticate
+from xolo.api.http import body_stream, int_param, json_body
+from xolo.core.cluster_auth import HEADER
 from xolo.core.errors import InvalidArgument, MalformedJSON
-from xolo.service.auth import Principal
-from xolo.service.objects import ObjectService
+from xolo.service.auth import Authenticator, ClusterGuard
+from xolo.service.chunks import ChunkService
 
-MAX_HAS = 10_000
-"""Names one ``has`` call may ask about: enough for a 80 GiB object's chunks at 8 MiB."""
+IMMUTABLE = "public, max-age=31536000, immutable"
+
+
+class _ChunkFile(FileResponse):
+    """A chunk file sent from disk in 1 MiB pieces, never read whole into memory (Starlette
+    answers Range, If-Range and HEAD)."""
+
+    chunk_size = 1024 * 1024
 
 
 class ChunkAPI:
-    def __init__(self, service: ObjectService) -> None:
-        self.service = service
+    """Translates chunk requests onto a ChunkService, after deciding who is calling."""
 
-    @staticmethod
-    def _require(request: Request) -> None:
-        principal: Principal | None = request.state.principal
-        assert principal is not None
+    def __init__(self, chunks: ChunkService, guard: ClusterGuard, auth: Authenticator) -> None:
+        self._chunks = chunks
+        self._guard = guard
+        self._auth = auth
+
+    async def _authorize(self, request: Request, sha256: str | None = None) -> None:
+        header = request.headers.get(HEADER)
+        if header is not None:
+            self._guard.check_signature(
+                method=request.method,
+                path=request.url.path,
+                query=request.url.query,
+                header=header,
+            )
+            return
+        if sha256 is not None and "x-xolo-signature" in request.query_params:
+            self._guard.check_chunk_url(
+                method=request.method, sha256=sha256, query=request.query_params
+            )
+            return
+        principal = await authenticate(request, self._auth)
         principal.require("admin", "*")
 
     async def chunk(self, request: Request) -> Response:
-        self._require(request)
         name = request.path_params["sha256"]
+        await self._authorize(request, name)
         if request.method == "PUT":
-            size = await self.service.put_chunk(name, body_stream(request))
+            size = await self._chunks.put(name, body_stream(request))
             return JSONResponse({"sha256": name, "size": size}, status_code=201)
-        headers = {"etag": f'"{name}"', "cache-control": "public, max-age=31536000, immutable"}
+        size = await self._chunks.size(name)
+        headers = {"etag": f'"{name}"', "cache-control": IMMUTABLE}
+        path = self._chunks.local_path(name)
+        if path is not None:
+            return _ChunkFile(path, headers=headers, media_type="application/octet-stream")
+        headers["content-length"] = str(size)
         if request.method == "HEAD":
-            headers["content-length"] = str(await self.service.chunk_size(name))
             return Response(headers=headers, media_type="application/octet-stream")
-        data = await self.service.get_chunk(name)
+        data = await self._chunks.read(name)
         return Response(data, headers=headers, media_type="application/octet-stream")
 
-    async def has(self, request: Request) -> Response:
-        self._require(request)
+    async def _names(self, request: Request) -> object:
         doc = await json_body(request)
         if not isinstance(doc, list):
             raise MalformedJSON("expected a JSON list of chunk names")
-        if len(doc) > MAX_HAS:
-            raise InvalidArgument(f"ask about at most {MAX_HAS} chunks at once")
-        return JSONResponse(await self.service.has_chunks(doc))
+        return doc
+
+    async def has(self, request: Request) -> Response:
+        await self._authorize(request)
+        return JSONResponse(await self._chunks.has(await self._names(request)))
+
+    async def doom(self, request: Request) -> Response:
+        await self._authorize(request)
+        return JSONResponse(await self._chunks.doom(await self._names(request)))
+
+    async def delete(self, request: Request) -> Response:
+        await self._authorize(request)
+        return JSONResponse(await self._chunks.delete_doomed(await self._names(request)))
+
+    async def inventory(self, request: Request) -> Response:
+        await self._authorize(request)
+        after = request.query_params.get("after", "")
+        limit = int_param(request, "limit") or 1000
+        refs = await self._chunks.inventory(after, limit)
+        return JSONResponse({"chunks": [[r.sha256, r.size] for r in refs]})
+
+    async def scrub(self, request: Request) -> Response:
+        await self._authorize(request)
+        doc = await json_body(request) or {}
+        if not isinstance(doc, dict):
+            raise MalformedJSON("expected {names} or {after, limit}")
+        names = doc.get("names")
+        after, limit = doc.get("after", ""), doc.get("limit", 64)
+        if not isinstance(after, str) or not isinstance(limit, int) or isinstance(limit, bool):
+            raise InvalidArgument("after must be a chunk name and limit an integer")
+        report = await self._chunks.scrub(names, after, limit)
+        return JSONResponse(
+            {
+                "checked": report.checked,
+                "bytes": report.bytes,
+                "bad": report.bad,
+                "next_after": report.next_after,
+            }
+        )
+
+    async def usage(self, request: Request) -> Response:
+        await self._authorize(request)
+        usage = await self._chunks.usage()
+        return JSONResponse({"used_bytes": usage.used_bytes, "chunks": usage.chunks})

@@ -18,7 +18,7 @@ from xolo.api.metrics import Metrics
 from xolo.core.conditions import format_http_date
 from xolo.core.errors import InvalidArgument, MalformedJSON, NoSuchBucket, Unauthenticated
 from xolo.core.names import REPRESENTATION_HEADERS
-from xolo.core.records import Bucket, BucketSettings, ObjectRecord
+from xolo.core.records import Bucket, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
 
@@ -151,8 +151,9 @@ class NativeAPI:
             doc = await json_body(request)
             if doc is not None and not isinstance(doc, Mapping):
                 raise MalformedJSON("bucket settings must be a JSON object")
+            principal = self.principal(request)
             bucket, created = await self.service.put_bucket(
-                name, BucketSettings.from_json(doc or {})
+                name, doc or {}, owner=principal.access_key if principal else None
             )
             return JSONResponse(bucket_json(bucket), status_code=201 if created else 200)
         if request.method == "DELETE":
@@ -267,6 +268,7 @@ class NativeAPI:
             if_none_match=h.get("if-none-match"),
             if_modified_since=h.get("if-modified-since"),
             if_unmodified_since=h.get("if-unmodified-since"),
+            body=request.method != "HEAD",
         )
         return self.stream(reader, head=request.method == "HEAD")
 

@@ -1,46 +1,116 @@
-"""The ChunkStore protocol. Every implementation passes ``tests/contract/test_chunkstore.py``.
+"""The chunk protocols. Every implementation passes ``tests/contract/test_chunkstore.py``.
 
-Stores trust the name they are given: callers verify that bytes hash to their name before
-``put`` (the service does so for every chunk it accepts from outside).
+``ChunkStore`` is what the object service needs of the bytes layer: durable puts with a number
+of copies, reads, existence. ``ChunkVolume`` is one physical place chunks live (a directory, a
+peer): it adds what garbage collection, scrub and repair need, one volume at a time.
+
+Stores trust the name they are given on ``put``: callers verify that bytes hash to their name
+first (the service does so for every chunk it accepts from outside, peers for every chunk they
+receive).
+
+Garbage collection's two phases
+-------------------------------
+``doom`` marks chunks for deletion; any ``put`` of a chunk afterwards clears its mark;
+``delete_doomed`` deletes only chunks still marked. A volume orders these three operations on
+one chunk (a lock per shard directory), so a chunk stored after it was doomed survives, whatever
+the timing of the delete. ``cluster/gc.py`` explains why this, with the metadata store's
+references, means GC never deletes a chunk an acknowledged write needs.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
+
+from xolo.core.records import ChunkRef
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScrubReport:
+    """One scrub step: what was re-hashed, what was bad (and is now quarantined), where next."""
+
+    checked: int = 0
+    bytes: int = 0
+    bad: list[str] = field(default_factory=list)
+    next_after: str | None = None
+    """Resume after this name; None when the pass reached the end."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage:
+    """What a volume holds."""
+
+    used_bytes: int
+    chunks: int
 
 
 class ChunkStore(Protocol):
-    async def put(self, sha256: str, data: bytes) -> None:
-        """Store durably; returns once the bytes would survive a crash. Idempotent: storing a
-        chunk that exists refreshes its age, so a new manifest about to name it is protected
-        from garbage collection for the whole grace period."""
+    """Content-addressed, immutable chunks, as the object service uses them."""
+
+    def places(self) -> int:
+        """How many independent places a chunk can be stored in right now (live peers; 1 for a
+        local directory): the default replication is ``min(2, places())``."""
         ...
 
-    async def get(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
-        """Read ``length`` bytes (to the end when None) from ``offset``. Raises NoSuchChunk."""
+    async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        """Store ``copies`` copies and return once at least ``quorum`` are durable (they would
+        survive a crash); the number durable by then. Idempotent, and clears any GC mark.
+        Raises InsufficientReplicas when fewer than ``quorum`` copies could be made."""
         ...
 
-    async def size(self, sha256: str) -> int | None: ...
-
-    async def has(self, names: Sequence[str]) -> list[bool]: ...
-
-    async def touch(self, names: Sequence[str]) -> list[bool]:
-        """Refresh the age of existing chunks (as ``put`` does), for a manifest about to name
-        them without storing them; which exist."""
+    async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """``length`` bytes (to the end when None) from ``offset``. A read of the whole chunk is
+        verified against its name where the bytes crossed a network. Raises NoSuchChunk (no
+        copy exists) or ChunkUnavailable (copies exist but none could be read intact)."""
         ...
 
-    async def delete(self, sha256: str) -> bool:
-        """Remove a chunk (garbage collection only); whether it existed."""
+    async def size(self, sha256: str) -> int | None:
+        """The chunk's size, or None when it is not stored."""
         ...
 
-    async def sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
-        """Delete chunks not kept whose last store (see ``put``) is before ``older_than`` (POSIX
-        time), and abandoned temporary files; the number of chunks deleted."""
+    async def has(self, names: Sequence[str]) -> list[bool]:
+        """For each name, whether at least one copy is stored."""
         ...
 
-    def names(self) -> AsyncIterator[str]:
-        """Every stored chunk name, in no particular order (for scrub and GC)."""
+    async def close(self) -> None:
+        """Release threads and connections."""
         ...
 
-    async def close(self) -> None: ...
+
+class ChunkVolume(ChunkStore, Protocol):
+    """One place chunks are stored: inventory, the two GC phases, scrub."""
+
+    async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        """Up to ``limit`` stored chunks with names above ``after``, in name order."""
+        ...
+
+    async def doom(self, names: Sequence[str]) -> list[bool]:
+        """Mark chunks for deletion (phase one); for each, whether it is stored here."""
+        ...
+
+    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        """Delete the named chunks that are still marked (phase two); which were deleted."""
+        ...
+
+    async def scrub(
+        self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
+    ) -> ScrubReport:
+        """Re-hash ``names`` (or up to ``limit`` chunks after ``after``) and quarantine every
+        copy whose bytes do not hash to its name."""
+        ...
+
+    async def usage(self) -> Usage:
+        """Bytes and chunks stored here."""
+        ...
+
+    def local_path(self, sha256: str) -> Path | None:
+        """Where the chunk's file is, for volumes on a local disk (so a server can send it
+        without reading it into memory); None for others."""
+        ...
+
+    async def clean_temp(self, older_than: float) -> int:
+        """Remove temporary files of writes abandoned by a crash more than ``older_than``
+        seconds ago (by this volume's own clock); how many."""
+        ...

@@ -1,52 +1,137 @@
-"""A ChunkStore on a local directory; see README.md beside this file for the layout.
+"""A ChunkVolume on a local directory; see README.md beside this file for the layout.
 
-Blocking file work runs on a thread pool, never on the event loop.
+Blocking file work runs on a thread pool, never on the event loop. Several processes may share
+one directory (``xolo serve --workers N``): every state change of one chunk (store, doom,
+delete, quarantine) happens under an advisory lock on its shard directory, so the two GC
+phases and concurrent stores are ordered across processes, not only threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import hashlib
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
+from xolo.chunks.base import ScrubReport, Usage
 from xolo.core.errors import NoSuchChunk
+from xolo.core.records import ChunkRef
 
 T = TypeVar("T")
 
 TEMP_SUFFIX = ".tmp"
+DOOM_SUFFIX = ".doom"
+LOCK_NAME = ".lock"
+QUARANTINE = "quarantine"
+HASH_PIECE = 1024 * 1024
 
 
 class DiskChunkStore:
-    def __init__(self, root: Path | str, *, threads: int = 8, fsync: bool = True) -> None:
+    """Chunks as files named by their SHA-256 under two levels of shard directories."""
+
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        threads: int = 8,
+        fsync: bool = True,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self._fsync = fsync
+        self._clock = clock
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="xolo-chunks")
+        self._usage: Usage | None = None
+        self._usage_lock = threading.Lock()
 
     def path_for(self, sha256: str) -> Path:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
+    def local_path(self, sha256: str) -> Path | None:
+        return self.path_for(sha256)
+
+    def _doom_path(self, sha256: str) -> Path:
+        return self.root / sha256[:2] / sha256[2:4] / f".{sha256}{DOOM_SUFFIX}"
+
+    @contextlib.contextmanager
+    def _locked(self, sha256: str, *, create: bool = False) -> Iterator[bool]:
+        """Hold the lock of the chunk's shard directory; yields whether the directory exists."""
+        directory = self.root / sha256[:2] / sha256[2:4]
+        if create:
+            self._ensure_dir(directory)
+        try:
+            fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:
+            yield False
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield True
+        finally:
+            os.close(fd)
+
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
-    async def put(self, sha256: str, data: bytes) -> None:
+    def places(self) -> int:
+        return 1
+
+    def _count(self, size: int, chunks: int) -> None:
+        with self._usage_lock:
+            if self._usage is not None:
+                self._usage = Usage(
+                    used_bytes=self._usage.used_bytes + size, chunks=self._usage.chunks + chunks
+                )
+
+    # -- storing -----------------------------------------------------------------------------
+
+    async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
         await self._run(self._put, sha256, data)
+        return 1
 
     def _put(self, sha256: str, data: bytes) -> None:
         final = self.path_for(sha256)
+        if self._refresh(sha256):
+            return
+        temp = self._write_temp(final.parent, sha256, data)
+        renamed = False
         try:
-            if final.stat().st_size == len(data):
-                os.utime(final)  # young again: GC must spare it until the new manifest commits
-                return
-        except FileNotFoundError:
-            pass
-        self._ensure_dir(final.parent)
-        temp = final.parent / f".{sha256}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+            with self._locked(sha256):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self._doom_path(sha256))
+                if final.exists():
+                    return  # stored meanwhile by another writer: same bytes
+                os.replace(temp, final)  # atomic for concurrent readers
+                renamed = True
+            self._count(len(data), 1)
+            if self._fsync:
+                self._fsync_dir(final.parent)
+        finally:
+            if not renamed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+
+    def _refresh(self, sha256: str) -> bool:
+        """When the chunk is stored: clear any GC mark and say so, under the shard lock."""
+        with self._locked(sha256) as exists:
+            if not exists or not self.path_for(sha256).exists():
+                return False
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._doom_path(sha256))
+            return True
+
+    def _write_temp(self, directory: Path, sha256: str, data: bytes) -> Path:
+        self._ensure_dir(directory)
+        temp = directory / f".{sha256}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             view = memoryview(data)
@@ -60,11 +145,7 @@ class DiskChunkStore:
                 os.unlink(temp)
             raise
         os.close(fd)
-        # Another process may have stored the same chunk meanwhile: the bytes are identical,
-        # so replacing it is harmless, and rename is atomic for concurrent readers.
-        os.replace(temp, final)
-        if self._fsync:
-            self._fsync_dir(final.parent)
+        return temp
 
     def _ensure_dir(self, directory: Path) -> None:
         if directory.is_dir():
@@ -82,17 +163,19 @@ class DiskChunkStore:
         finally:
             os.close(fd)
 
-    async def get(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
-        return await self._run(self._get, sha256, offset, length)
+    # -- reading -----------------------------------------------------------------------------
 
-    def _get(self, sha256: str, offset: int, length: int | None) -> bytes:
+    async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        return await self._run(self._read, sha256, offset, length)
+
+    def _read(self, sha256: str, offset: int, length: int | None) -> bytes:
         try:
             fd = os.open(self.path_for(sha256), os.O_RDONLY)
         except FileNotFoundError:
             raise NoSuchChunk(f"chunk {sha256} is not stored here") from None
         try:
             if length is None:
-                length = os.fstat(fd).st_size - offset
+                length = max(0, os.fstat(fd).st_size - offset)
             return os.pread(fd, length, offset) if length > 0 else b""
         finally:
             os.close(fd)
@@ -109,65 +192,161 @@ class DiskChunkStore:
     async def has(self, names: Sequence[str]) -> list[bool]:
         return await self._run(lambda: [self.path_for(n).is_file() for n in names])
 
-    async def touch(self, names: Sequence[str]) -> list[bool]:
-        def touch_all() -> list[bool]:
-            found = []
-            for name in names:
-                try:
-                    os.utime(self.path_for(name))
-                    found.append(True)
-                except FileNotFoundError:
-                    found.append(False)
-            return found
+    # -- inventory ---------------------------------------------------------------------------
 
-        return await self._run(touch_all)
+    async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        return await self._run(self._inventory, after, limit)
 
-    async def delete(self, sha256: str) -> bool:
-        def rm() -> bool:
-            try:
-                self.path_for(sha256).unlink()
-            except FileNotFoundError:
+    def _inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        found: list[ChunkRef] = []
+        for top in self._sorted_dirs(self.root, after[:2]):
+            for mid in self._sorted_dirs(top, after[2:4] if top.name == after[:2] else ""):
+                for name in sorted(os.listdir(mid)):
+                    if name.startswith(".") or name <= after:
+                        continue
+                    with contextlib.suppress(FileNotFoundError):
+                        found.append(ChunkRef(sha256=name, size=(mid / name).stat().st_size))
+                    if len(found) == limit:
+                        return found
+        return found
+
+    @staticmethod
+    def _sorted_dirs(parent: Path, start: str) -> list[Path]:
+        try:
+            names = os.listdir(parent)
+        except FileNotFoundError:
+            return []
+        return [
+            parent / n
+            for n in sorted(names)
+            if len(n) == 2 and n >= start and (parent / n).is_dir()
+        ]
+
+    async def usage(self) -> Usage:
+        with self._usage_lock:
+            if self._usage is not None:
+                return self._usage
+        usage = await self._run(self._walk_usage)
+        with self._usage_lock:
+            self._usage = usage
+        return usage
+
+    def _walk_usage(self) -> Usage:
+        size = count = 0
+        after = ""
+        while True:
+            page = self._inventory(after, 10_000)
+            size += sum(c.size for c in page)
+            count += len(page)
+            if len(page) < 10_000:
+                return Usage(used_bytes=size, chunks=count)
+            after = page[-1].sha256
+
+    # -- garbage collection ------------------------------------------------------------------
+
+    async def doom(self, names: Sequence[str]) -> list[bool]:
+        return await self._run(lambda: [self._doom_one(n) for n in names])
+
+    def _doom_one(self, sha256: str) -> bool:
+        with self._locked(sha256) as exists:
+            if not exists or not self.path_for(sha256).exists():
                 return False
+            fd = os.open(self._doom_path(sha256), os.O_WRONLY | os.O_CREAT, 0o644)
+            os.close(fd)
             return True
 
-        return await self._run(rm)
+    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        return await self._run(lambda: [self._delete_one(n) for n in names])
 
-    async def sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
-        return await self._run(self._sweep, keep, older_than)
+    def _delete_one(self, sha256: str) -> bool:
+        with self._locked(sha256) as exists:
+            if not exists:
+                return False
+            try:
+                os.unlink(self._doom_path(sha256))
+            except FileNotFoundError:
+                return False  # stored again since it was doomed: it stays
+            path = self.path_for(sha256)
+            try:
+                size = path.stat().st_size
+                path.unlink()
+            except FileNotFoundError:
+                return False
+        self._count(-size, -1)
+        return True
 
-    def _sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
-        deleted = 0
-        for top in os.scandir(self.root):
-            if len(top.name) != 2 or not top.is_dir():
-                continue
-            for mid in os.scandir(top.path):
-                if not mid.is_dir():
-                    continue
-                for entry in os.scandir(mid.path):
-                    try:
-                        if entry.stat().st_mtime >= older_than:
-                            continue
-                        if entry.name.startswith("."):
-                            if entry.name.endswith(TEMP_SUFFIX):
-                                os.unlink(entry.path)  # a write abandoned by a crash
-                            continue
-                        if keep(entry.name):
-                            continue
-                        os.unlink(entry.path)
-                        deleted += 1
-                    except FileNotFoundError:
+    async def clean_temp(self, older_than: float) -> int:
+        return await self._run(self._clean_temp, self._clock() - older_than)
+
+    def _clean_temp(self, cutoff: float) -> int:
+        removed = 0
+        for top in self._sorted_dirs(self.root, ""):
+            for mid in self._sorted_dirs(top, ""):
+                for entry in os.scandir(mid):
+                    if not entry.name.endswith(TEMP_SUFFIX):
                         continue
-        return deleted
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.stat().st_mtime < cutoff:
+                            os.unlink(entry.path)
+                            removed += 1
+        return removed
 
-    async def names(self) -> AsyncIterator[str]:
-        for top in sorted(await self._run(os.listdir, self.root)):
-            top_dir = self.root / top
-            if len(top) != 2 or not top_dir.is_dir():
+    # -- scrub -------------------------------------------------------------------------------
+
+    async def scrub(
+        self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
+    ) -> ScrubReport:
+        if names is None:
+            refs = await self.inventory(after, limit)
+            names = [r.sha256 for r in refs]
+            next_after = names[-1] if len(names) == limit else None
+        else:
+            next_after = None
+        checked = total = 0
+        bad: list[str] = []
+        for name in names:
+            outcome = await self._run(self._scrub_one, name)
+            if outcome is None:
                 continue
-            for mid in sorted(await self._run(os.listdir, top_dir)):
-                for name in await self._run(os.listdir, top_dir / mid):
-                    if not name.startswith("."):
-                        yield name
+            checked += 1
+            total += outcome[0]
+            if not outcome[1]:
+                bad.append(name)
+        return ScrubReport(checked=checked, bytes=total, bad=bad, next_after=next_after)
+
+    def _scrub_one(self, sha256: str) -> tuple[int, bool] | None:
+        """(bytes hashed, intact) for a stored chunk; a bad copy is moved to quarantine."""
+        path = self.path_for(sha256)
+        try:
+            with open(path, "rb") as f:
+                inode = os.fstat(f.fileno()).st_ino
+                digest = hashlib.sha256()
+                size = 0
+                while piece := f.read(HASH_PIECE):
+                    digest.update(piece)
+                    size += len(piece)
+        except FileNotFoundError:
+            return None
+        if digest.hexdigest() == sha256:
+            return size, True
+        with self._locked(sha256):
+            try:
+                if path.stat().st_ino != inode:
+                    return size, True  # replaced by a fresh store meanwhile
+            except FileNotFoundError:
+                return size, False
+            quarantine = self.root / QUARANTINE
+            quarantine.mkdir(exist_ok=True)
+            os.replace(path, quarantine / f"{sha256}.{int(self._clock())}")
+        self._count(-size, -1)
+        return size, False
+
+    def quarantined(self) -> list[str]:
+        """Names of the copies scrub has set aside (for operators and tests)."""
+        try:
+            return sorted(n.split(".")[0] for n in os.listdir(self.root / QUARANTINE))
+        except FileNotFoundError:
+            return []
 
     async def close(self) -> None:
         self._pool.shutdown(wait=True)

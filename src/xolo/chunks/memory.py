@@ -1,24 +1,33 @@
-"""An in-memory ChunkStore for unit tests and ``xolo.open_memory()``."""
+"""An in-memory ChunkVolume for unit tests and ``xolo.open_memory()``."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
+import hashlib
+from collections.abc import Sequence
+from pathlib import Path
 
+from xolo.chunks.base import ScrubReport, Usage
 from xolo.core.errors import NoSuchChunk
+from xolo.core.records import ChunkRef
 
 
 class MemoryChunkStore:
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
+    """Chunks in a dictionary, with the same GC marks and scrub as the disk volume."""
+
+    def __init__(self) -> None:
         self._chunks: dict[str, bytes] = {}
-        self._stored: dict[str, float] = {}
-        self._clock = clock
+        self._doomed: set[str] = set()
+        self.quarantine: dict[str, bytes] = {}
 
-    async def put(self, sha256: str, data: bytes) -> None:
+    def places(self) -> int:
+        return 1
+
+    async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        self._doomed.discard(sha256)
         self._chunks.setdefault(sha256, bytes(data))
-        self._stored[sha256] = self._clock()
+        return 1
 
-    async def get(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+    async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
             data = self._chunks[sha256]
         except KeyError:
@@ -33,29 +42,63 @@ class MemoryChunkStore:
     async def has(self, names: Sequence[str]) -> list[bool]:
         return [n in self._chunks for n in names]
 
-    async def touch(self, names: Sequence[str]) -> list[bool]:
-        now = self._clock()
+    async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        names = sorted(n for n in self._chunks if n > after)[:limit]
+        return [ChunkRef(sha256=n, size=len(self._chunks[n])) for n in names]
+
+    async def doom(self, names: Sequence[str]) -> list[bool]:
         found = []
         for name in names:
             present = name in self._chunks
             if present:
-                self._stored[name] = now
+                self._doomed.add(name)
             found.append(present)
         return found
 
-    async def delete(self, sha256: str) -> bool:
-        self._stored.pop(sha256, None)
-        return self._chunks.pop(sha256, None) is not None
+    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        deleted = []
+        for name in names:
+            gone = name in self._doomed and self._chunks.pop(name, None) is not None
+            self._doomed.discard(name)
+            deleted.append(gone)
+        return deleted
 
-    async def sweep(self, keep: Callable[[str], bool], older_than: float) -> int:
-        doomed = [n for n, t in self._stored.items() if t < older_than and not keep(n)]
-        for name in doomed:
-            await self.delete(name)
-        return len(doomed)
+    async def scrub(
+        self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
+    ) -> ScrubReport:
+        next_after = None
+        if names is None:
+            names = [c.sha256 for c in await self.inventory(after, limit)]
+            next_after = names[-1] if len(names) == limit else None
+        checked = total = 0
+        bad = []
+        for name in names:
+            data = self._chunks.get(name)
+            if data is None:
+                continue
+            checked += 1
+            total += len(data)
+            if hashlib.sha256(data).hexdigest() != name:
+                self.quarantine[name] = self._chunks.pop(name)
+                bad.append(name)
+        return ScrubReport(checked=checked, bytes=total, bad=bad, next_after=next_after)
 
-    async def names(self) -> AsyncIterator[str]:
-        for name in list(self._chunks):
-            yield name
+    async def usage(self) -> Usage:
+        return Usage(used_bytes=sum(map(len, self._chunks.values())), chunks=len(self._chunks))
+
+    def local_path(self, sha256: str) -> Path | None:
+        return None
+
+    async def clean_temp(self, older_than: float) -> int:
+        return 0
+
+    def corrupt(self, sha256: str, data: bytes) -> None:
+        """Replace a chunk's bytes behind the store's back (for scrub and read tests)."""
+        self._chunks[sha256] = data
+
+    def corrupt_remove(self, sha256: str) -> None:
+        """Lose a chunk behind the store's back (for repair and read tests)."""
+        self._chunks.pop(sha256, None)
 
     async def close(self) -> None:
         return None

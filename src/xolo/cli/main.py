@@ -185,8 +185,11 @@ def create_key(data: str, grants: tuple[str, ...]) -> None:
 def gc(data: str, grace: str) -> None:
     """Delete chunks no object or part refers to (safe beside a running server)."""
     seconds = parse_duration(grace)
-    removed = asyncio.run(collect_garbage(data, seconds))
-    click.echo(f"xolo: deleted {removed} unreferenced chunks older than {grace}")
+    report = asyncio.run(collect_garbage(data, seconds))
+    click.echo(
+        f"xolo: deleted {report.deleted} unreferenced chunks older than {grace} "
+        f"({report.temp_removed} abandoned temporary files)"
+    )
 
 
 def parse_duration(text: str) -> float:

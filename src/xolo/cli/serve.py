@@ -7,7 +7,7 @@ import contextlib
 import json
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,12 +18,15 @@ from uvicorn.supervisors import Multiprocess
 
 import xolo
 from xolo.api.app import build_app
+from xolo.api.chunks import ChunkAPI
 from xolo.api.metrics import Metrics
 from xolo.api.s3 import build_s3_app
 from xolo.chunks.disk import DiskChunkStore
+from xolo.cluster.gc import GarbageCollector, GCReport
 from xolo.core.credentials import SecretBox
 from xolo.meta.sqlite import SQLiteMetaStore
-from xolo.service.auth import Authenticator
+from xolo.service.auth import Authenticator, ClusterGuard
+from xolo.service.chunks import ChunkService
 from xolo.service.config import ServiceConfig
 from xolo.service.datadir import DataDir
 from xolo.service.objects import ObjectService
@@ -50,28 +53,57 @@ class ServeSettings:
         )
 
 
-def open_service(settings: ServeSettings) -> tuple[ObjectService, Authenticator, DataDir]:
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SingleNode:
+    """The parts of a one-node store: one metadata file, one chunk volume."""
+
+    service: ObjectService
+    auth: Authenticator
+    data: DataDir
+    meta: SQLiteMetaStore
+    volume: DiskChunkStore
+
+
+def open_service(settings: ServeSettings) -> SingleNode:
     data = DataDir.create(settings.data)
     config = settings.service_config()
     meta = SQLiteMetaStore(data.meta_path)
-    service = ObjectService(meta, DiskChunkStore(data.chunks_path), config)
-    return service, Authenticator(meta, SecretBox(data.master_key())), data
+    volume = DiskChunkStore(data.chunks_path)
+    service = ObjectService(meta=meta, chunks=volume, config=config)
+    auth = Authenticator(meta, SecretBox(data.master_key()))
+    return SingleNode(service=service, auth=auth, data=data, meta=meta, volume=volume)
 
 
 def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
     settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
-    service, auth, data = open_service(settings)
+    node = open_service(settings)
     metrics = Metrics()
+    config = settings.service_config()
+    chunks = ChunkAPI(
+        ChunkService(volume=node.volume, max_chunk_size=config.max_chunk_size),
+        ClusterGuard(secret=None),
+        node.auth,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await node.service.close()
+
     native = build_app(
-        service,
-        auth,
+        node.service,
+        node.auth,
+        chunks=chunks,
         role="single",
         version=xolo.__version__,
-        data_path=data.root,
-        close_on_shutdown=True,
+        data_path=node.data.root,
+        lifespan=lifespan,
         metrics=metrics,
     )
+    service, auth = node.service, node.auth
     if not settings.s3_port:
         return native
     s3 = build_s3_app(
@@ -109,23 +141,24 @@ async def prepare(
     settings: ServeSettings, root_key: str | None, root_secret: str | None
 ) -> tuple[str, str] | None:
     """Create the data directory and the root key before any worker starts."""
-    service, auth, _ = open_service(settings)
-    async with service:
-        return await auth.ensure_root(root_key, root_secret)
+    node = open_service(settings)
+    async with node.service:
+        return await node.auth.ensure_root(root_key, root_secret)
 
 
 async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str]:
     settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
-    service, auth, _ = open_service(settings)
-    async with service:
-        return await auth.create_key(grants)
+    node = open_service(settings)
+    async with node.service:
+        return await node.auth.create_key(grants)
 
 
-async def collect_garbage(data: str, grace: float) -> int:
+async def collect_garbage(data: str, grace: float) -> GCReport:
     settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
-    service, _, _ = open_service(settings)
-    async with service:
-        return await service.collect_garbage(grace)
+    node = open_service(settings)
+    async with node.service:
+        gc = GarbageCollector(meta=node.meta, volumes=lambda: [node.volume], grace=grace)
+        return await gc.collect()
 
 
 def run_server(

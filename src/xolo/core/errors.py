@@ -7,9 +7,8 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     ├── BadRequest (400)
     │   ├── InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata,
     │   ├── InvalidChunkName, MalformedJSON, BadDigest, IncompleteBody, SizeMismatch,
-    │   └── EntityTooLarge
-    │   ├── EntityTooSmall, InvalidPart, InvalidPartOrder, MalformedXML, InvalidDigest,
-    │   └── InvalidRequest, AuthorizationHeaderMalformed
+    │   ├── EntityTooLarge, EntityTooSmall, InvalidPart, InvalidPartOrder, MalformedXML,
+    │   └── InvalidDigest, InvalidRequest, AuthorizationHeaderMalformed
     ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403),
     │   SignatureDoesNotMatch (403), InvalidAccessKeyId (403), RequestTimeTooSkewed (403)
     ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchChunk
@@ -18,7 +17,8 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     │   ConcurrentUpdate
     ├── PreconditionFailed (412), InvalidRange (416), NotModified (304)
     ├── NotImplementedByXolo (501 NotImplemented)
-    └── ServiceUnavailable (503)
+    └── ServiceUnavailable (503): ChunkCollected, InsufficientReplicas, ChunkUnavailable,
+        StoreUnavailable
 
 Messages must never contain secrets: they are returned to clients and logged.
 """
@@ -301,3 +301,27 @@ class ServiceUnavailable(XoloError):
 
     status = 503
     code = "ServiceUnavailable"
+
+
+class ChunkCollected(ServiceUnavailable):
+    """A chunk this write names was garbage-collected while the write was in progress; retry."""
+
+    code = "ChunkCollected"
+
+
+class InsufficientReplicas(ServiceUnavailable):
+    """Fewer peers than the bucket's write quorum stored the data; nothing was committed."""
+
+    code = "InsufficientReplicas"
+
+
+class ChunkUnavailable(ServiceUnavailable):
+    """No readable, intact copy of a chunk the object needs could be reached right now."""
+
+    code = "ChunkUnavailable"
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """The metadata store could not be reached, or stayed busy past its retries."""
+
+    code = "StoreUnavailable"

@@ -8,50 +8,89 @@ from typing import Any
 
 from xolo.core.errors import InvalidArgument
 
+MAX_REPLICATION = 16
+"""More copies than this is a configuration mistake, not durability."""
 
-@dataclass(frozen=True, slots=True)
+_SETTINGS = ("replication", "write_quorum", "public_read")
+
+
+def _copies(doc: Mapping[str, Any], name: str) -> int | None:
+    value = doc.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_REPLICATION:
+        raise InvalidArgument(f"{name} must be an integer from 1 to {MAX_REPLICATION}, or null")
+    return value
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BucketSettings:
-    replication: int = 1
-    """Copies of each chunk; meaningful once routers place chunks on several peers."""
+    """What a bucket's owner chooses: durability and anonymous access."""
+
+    replication: int | None = None
+    """Copies of each chunk (R); None means the cluster default, ``min(2, peers)``."""
+    write_quorum: int | None = None
+    """Durable copies a write waits for (W <= R); None means all R."""
     public_read: bool = False
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> BucketSettings:
-        unknown = set(doc) - {"replication", "public_read"}
+        """Settings from a JSON document; absent fields take their defaults."""
+        return cls().updated(doc)
+
+    def updated(self, doc: Mapping[str, Any]) -> BucketSettings:
+        """These settings with the fields ``doc`` names replaced, and only those."""
+        unknown = set(doc) - set(_SETTINGS)
         if unknown:
             raise InvalidArgument(f"unknown bucket settings: {sorted(unknown)}")
-        replication = doc.get("replication", 1)
-        public_read = doc.get("public_read", False)
-        if (
-            not isinstance(replication, int)
-            or isinstance(replication, bool)
-            or not 1 <= replication <= 16
-        ):
-            raise InvalidArgument("replication must be an integer from 1 to 16")
+        replication = _copies(doc, "replication") if "replication" in doc else self.replication
+        quorum = _copies(doc, "write_quorum") if "write_quorum" in doc else self.write_quorum
+        public_read = doc.get("public_read", self.public_read)
         if not isinstance(public_read, bool):
             raise InvalidArgument("public_read must be true or false")
-        return cls(replication=replication, public_read=public_read)
+        if replication is not None and quorum is not None and quorum > replication:
+            raise InvalidArgument(
+                f"write_quorum ({quorum}) may not exceed replication ({replication})"
+            )
+        return BucketSettings(replication=replication, write_quorum=quorum, public_read=public_read)
+
+    def copies(self, peers: int) -> tuple[int, int]:
+        """(R, W) for a cluster of ``peers`` peers: R defaults to ``min(2, peers)``, W to R, and
+        W never exceeds R."""
+        replication = self.replication or max(1, min(2, peers))
+        quorum = min(self.write_quorum or replication, replication)
+        return replication, quorum
 
     def to_json(self) -> dict[str, Any]:
-        return {"replication": self.replication, "public_read": self.public_read}
+        return {
+            "replication": self.replication,
+            "write_quorum": self.write_quorum,
+            "public_read": self.public_read,
+        }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Bucket:
+    """A bucket with its settings and its usage totals."""
+
     name: str
     created: float
     settings: BucketSettings = BucketSettings()
+    owner: str | None = None
+    """The access key that created it (None for buckets older than owners)."""
     object_count: int = 0
     bytes_used: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ChunkRef:
+    """One chunk of a manifest: its name (SHA-256) and size."""
+
     sha256: str
     size: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectInfo:
     """What a listing shows of an object."""
 
@@ -62,7 +101,7 @@ class ObjectInfo:
     content_type: str = "application/octet-stream"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ObjectRecord:
     """An object: its manifest (inline bytes or chunk list) and its metadata."""
 
@@ -85,7 +124,17 @@ class ObjectRecord:
     content-encoding, content-language, expires."""
 
     def info(self) -> ObjectInfo:
-        return ObjectInfo(self.key, self.size, self.etag, self.modified, self.content_type)
+        return ObjectInfo(
+            key=self.key,
+            size=self.size,
+            etag=self.etag,
+            modified=self.modified,
+            content_type=self.content_type,
+        )
+
+    def chunk_names(self) -> frozenset[str]:
+        """The distinct chunks this manifest names: what it holds a reference to."""
+        return frozenset(c.sha256 for c in self.chunks)
 
     def slices(self, start: int, end: int) -> Iterator[tuple[ChunkRef, int, int]]:
         """Yield ``(chunk, offset, length)`` covering bytes ``start..end`` inclusive."""
@@ -101,7 +150,7 @@ class ObjectRecord:
                 break
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Upload:
     """A declared two-step PUT, waiting for its bytes."""
 
@@ -116,7 +165,7 @@ class Upload:
     expires: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class MultipartUpload:
     """An S3 multipart upload in progress; its parts are stored as chunks."""
 
@@ -131,8 +180,10 @@ class MultipartUpload:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Part:
+    """One uploaded part of a multipart upload, stored as chunks."""
+
     upload_id: str
     number: int
     size: int
@@ -143,7 +194,7 @@ class Part:
     checksums: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AccessKey:
     """An access key; the secret is kept sealed (encrypted), never in plain text."""
 
@@ -152,11 +203,13 @@ class AccessKey:
     created: float
     is_root: bool = False
     grants: Mapping[str, str] = field(default_factory=dict)
-    """bucket name (or ``*``) → one of ``read``, ``write``, ``admin``; enforced in a later step."""
+    """bucket name (or ``*``) → one of ``read``, ``write``, ``admin``."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ListPage:
+    """One page of a listing, and the cursor of the next (None on the last page)."""
+
     objects: list[ObjectInfo]
     prefixes: list[str]
     next_cursor: str | None
@@ -164,3 +217,56 @@ class ListPage:
     @property
     def truncated(self) -> bool:
         return self.next_cursor is not None
+
+
+# -- the cluster's records ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkInfo:
+    """What the metadata store knows of one chunk: how many manifests name it and how many
+    copies it should have. Where its copies are is not recorded: placement computes it."""
+
+    sha256: str
+    size: int
+    refs: int
+    replicas: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerRecord:
+    """A storage peer as its heartbeats last described it.
+
+    ``admin_state`` is what an operator chose (``active``, ``draining``, ``drained``); whether
+    it is up, suspect or down follows from ``last_heartbeat`` (see ``cluster.membership``).
+    """
+
+    id: str
+    url: str
+    zone: str
+    capacity: int
+    used_bytes: int = 0
+    chunks: int = 0
+    last_heartbeat: float = 0.0
+    joined: float = 0.0
+    admin_state: str = "active"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RouterRecord:
+    """A router, so peers can learn every router from any one of them."""
+
+    id: str
+    url: str
+    s3_url: str | None
+    last_seen: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRecord:
+    """A background task's lease and last status, shared by every router."""
+
+    name: str
+    holder: str | None
+    lease_until: float
+    status: Mapping[str, Any] = field(default_factory=dict)

@@ -1,42 +1,83 @@
-"""The MetaStore protocol. Every implementation passes ``tests/contract/test_metastore.py``.
+"""The metadata store's protocols, one per concern, and ``MetaStore``, which is all of them.
 
-Each mutating method is one atomic transaction: preconditions are checked inside it, so two
-racing writers can never both win a conditional write.
+Every implementation passes ``tests/contract/`` unchanged; implementations are plugged into that
+suite from one place (``tests/contract/stores.py``).
+
+The concurrency rule
+--------------------
+Each mutating method is one atomic transaction, and it stays atomic when **many store instances
+in many processes** write to one database at once (several routers on one PostgreSQL, several
+workers on one SQLite file). Conditions are never checked by reading first and writing after in
+separate steps; inside the one transaction:
+
+* a create-only write (``If-None-Match: *``) is an insert that conflicts when the key exists;
+* an ``If-Match`` write, an append (``expect_version``) and an unconditional replace are an
+  update of the row as it was read, guarded by that row's version, with the row locked where the
+  database has row locks (PostgreSQL's ``FOR UPDATE``); a guard that fails means another writer
+  won, and the transaction re-reads and re-checks;
+* bucket creation is an insert that does nothing when the name exists: exactly one creator;
+* chunk references move by increments and decrements in the same transaction as the manifest
+  that gains or loses them, in sorted chunk order (so two transactions never deadlock on them).
+
+Backend errors never escape: lock timeouts, serialization failures and lost connections are
+retried a bounded number of times, then raised as ``StoreUnavailable`` (503).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from xolo.core.conditions import WriteCondition
 from xolo.core.records import (
     AccessKey,
     Bucket,
     BucketSettings,
+    ChunkInfo,
+    ChunkRef,
     MultipartUpload,
     ObjectInfo,
     ObjectRecord,
     Part,
+    PeerRecord,
+    RouterRecord,
+    TaskRecord,
     Upload,
 )
 
 
-class MetaStore(Protocol):
-    async def put_bucket(
-        self, name: str, settings: BucketSettings, now: float
+class BucketStore(Protocol):
+    """Buckets, their settings, and their usage totals."""
+
+    async def create_bucket(
+        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
     ) -> tuple[Bucket, bool]:
-        """Create the bucket, or update its settings; the flag says whether it was created."""
+        """Create the bucket if no bucket has the name; returns the bucket as it now is and
+        whether this call created it. Racing creators: exactly one gets True, and the settings
+        are that one's."""
+        ...
+
+    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+        """Change only the settings ``changes`` names (see ``BucketSettings.updated``).
+        Raises NoSuchBucket."""
         ...
 
     async def get_bucket(self, name: str) -> Bucket:
         """Raises NoSuchBucket."""
         ...
 
-    async def list_buckets(self) -> list[Bucket]: ...
-
-    async def delete_bucket(self, name: str) -> None:
-        """Raises NoSuchBucket, or BucketNotEmpty while it holds objects."""
+    async def list_buckets(self) -> list[Bucket]:
+        """Every bucket, by name."""
         ...
+
+    async def delete_bucket(self, name: str, *, now: float) -> None:
+        """Remove an empty bucket with its pending uploads. Raises NoSuchBucket, or
+        BucketNotEmpty while it holds objects."""
+        ...
+
+
+class ObjectStore(Protocol):
+    """Objects: key → manifest, with conditional writes."""
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         """Raises NoSuchBucket; None when the key is absent."""
@@ -47,13 +88,16 @@ class MetaStore(Protocol):
     ) -> ObjectRecord | None:
         """Store ``record``, replacing the current object; returns the replaced one.
 
-        With ``upload_id`` the upload is consumed in the same transaction (NoSuchUpload when it
-        is expired or used). Raises NoSuchBucket and PreconditionFailed.
+        The chunks the record names gain a reference and those of the replaced object lose one,
+        in the same transaction (ChunkCollected when a named chunk has been collected). With
+        ``upload_id`` the declared upload is consumed too (NoSuchUpload when it is expired or
+        used). Raises NoSuchBucket and PreconditionFailed (ConcurrentUpdate for a failed
+        ``expect_version``).
         """
         ...
 
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition
+        self, bucket: str, key: str, condition: WriteCondition, *, now: float
     ) -> ObjectRecord | None:
         """Remove and return the object; None when absent. Raises NoSuchBucket."""
         ...
@@ -65,6 +109,10 @@ class MetaStore(Protocol):
         in byte order. The bucket is not checked."""
         ...
 
+
+class UploadStore(Protocol):
+    """Declared two-step uploads, waiting for their bytes."""
+
     async def create_upload(self, upload: Upload) -> None:
         """Raises NoSuchBucket."""
         ...
@@ -73,14 +121,25 @@ class MetaStore(Protocol):
         """The upload if it is still open and unexpired."""
         ...
 
+    async def expire_uploads(self, now: float, limit: int) -> int:
+        """Forget up to ``limit`` uploads that expired before ``now``; how many."""
+        ...
+
+
+class MultipartStore(Protocol):
+    """S3 multipart uploads and their parts (which hold chunk references until completion)."""
+
     async def create_multipart(self, upload: MultipartUpload) -> None:
         """Raises NoSuchBucket."""
         ...
 
-    async def get_multipart(self, upload_id: str) -> MultipartUpload | None: ...
+    async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        """The upload while it is in progress."""
+        ...
 
-    async def put_part(self, part: Part) -> None:
-        """Store or replace a part. Raises NoSuchUpload once the upload is completed or aborted."""
+    async def put_part(self, part: Part, *, now: float) -> None:
+        """Store or replace a part. Raises NoSuchUpload once the upload is completed or
+        aborted, ChunkCollected as ``put_object`` does."""
         ...
 
     async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
@@ -93,24 +152,136 @@ class MetaStore(Protocol):
         """Uploads in progress by (key bytes, upload id), after the given pair."""
         ...
 
+    async def stale_multiparts(self, created_before: float, limit: int) -> list[MultipartUpload]:
+        """Uploads still in progress that were started before ``created_before``."""
+        ...
+
     async def complete_multipart(
         self, upload_id: str, record: ObjectRecord, condition: WriteCondition
     ) -> ObjectRecord | None:
-        """Atomically end the upload (NoSuchUpload if already ended) and store ``record``."""
+        """Atomically end the upload (NoSuchUpload if already ended), drop its parts'
+        references and store ``record`` as ``put_object`` does."""
         ...
 
-    async def abort_multipart(self, upload_id: str) -> bool:
+    async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
         """End the upload and forget its parts; whether it existed."""
         ...
 
-    async def referenced_chunks(self) -> set[str]:
-        """Every chunk named by an object or an uploaded part (for garbage collection)."""
+
+class KeyStore(Protocol):
+    """Access keys, with sealed secrets."""
+
+    async def put_key(self, key: AccessKey) -> None:
+        """Create or replace a key."""
         ...
 
-    async def put_key(self, key: AccessKey) -> None: ...
+    async def get_key(self, access_key: str) -> AccessKey | None:
+        """The key, or None."""
+        ...
 
-    async def get_key(self, access_key: str) -> AccessKey | None: ...
+    async def list_keys(self) -> list[AccessKey]:
+        """Every key, by id."""
+        ...
 
-    async def list_keys(self) -> list[AccessKey]: ...
+    async def delete_key(self, access_key: str) -> bool:
+        """Forget a key; whether it existed."""
+        ...
 
-    async def close(self) -> None: ...
+
+class ChunkRefStore(Protocol):
+    """Which chunks manifests name, and garbage collection's side of the protocol.
+
+    A write *claims* each chunk before it sends the chunk's bytes anywhere, and its commit
+    turns the claim into a reference. A chunk with no reference carries the time it lost its
+    last one (or was claimed); GC marks chunks whose time is older than the grace period,
+    asks the volumes to doom them, and then *confirms* only those no write claimed or named in
+    between. See ``cluster/gc.py`` for why no interleaving loses a chunk.
+    """
+
+    async def claim_chunks(self, chunks: Sequence[ChunkRef], *, replicas: int, now: float) -> None:
+        """Protect chunks a write is about to store: absent ones get a row with no reference,
+        unreferenced ones a fresh time, and any mark GC set is cleared. ``replicas`` raises
+        (never lowers) the copies each should have."""
+        ...
+
+    async def gc_mark(self, cutoff: float, round_id: str, limit: int) -> list[str]:
+        """Mark up to ``limit`` unreferenced chunks whose time is before ``cutoff`` as being
+        collected by ``round_id``; their names."""
+        ...
+
+    async def gc_confirm(self, names: Sequence[str], round_id: str) -> list[str]:
+        """Forget the chunks among ``names`` still marked by ``round_id`` and still
+        unreferenced; their names, which the caller may now delete."""
+        ...
+
+    async def chunk_page(self, after: str, limit: int) -> list[ChunkInfo]:
+        """Known chunks with names above ``after``, in name order (for repair and rebalance)."""
+        ...
+
+    async def chunk_infos(self, names: Sequence[str]) -> dict[str, ChunkInfo]:
+        """What is known of each named chunk (absent names are left out)."""
+        ...
+
+    async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
+        """Record chunks found on a volume that the store does not know, as unreferenced from
+        ``now``, so GC collects them after the grace period; how many were new."""
+        ...
+
+
+class ClusterStore(Protocol):
+    """Membership and coordination: peers, routers, and leases for background tasks."""
+
+    async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+        """Record a heartbeat: create the peer or update what it reports, keeping its
+        ``joined`` time and the operator's ``admin_state``. Returns the stored record."""
+        ...
+
+    async def list_peers(self) -> list[PeerRecord]:
+        """Every peer ever joined and not removed, by id."""
+        ...
+
+    async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
+        """Set an operator state (``active``, ``draining``, ``drained``); None if unknown."""
+        ...
+
+    async def remove_peer(self, peer_id: str) -> bool:
+        """Forget a peer; whether it was known."""
+        ...
+
+    async def put_router(self, router: RouterRecord) -> None:
+        """Record that a router is alive at its URLs."""
+        ...
+
+    async def list_routers(self, seen_after: float) -> list[RouterRecord]:
+        """Routers seen after the given time."""
+        ...
+
+    async def acquire_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """Take or renew the lease on ``name`` until ``now + ttl``: True when ``holder`` holds it
+        now (it was free, expired, or already ``holder``'s)."""
+        ...
+
+    async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
+        """Give the lease up (if ``holder`` holds it) and record the task's last status."""
+        ...
+
+    async def list_tasks(self) -> list[TaskRecord]:
+        """Every task that ever ran, with its lease and last status."""
+        ...
+
+
+class MetaStore(
+    BucketStore,
+    ObjectStore,
+    UploadStore,
+    MultipartStore,
+    KeyStore,
+    ChunkRefStore,
+    ClusterStore,
+    Protocol,
+):
+    """Everything the object service and the cluster keep in the metadata database."""
+
+    async def close(self) -> None:
+        """Release connections and threads; the store is unusable afterwards."""
+        ...

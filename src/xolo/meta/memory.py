@@ -1,26 +1,45 @@
 """An in-memory MetaStore: for unit tests and ``xolo.open_memory()``.
 
-Methods never await inside a critical section, so each is atomic on one event loop.
+Methods never await inside a critical section, so each is atomic on one event loop; several
+``MemoryMetaStore`` instances may share one ``MemoryState`` (as several routers share one
+database) to exercise multi-instance code paths in unit tests.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from xolo.core.conditions import WriteCondition
-from xolo.core.errors import BucketNotEmpty, NoSuchBucket, NoSuchUpload
+from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
 from xolo.core.records import (
     AccessKey,
     Bucket,
     BucketSettings,
+    ChunkInfo,
+    ChunkRef,
     MultipartUpload,
     ObjectInfo,
     ObjectRecord,
     Part,
+    PeerRecord,
+    RouterRecord,
+    TaskRecord,
     Upload,
 )
+from xolo.core.refs import ref_delta
+
+
+@dataclasses.dataclass(slots=True)
+class _ChunkRow:
+    size: int
+    refs: int
+    replicas: int
+    zero_since: float | None
+    gc_round: str | None = None
 
 
 class _BucketState:
@@ -33,17 +52,30 @@ class _BucketState:
         self.bytes_used = 0
 
 
-class MemoryMetaStore:
+class MemoryState:
+    """Everything a MemoryMetaStore keeps; shareable between instances."""
+
     def __init__(self) -> None:
-        self._buckets: dict[str, _BucketState] = {}
-        self._uploads: dict[str, Upload] = {}
-        self._keys: dict[str, AccessKey] = {}
-        self._multiparts: dict[str, MultipartUpload] = {}
-        self._parts: dict[str, dict[int, Part]] = {}
+        self.buckets: dict[str, _BucketState] = {}
+        self.uploads: dict[str, Upload] = {}
+        self.keys: dict[str, AccessKey] = {}
+        self.multiparts: dict[str, MultipartUpload] = {}
+        self.parts: dict[str, dict[int, Part]] = {}
+        self.chunks: dict[str, _ChunkRow] = {}
+        self.peers: dict[str, PeerRecord] = {}
+        self.routers: dict[str, RouterRecord] = {}
+        self.tasks: dict[str, TaskRecord] = {}
+
+
+class MemoryMetaStore:
+    """A MetaStore in a dictionary; see the module docstring."""
+
+    def __init__(self, state: MemoryState | None = None) -> None:
+        self._s = state or MemoryState()
 
     def _state(self, name: str) -> _BucketState:
         try:
-            return self._buckets[name]
+            return self._s.buckets[name]
         except KeyError:
             raise NoSuchBucket(f"bucket {name!r} does not exist") from None
 
@@ -53,55 +85,92 @@ class MemoryMetaStore:
             state.bucket, object_count=len(state.objects), bytes_used=state.bytes_used
         )
 
-    async def put_bucket(
-        self, name: str, settings: BucketSettings, now: float
+    # -- buckets -----------------------------------------------------------------------------
+
+    async def create_bucket(
+        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
     ) -> tuple[Bucket, bool]:
-        state = self._buckets.get(name)
-        if state is None:
-            state = self._buckets[name] = _BucketState(Bucket(name, now, settings))
-            return self._with_stats(state), True
+        state = self._s.buckets.get(name)
+        if state is not None:
+            return self._with_stats(state), False
+        state = _BucketState(Bucket(name=name, created=now, settings=settings, owner=owner))
+        self._s.buckets[name] = state
+        return self._with_stats(state), True
+
+    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+        state = self._state(name)
+        settings = state.bucket.settings.updated(changes)
         state.bucket = dataclasses.replace(state.bucket, settings=settings)
-        return self._with_stats(state), False
+        return self._with_stats(state)
 
     async def get_bucket(self, name: str) -> Bucket:
         return self._with_stats(self._state(name))
 
     async def list_buckets(self) -> list[Bucket]:
-        return [self._with_stats(self._buckets[n]) for n in sorted(self._buckets)]
+        return [self._with_stats(self._s.buckets[n]) for n in sorted(self._s.buckets)]
 
-    async def delete_bucket(self, name: str) -> None:
+    async def delete_bucket(self, name: str, *, now: float) -> None:
         state = self._state(name)
         if state.objects:
-            raise BucketNotEmpty(f"bucket {name!r} still holds {len(state.objects)} objects")
-        del self._buckets[name]
-        for upload_id in [u.upload_id for u in self._uploads.values() if u.bucket == name]:
-            del self._uploads[upload_id]
-        for upload_id in [u.upload_id for u in self._multiparts.values() if u.bucket == name]:
-            await self.abort_multipart(upload_id)
+            raise BucketNotEmpty(f"bucket {name!r} still holds objects")
+        del self._s.buckets[name]
+        for upload_id in [u.upload_id for u in self._s.uploads.values() if u.bucket == name]:
+            del self._s.uploads[upload_id]
+        for upload_id in [u.upload_id for u in self._s.multiparts.values() if u.bucket == name]:
+            await self.abort_multipart(upload_id, now=now)
+
+    # -- references --------------------------------------------------------------------------
+
+    def _apply(self, gained: list[frozenset[str]], lost: list[frozenset[str]], now: float) -> None:
+        delta = ref_delta(gained, lost)
+        for name, n in delta.items():
+            if n > 0 and name not in self._s.chunks:
+                raise ChunkCollected(f"chunk {name} was collected while this write was running")
+        for name, n in delta.items():
+            row = self._s.chunks.get(name)
+            if row is None:
+                continue
+            row.refs += n
+            if n > 0:
+                row.zero_since, row.gc_round = None, None
+            elif row.refs <= 0:
+                row.zero_since = now
+
+    # -- objects -----------------------------------------------------------------------------
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
         return self._state(bucket).objects.get(key.encode())
 
-    async def put_object(
-        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+    def _write(
+        self, record: ObjectRecord, condition: WriteCondition, also_lost: list[frozenset[str]]
     ) -> ObjectRecord | None:
         state = self._state(record.bucket)
         raw = record.key.encode()
         current = state.objects.get(raw)
         condition.check(current.etag if current else None, current.version if current else None)
-        if upload_id is not None:
-            upload = self._uploads.get(upload_id)
-            if upload is None or upload.expires <= record.modified:
-                raise NoSuchUpload()
-            del self._uploads[upload_id]
+        lost = [current.chunk_names()] if current else []
+        self._apply([record.chunk_names()], lost + also_lost, record.modified)
         if current is None:
             bisect.insort(state.keys, raw)
         state.objects[raw] = record
         state.bytes_used += record.size - (current.size if current else 0)
         return current
 
+    async def put_object(
+        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+    ) -> ObjectRecord | None:
+        self._state(record.bucket)
+        if upload_id is not None:
+            upload = self._s.uploads.get(upload_id)
+            if upload is None or upload.expires <= record.modified:
+                raise NoSuchUpload()
+        current = self._write(record, condition, [])
+        if upload_id is not None:
+            del self._s.uploads[upload_id]
+        return current
+
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition
+        self, bucket: str, key: str, condition: WriteCondition, *, now: float
     ) -> ObjectRecord | None:
         state = self._state(bucket)
         raw = key.encode()
@@ -109,6 +178,7 @@ class MemoryMetaStore:
         condition.check(current.etag if current else None, current.version if current else None)
         if current is None:
             return None
+        self._apply([], [current.chunk_names()], now)
         del state.objects[raw]
         del state.keys[bisect.bisect_left(state.keys, raw)]
         state.bytes_used -= current.size
@@ -117,7 +187,7 @@ class MemoryMetaStore:
     async def scan_objects(
         self, bucket: str, prefix: bytes, start: bytes, limit: int
     ) -> list[ObjectInfo]:
-        state = self._buckets.get(bucket)
+        state = self._s.buckets.get(bucket)
         if state is None:
             return []
         end = prefix_end(prefix)
@@ -131,32 +201,45 @@ class MemoryMetaStore:
             i += 1
         return out
 
+    # -- two-step uploads --------------------------------------------------------------------
+
     async def create_upload(self, upload: Upload) -> None:
         self._state(upload.bucket)
-        self._uploads[upload.upload_id] = upload
+        self._s.uploads[upload.upload_id] = upload
 
     async def get_upload(self, upload_id: str, now: float) -> Upload | None:
-        upload = self._uploads.get(upload_id)
+        upload = self._s.uploads.get(upload_id)
         if upload is None or upload.expires <= now:
             return None
         return upload
 
+    async def expire_uploads(self, now: float, limit: int) -> int:
+        doomed = [u.upload_id for u in self._s.uploads.values() if u.expires <= now][:limit]
+        for upload_id in doomed:
+            del self._s.uploads[upload_id]
+        return len(doomed)
+
+    # -- multipart uploads -------------------------------------------------------------------
+
     async def create_multipart(self, upload: MultipartUpload) -> None:
         self._state(upload.bucket)
-        self._multiparts[upload.upload_id] = upload
-        self._parts[upload.upload_id] = {}
+        self._s.multiparts[upload.upload_id] = upload
+        self._s.parts[upload.upload_id] = {}
 
     async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
-        return self._multiparts.get(upload_id)
+        return self._s.multiparts.get(upload_id)
 
-    async def put_part(self, part: Part) -> None:
-        parts = self._parts.get(part.upload_id)
+    async def put_part(self, part: Part, *, now: float) -> None:
+        parts = self._s.parts.get(part.upload_id)
         if parts is None:
             raise NoSuchUpload()
+        old = parts.get(part.number)
+        lost = [frozenset(c.sha256 for c in old.chunks)] if old else []
+        self._apply([frozenset(c.sha256 for c in part.chunks)], lost, now)
         parts[part.number] = part
 
     async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
-        parts = self._parts.get(upload_id, {})
+        parts = self._s.parts.get(upload_id, {})
         return [parts[n] for n in sorted(parts) if n > after][:limit]
 
     async def list_multiparts(
@@ -164,41 +247,148 @@ class MemoryMetaStore:
     ) -> list[MultipartUpload]:
         found = sorted(
             ((u.key.encode(), u.upload_id), u)
-            for u in self._multiparts.values()
+            for u in self._s.multiparts.values()
             if u.bucket == bucket and u.key.encode().startswith(prefix)
         )
         return [u for pos, u in found if after is None or pos > after][:limit]
 
+    async def stale_multiparts(self, created_before: float, limit: int) -> list[MultipartUpload]:
+        stale = [u for u in self._s.multiparts.values() if u.created < created_before]
+        return sorted(stale, key=lambda u: u.created)[:limit]
+
+    def _part_chunks(self, upload_id: str) -> list[frozenset[str]]:
+        return [
+            frozenset(c.sha256 for c in p.chunks) for p in self._s.parts.get(upload_id, {}).values()
+        ]
+
     async def complete_multipart(
         self, upload_id: str, record: ObjectRecord, condition: WriteCondition
     ) -> ObjectRecord | None:
-        if upload_id not in self._multiparts:
+        if upload_id not in self._s.multiparts:
             raise NoSuchUpload()
-        previous = await self.put_object(record, condition)
-        await self.abort_multipart(upload_id)
+        previous = self._write(record, condition, self._part_chunks(upload_id))
+        self._s.parts.pop(upload_id, None)
+        self._s.multiparts.pop(upload_id, None)
         return previous
 
-    async def abort_multipart(self, upload_id: str) -> bool:
-        self._parts.pop(upload_id, None)
-        return self._multiparts.pop(upload_id, None) is not None
+    async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
+        if upload_id not in self._s.multiparts:
+            return False
+        self._apply([], self._part_chunks(upload_id), now)
+        self._s.parts.pop(upload_id, None)
+        self._s.multiparts.pop(upload_id, None)
+        return True
 
-    async def referenced_chunks(self) -> set[str]:
-        names = {
-            c.sha256 for s in self._buckets.values() for o in s.objects.values() for c in o.chunks
-        }
-        names.update(
-            c.sha256 for parts in self._parts.values() for p in parts.values() for c in p.chunks
-        )
-        return names
+    # -- keys --------------------------------------------------------------------------------
 
     async def put_key(self, key: AccessKey) -> None:
-        self._keys[key.access_key] = key
+        self._s.keys[key.access_key] = key
 
     async def get_key(self, access_key: str) -> AccessKey | None:
-        return self._keys.get(access_key)
+        return self._s.keys.get(access_key)
 
     async def list_keys(self) -> list[AccessKey]:
-        return [self._keys[k] for k in sorted(self._keys)]
+        return [self._s.keys[k] for k in sorted(self._s.keys)]
+
+    async def delete_key(self, access_key: str) -> bool:
+        return self._s.keys.pop(access_key, None) is not None
+
+    # -- chunk references --------------------------------------------------------------------
+
+    async def claim_chunks(self, chunks: Sequence[ChunkRef], *, replicas: int, now: float) -> None:
+        for chunk in chunks:
+            row = self._s.chunks.get(chunk.sha256)
+            if row is None:
+                self._s.chunks[chunk.sha256] = _ChunkRow(chunk.size, 0, replicas, now)
+                continue
+            row.zero_since = now if row.refs == 0 else None
+            row.gc_round = None
+            row.replicas = max(row.replicas, replicas)
+
+    async def gc_mark(self, cutoff: float, round_id: str, limit: int) -> list[str]:
+        due = sorted(
+            (row.zero_since, name)
+            for name, row in self._s.chunks.items()
+            if row.refs == 0 and row.zero_since is not None and row.zero_since < cutoff
+        )[:limit]
+        for _, name in due:
+            self._s.chunks[name].gc_round = round_id
+        return [name for _, name in due]
+
+    async def gc_confirm(self, names: Sequence[str], round_id: str) -> list[str]:
+        confirmed = []
+        for name in sorted(names):
+            row = self._s.chunks.get(name)
+            if row is not None and row.gc_round == round_id and row.refs == 0:
+                del self._s.chunks[name]
+                confirmed.append(name)
+        return confirmed
+
+    def _info(self, name: str, row: _ChunkRow) -> ChunkInfo:
+        return ChunkInfo(sha256=name, size=row.size, refs=row.refs, replicas=row.replicas)
+
+    async def chunk_page(self, after: str, limit: int) -> list[ChunkInfo]:
+        names = sorted(n for n in self._s.chunks if n > after)[:limit]
+        return [self._info(n, self._s.chunks[n]) for n in names]
+
+    async def chunk_infos(self, names: Sequence[str]) -> dict[str, ChunkInfo]:
+        return {n: self._info(n, self._s.chunks[n]) for n in names if n in self._s.chunks}
+
+    async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
+        added = 0
+        for chunk in chunks:
+            if chunk.sha256 not in self._s.chunks:
+                self._s.chunks[chunk.sha256] = _ChunkRow(chunk.size, 0, 1, now)
+                added += 1
+        return added
+
+    # -- membership and leases ---------------------------------------------------------------
+
+    async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+        known = self._s.peers.get(peer.id)
+        if known is not None:
+            peer = dataclasses.replace(peer, joined=known.joined, admin_state=known.admin_state)
+        self._s.peers[peer.id] = peer
+        return peer
+
+    async def list_peers(self) -> list[PeerRecord]:
+        return [self._s.peers[p] for p in sorted(self._s.peers)]
+
+    async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
+        peer = self._s.peers.get(peer_id)
+        if peer is None:
+            return None
+        peer = self._s.peers[peer_id] = dataclasses.replace(peer, admin_state=admin_state)
+        return peer
+
+    async def remove_peer(self, peer_id: str) -> bool:
+        return self._s.peers.pop(peer_id, None) is not None
+
+    async def put_router(self, router: RouterRecord) -> None:
+        self._s.routers[router.id] = router
+
+    async def list_routers(self, seen_after: float) -> list[RouterRecord]:
+        return [r for _, r in sorted(self._s.routers.items()) if r.last_seen > seen_after]
+
+    async def acquire_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        task = self._s.tasks.get(name)
+        if task is not None and task.holder not in (None, holder) and task.lease_until >= now:
+            return False
+        status = task.status if task else {}
+        self._s.tasks[name] = TaskRecord(
+            name=name, holder=holder, lease_until=now + ttl, status=status
+        )
+        return True
+
+    async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
+        task = self._s.tasks.get(name)
+        if task is not None and task.holder == holder:
+            self._s.tasks[name] = TaskRecord(
+                name=name, holder=None, lease_until=0.0, status=dict(status)
+            )
+
+    async def list_tasks(self) -> list[TaskRecord]:
+        return [self._s.tasks[n] for n in sorted(self._s.tasks)]
 
     async def close(self) -> None:
         return None

@@ -1,7 +1,7 @@
 """Who is calling, and may they do this.
 
-Grants (read < write < admin, per bucket) are modelled now and enforced for non-root keys;
-only root keys exist until key management lands.
+Keys carry grants (read < write < admin, per bucket, or on ``*``); root keys may do anything.
+Cluster members prove themselves with signed requests (``ClusterGuard``).
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from xolo.core.cluster_auth import NonceCache, verify_chunk_url, verify_request
 from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
 from xolo.core.errors import AccessDenied, InvalidCredentials
 from xolo.core.records import AccessKey
-from xolo.meta.base import MetaStore
+from xolo.meta.base import KeyStore
 
 LEVELS = {"read": 1, "write": 2, "admin": 3}
+"""Grant levels in order: each includes the ones below it."""
 
 KEY_CACHE_SECONDS = 5.0
 """How long an unsealed key is reused before the store is asked again (revocation delay)."""
@@ -48,7 +50,7 @@ class Principal:
 class Authenticator:
     def __init__(
         self,
-        meta: MetaStore,
+        meta: KeyStore,
         box: SecretBox,
         *,
         token_ttl: float = 3600.0,
@@ -75,7 +77,12 @@ class Authenticator:
             if current and current.is_root and self._box.open(current.sealed_secret) == secret:
                 return None
             await self._meta.put_key(
-                AccessKey(access_key, self._box.seal(secret), self._clock(), is_root=True)
+                AccessKey(
+                    access_key=access_key,
+                    sealed_secret=self._box.seal(secret),
+                    created=self._clock(),
+                    is_root=True,
+                )
             )
             self._cache.pop(access_key, None)
             return access_key, secret
@@ -83,7 +90,12 @@ class Authenticator:
             return None
         access_key, secret = new_access_key(), new_secret()
         await self._meta.put_key(
-            AccessKey(access_key, self._box.seal(secret), self._clock(), is_root=True)
+            AccessKey(
+                access_key=access_key,
+                sealed_secret=self._box.seal(secret),
+                created=self._clock(),
+                is_root=True,
+            )
         )
         return access_key, secret
 
@@ -94,7 +106,12 @@ class Authenticator:
                 raise ValueError(f"grant level for {bucket!r} must be read, write or admin")
         access_key, secret = new_access_key(), new_secret()
         await self._meta.put_key(
-            AccessKey(access_key, self._box.seal(secret), self._clock(), grants=dict(grants))
+            AccessKey(
+                access_key=access_key,
+                sealed_secret=self._box.seal(secret),
+                created=self._clock(),
+                grants=dict(grants),
+            )
         )
         return access_key, secret
 
@@ -130,3 +147,34 @@ class Authenticator:
         access_key = self._signer.verify(token, now=self._clock())
         principal, _ = await self.secret_for(access_key)
         return principal
+
+
+class ClusterGuard:
+    """Who may use a volume's chunk API besides keys with admin on ``*``: routers and peers of
+    the cluster (signed requests), and bearers of a signed chunk URL (one method, one chunk).
+
+    Without a cluster secret (a lone ``xolo serve``) only keys are accepted.
+    """
+
+    def __init__(self, *, secret: str | None, clock: Callable[[], float] = time.time) -> None:
+        self._secret = secret
+        self._clock = clock
+        self._nonces = NonceCache()
+
+    @property
+    def secret(self) -> str | None:
+        return self._secret
+
+    def check_signature(self, *, method: str, path: str, query: str, header: str) -> None:
+        """Raise InvalidCredentials (401) unless ``header`` is a fresh cluster signature."""
+        if self._secret is None:
+            raise InvalidCredentials("this server is not part of a cluster")
+        verify_request(
+            self._secret, method, path, query, header, now=self._clock(), nonces=self._nonces
+        )
+
+    def check_chunk_url(self, *, method: str, sha256: str, query: Mapping[str, str]) -> None:
+        """Raise AccessDenied (403) unless the query signs this method on this chunk."""
+        if self._secret is None:
+            raise AccessDenied("signed chunk URLs need a cluster secret")
+        verify_chunk_url(self._secret, method, sha256, query, now=self._clock())

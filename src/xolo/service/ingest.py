@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
 
 from xolo.chunks.base import ChunkStore
@@ -17,10 +17,37 @@ from xolo.core.checksums import ObjectDigest
 from xolo.core.chunking import Rechunker
 from xolo.core.errors import BadDigest, InvalidArgument, SizeMismatch
 from xolo.core.records import ChunkRef
+from xolo.meta.base import ChunkRefStore
 from xolo.service.config import ServiceConfig
 
 
-@dataclass(frozen=True, slots=True)
+class ChunkSink:
+    """Where a write's chunks go: claimed in the metadata store (so GC spares them until the
+    manifest commits), then stored with the bucket's replication and write quorum."""
+
+    def __init__(
+        self,
+        *,
+        meta: ChunkRefStore,
+        chunks: ChunkStore,
+        copies: int,
+        quorum: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self._meta = meta
+        self._chunks = chunks
+        self.copies = copies
+        self.quorum = quorum
+        self._clock = clock
+
+    async def store(self, sha256: str, data: bytes) -> None:
+        """Claim, then store: the claim must come first (see ``cluster/gc.py``)."""
+        ref = ChunkRef(sha256=sha256, size=len(data))
+        await self._meta.claim_chunks([ref], replicas=self.copies, now=self._clock())
+        await self._chunks.put(sha256, data, copies=self.copies, quorum=self.quorum)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Ingested:
     size: int
     md5: str | None
@@ -41,7 +68,7 @@ def _hash_chunk(digest: ObjectDigest, chunk: bytes) -> str:
 
 
 class _ChunkWriter:
-    def __init__(self, store: ChunkStore, digest: ObjectDigest, in_flight: int) -> None:
+    def __init__(self, store: ChunkSink, digest: ObjectDigest, in_flight: int) -> None:
         self._store = store
         self._digest = digest
         self._in_flight = in_flight
@@ -50,8 +77,8 @@ class _ChunkWriter:
 
     async def add(self, chunk: bytes) -> None:
         sha = await asyncio.to_thread(_hash_chunk, self._digest, chunk)
-        self.refs.append(ChunkRef(sha, len(chunk)))
-        self._pending.append(asyncio.create_task(self._store.put(sha, chunk)))
+        self.refs.append(ChunkRef(sha256=sha, size=len(chunk)))
+        self._pending.append(asyncio.create_task(self._store.store(sha, chunk)))
         while len(self._pending) > self._in_flight:
             await self._pending.pop(0)
 
@@ -68,7 +95,7 @@ class _ChunkWriter:
 
 async def ingest(
     body: AsyncIterable[bytes],
-    store: ChunkStore,
+    store: ChunkSink,
     config: ServiceConfig,
     *,
     max_size: int | None = None,
@@ -106,13 +133,25 @@ async def ingest(
         if writer is None:
             data = bytes(head)
             digest.update(data)
-            return Ingested(digest.size, digest.md5, digest.sha256, (), data, digest.checksums())
+            return Ingested(
+                size=digest.size,
+                md5=digest.md5,
+                sha256=digest.sha256,
+                chunks=(),
+                inline=data,
+                checksums=digest.checksums(),
+            )
         rest = rechunker.finish()
         if rest:
             await writer.add(rest)
         await writer.drain()
         return Ingested(
-            digest.size, digest.md5, digest.sha256, tuple(writer.refs), None, digest.checksums()
+            size=digest.size,
+            md5=digest.md5,
+            sha256=digest.sha256,
+            chunks=tuple(writer.refs),
+            inline=None,
+            checksums=digest.checksums(),
         )
     except BaseException:
         if writer is not None:

@@ -12,7 +12,6 @@ import itertools
 import secrets
 from collections.abc import AsyncIterable, Callable, Mapping
 
-from xolo.chunks.base import ChunkStore
 from xolo.core.conditions import NO_CONDITION, WriteCondition
 from xolo.core.errors import (
     BadDigest,
@@ -33,17 +32,21 @@ from xolo.core.names import (
 from xolo.core.records import MultipartUpload, ObjectRecord, Part
 from xolo.meta.base import MetaStore
 from xolo.service.config import ServiceConfig
-from xolo.service.ingest import ingest, verify_checksums
+from xolo.service.ingest import ChunkSink, ingest, verify_checksums
 
 MAX_PARTS = 10_000
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 
 class MultipartMixin:
-    meta: MetaStore
-    chunks: ChunkStore
-    config: ServiceConfig
+    """Multipart operations of ObjectService (which provides these attributes)."""
+
+    _meta: MetaStore
+    _config: ServiceConfig
     _clock: Callable[[], float]
+
+    async def _sink(self, bucket: str) -> ChunkSink:
+        raise NotImplementedError
 
     async def create_multipart(
         self,
@@ -70,11 +73,11 @@ class MultipartMixin:
             checksum_algorithm=checksum_algorithm,
             headers=check_headers(headers or {}),
         )
-        await self.meta.create_multipart(upload)
+        await self._meta.create_multipart(upload)
         return upload
 
     async def get_multipart(self, upload_id: str, bucket: str, key: str) -> MultipartUpload:
-        upload = await self.meta.get_multipart(upload_id)
+        upload = await self._meta.get_multipart(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             raise NoSuchUpload(
                 "the multipart upload does not exist; it may have been aborted or completed"
@@ -95,29 +98,31 @@ class MultipartMixin:
         """Store one part's bytes as chunks (never inline: completion only joins chunk lists)."""
         if not 1 <= number <= MAX_PARTS:
             raise InvalidArgument(f"part number must be an integer between 1 and {MAX_PARTS}")
-        config = dataclasses.replace(self.config, inline_threshold=0)
-        data = await ingest(body, self.chunks, config, md5=True, checksums=checksum_algorithms)
+        config = dataclasses.replace(self._config, inline_threshold=0)
+        sink = await self._sink(upload.bucket)
+        data = await ingest(body, sink, config, md5=True, checksums=checksum_algorithms)
         if sha256 is not None and data.sha256 != sha256:
             raise BadDigest("the part's SHA-256 does not match the one that was signed")
         verify_checksums(data, content_md5, expected_checksums)
         assert data.md5 is not None
+        now = self._clock()
         part = Part(
-            upload.upload_id,
-            number,
-            data.size,
-            data.md5,
-            self._clock(),
-            data.chunks,
-            data.checksums,
+            upload_id=upload.upload_id,
+            number=number,
+            size=data.size,
+            etag=data.md5,
+            modified=now,
+            chunks=data.chunks,
+            checksums=data.checksums,
         )
-        await self.meta.put_part(part)
+        await self._meta.put_part(part, now=now)
         return part
 
     async def all_parts(self, upload_id: str) -> dict[int, Part]:
         parts: dict[int, Part] = {}
         after = 0
         while True:
-            batch = await self.meta.list_parts(upload_id, after, 1000)
+            batch = await self._meta.list_parts(upload_id, after, 1000)
             parts.update((p.number, p) for p in batch)
             if len(batch) < 1000:
                 return parts
@@ -145,10 +150,10 @@ class MultipartMixin:
                 )
             chosen.append(part)
         for part in chosen[:-1]:
-            if part.size < self.config.min_part_size:
+            if part.size < self._config.min_part_size:
                 raise EntityTooSmall(
                     f"part {part.number} is {part.size} bytes; every part but the last must be "
-                    f"at least {self.config.min_part_size}"
+                    f"at least {self._config.min_part_size}"
                 )
         joined = hashlib.md5(b"".join(bytes.fromhex(p.etag) for p in chosen)).hexdigest()
         record = ObjectRecord(
@@ -165,17 +170,17 @@ class MultipartMixin:
             chunks=tuple(c for p in chosen for c in p.chunks),
             headers=dict(upload.headers),
         )
-        await self.meta.complete_multipart(upload.upload_id, record, condition)
+        await self._meta.complete_multipart(upload.upload_id, record, condition)
         return record
 
     async def abort_multipart(self, upload: MultipartUpload) -> None:
-        if not await self.meta.abort_multipart(upload.upload_id):
+        if not await self._meta.abort_multipart(upload.upload_id, now=self._clock()):
             raise NoSuchUpload()
 
     async def list_parts(
         self, upload: MultipartUpload, *, after: int = 0, limit: int = 1000
     ) -> tuple[list[Part], bool]:
-        parts = await self.meta.list_parts(upload.upload_id, after, limit + 1)
+        parts = await self._meta.list_parts(upload.upload_id, after, limit + 1)
         return parts[:limit], len(parts) > limit
 
     async def list_multiparts(
@@ -191,5 +196,5 @@ class MultipartMixin:
         if key_marker:
             # Without an upload-id marker S3 resumes after every upload of the key marker.
             after = (key_marker.encode(), upload_id_marker or "\U0010ffff")
-        uploads = await self.meta.list_multiparts(bucket, prefix.encode(), after, limit + 1)
+        uploads = await self._meta.list_multiparts(bucket, prefix.encode(), after, limit + 1)
         return uploads[:limit], len(uploads) > limit

@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import hashlib
 import random
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from xolo.chunks.base import ChunkStore
 from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
 from xolo.core.errors import (
     BadDigest,
+    ChunkUnavailable,
     ConcurrentUpdate,
-    EntityTooLarge,
     InvalidArgument,
     NoSuchChunk,
     NoSuchKey,
@@ -55,7 +55,7 @@ from xolo.core.records import (
 )
 from xolo.meta.base import MetaStore
 from xolo.service.config import ServiceConfig
-from xolo.service.ingest import Ingested, ingest, verify_checksums
+from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
 
@@ -65,11 +65,13 @@ APPEND_RETRIES = 10
 """Replays of an append that lost a race with another process before it gives up; each waits a
 random few milliseconds more than the last, so two processes do not retry in lockstep."""
 
-BUCKET_SEEN_SECONDS = 2.0
-"""How long a bucket seen to exist skips the pre-write check. Only an optimisation: the commit
-checks the bucket in its own transaction, so a bucket deleted meanwhile still fails the write
-(after its bytes are read). Saves a metadata read on every small PUT."""
-BUCKETS_SEEN_MAX = 10_000
+BUCKET_CACHE_SECONDS = 2.0
+"""How long a bucket read for a write is reused (its existence for the pre-write check, its
+replication settings for the chunks). Only an optimisation: the commit checks the bucket in its
+own transaction, so a bucket deleted meanwhile still fails the write (after its bytes are read);
+a settings change reaches writes within this time. Saves a metadata read on every small PUT."""
+BUCKET_CACHE_MAX = 10_000
+"""Buckets remembered at most; past this the cache starts over (it is only an optimisation)."""
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
@@ -80,14 +82,21 @@ def _new_version() -> str:
     return secrets.token_hex(8)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, kw_only=True)
 class ObjectReader:
-    """An object opened for reading: its record, the resolved range, and its bytes on demand."""
+    """An object opened for reading: its record, the resolved range, and its bytes on demand.
+
+    Bytes come in pieces of at most ``piece`` bytes, each read (and, across a network,
+    verified) whole before it is yielded, with one piece of readahead. ``prefetch`` reads the
+    first piece and checks that every other chunk still has a copy, so that an unreadable
+    object fails before any response header is sent, not halfway through its body.
+    """
 
     record: ObjectRecord
     range: ByteRange | None
-    chunks: ChunkStore
+    store: ChunkStore
     piece: int
+    _first: bytes | None = None
 
     @property
     def start(self) -> int:
@@ -97,28 +106,53 @@ class ObjectReader:
     def length(self) -> int:
         return self.range.length if self.range else self.record.size
 
+    def _pieces(self) -> list[tuple[str, int, int]]:
+        end = self.start + self.length - 1
+        return [
+            (chunk.sha256, pos, min(self.piece, offset + length - pos))
+            for chunk, offset, length in self.record.slices(self.start, end)
+            for pos in range(offset, offset + length, self.piece)
+        ]
+
+    async def prefetch(self) -> None:
+        """Read the first piece now, and fail with ChunkUnavailable (503) if the object cannot
+        be served whole."""
+        if self.record.inline is not None or self.length == 0:
+            return
+        pieces = self._pieces()
+        rest = sorted({sha for sha, _, _ in pieces[1:]} - {pieces[0][0]})
+        first, present = await asyncio.gather(
+            self._read(*pieces[0]), self.store.has(rest) if rest else _nothing()
+        )
+        if not all(present):
+            raise ChunkUnavailable("a chunk of this object has no reachable copy")
+        self._first = first
+
+    async def _read(self, sha256: str, offset: int, length: int) -> bytes:
+        try:
+            return await self.store.read(sha256, offset, length)
+        except NoSuchChunk:
+            raise ChunkUnavailable("a chunk of this object has no reachable copy") from None
+
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._stream()
 
     async def _stream(self) -> AsyncIterator[bytes]:
         if self.length == 0:
             return
-        end = self.start + self.length - 1
         if self.record.inline is not None:
-            yield self.record.inline[self.start : end + 1]
+            yield self.record.inline[self.start : self.start + self.length]
             return
-        pieces = [
-            (chunk.sha256, pos, min(self.piece, offset + length - pos))
-            for chunk, offset, length in self.record.slices(self.start, end)
-            for pos in range(offset, offset + length, self.piece)
-        ]
-        # One piece of readahead: the next read runs while the current piece is being sent.
-        pending = asyncio.ensure_future(self.chunks.get(*pieces[0]))
+        pieces = self._pieces()
+        first, self._first = self._first, None
+        pending = (
+            _ready(first) if first is not None else asyncio.ensure_future(self._read(*pieces[0]))
+        )
         try:
             for i in range(len(pieces)):
                 data = await pending
                 if i + 1 < len(pieces):
-                    pending = asyncio.ensure_future(self.chunks.get(*pieces[i + 1]))
+                    pending = asyncio.ensure_future(self._read(*pieces[i + 1]))
                 yield data
         finally:
             if not pending.done():
@@ -129,21 +163,37 @@ class ObjectReader:
         return b"".join([piece async for piece in self])
 
 
+async def _nothing() -> list[bool]:
+    return []
+
+
+def _ready(data: bytes) -> asyncio.Future[bytes]:
+    fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    fut.set_result(data)
+    return fut
+
+
 class ObjectService(MultipartMixin):
+    """Object semantics over a metadata store and a chunk store; every surface calls this.
+
+    Policy that must hold everywhere lives here: what a conditional write, an append or a copy
+    means, when a bucket is created, how many copies a bucket's chunks get.
+    """
+
     def __init__(
         self,
+        *,
         meta: MetaStore,
         chunks: ChunkStore,
         config: ServiceConfig | None = None,
-        *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.meta = meta
-        self.chunks = chunks
-        self.config = config or ServiceConfig()
+        self._meta = meta
+        self._chunks = chunks
+        self._config = config or ServiceConfig()
         self._clock = clock
         self._append_locks = KeyedLocks()
-        self._buckets_seen: dict[str, float] = {}
+        self._bucket_cache: dict[str, tuple[float, Bucket]] = {}
 
     async def __aenter__(self) -> ObjectService:
         return self
@@ -152,27 +202,69 @@ class ObjectService(MultipartMixin):
         await self.close()
 
     async def close(self) -> None:
-        await self.meta.close()
-        await self.chunks.close()
+        await self._meta.close()
+        await self._chunks.close()
 
     # -- buckets -------------------------------------------------------------------------------
 
     async def list_buckets(self) -> list[Bucket]:
-        return await self.meta.list_buckets()
+        return await self._meta.list_buckets()
+
+    async def create_bucket(
+        self, name: str, settings: BucketSettings | None = None, *, owner: str | None = None
+    ) -> tuple[Bucket, bool]:
+        """Create the bucket unless the name is taken, in one transaction: exactly one of any
+        number of racing creators gets True, and the bucket has that creator's settings."""
+        check_bucket_name(name)
+        return await self._meta.create_bucket(
+            name, settings or BucketSettings(), owner=owner, now=self._clock()
+        )
+
+    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+        """Change only the settings ``changes`` names."""
+        self._bucket_cache.pop(name, None)
+        return await self._meta.update_bucket(name, changes)
 
     async def put_bucket(
-        self, name: str, settings: BucketSettings | None = None
+        self,
+        name: str,
+        changes: Mapping[str, Any] | None = None,
+        *,
+        owner: str | None = None,
     ) -> tuple[Bucket, bool]:
-        """Create a bucket, or update the settings of an existing one."""
-        check_bucket_name(name)
-        return await self.meta.put_bucket(name, settings or BucketSettings(), self._clock())
+        """Create the bucket with the settings ``changes`` names (defaults for the rest), or,
+        when it exists, change only those settings; the flag says whether it was created."""
+        settings = BucketSettings.from_json(changes or {})
+        bucket, created = await self.create_bucket(name, settings, owner=owner)
+        if created or not changes:
+            return bucket, created
+        return await self.update_bucket(name, changes), False
 
     async def get_bucket(self, name: str) -> Bucket:
-        return await self.meta.get_bucket(name)
+        return await self._meta.get_bucket(name)
 
     async def delete_bucket(self, name: str) -> None:
-        self._buckets_seen.pop(name, None)
-        await self.meta.delete_bucket(name)
+        self._bucket_cache.pop(name, None)
+        await self._meta.delete_bucket(name, now=self._clock())
+
+    async def _cached_bucket(self, name: str) -> Bucket:
+        now = time.monotonic()
+        hit = self._bucket_cache.get(name)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        bucket = await self._meta.get_bucket(name)
+        if len(self._bucket_cache) > BUCKET_CACHE_MAX:
+            self._bucket_cache.clear()
+        self._bucket_cache[name] = (now + BUCKET_CACHE_SECONDS, bucket)
+        return bucket
+
+    async def _sink(self, bucket: str) -> ChunkSink:
+        """Where this bucket's chunks go, with its replication and write quorum."""
+        settings = (await self._cached_bucket(bucket)).settings
+        copies, quorum = settings.copies(self._chunks.places())
+        return ChunkSink(
+            meta=self._meta, chunks=self._chunks, copies=copies, quorum=quorum, clock=self._clock
+        )
 
     # -- writing objects -----------------------------------------------------------------------
 
@@ -218,19 +310,14 @@ class ObjectService(MultipartMixin):
             check_content_type(content_type)
         return check_metadata(metadata or {}), check_tags(tags or {})
 
-    async def _precheck(self, bucket: str, key: str, condition: WriteCondition) -> None:
-        """Fail before reading any byte when the outcome is known; the commit checks again."""
-        if condition == NO_CONDITION:
-            now = time.monotonic()
-            if self._buckets_seen.get(bucket, 0.0) > now:
-                return
-            await self.meta.get_bucket(bucket)
-            if len(self._buckets_seen) > BUCKETS_SEEN_MAX:
-                self._buckets_seen.clear()
-            self._buckets_seen[bucket] = now + BUCKET_SEEN_SECONDS
-            return
-        current = await self.meta.get_object(bucket, key)
-        condition.check(current.etag if current else None, current.version if current else None)
+    async def _precheck(self, bucket: str, key: str, condition: WriteCondition) -> ChunkSink:
+        """Fail before reading any byte when the outcome is known (the commit checks again);
+        where the write's chunks go."""
+        sink = await self._sink(bucket)
+        if condition != NO_CONDITION:
+            current = await self._meta.get_object(bucket, key)
+            condition.check(current.etag if current else None, current.version if current else None)
+        return sink
 
     async def put_object(
         self,
@@ -261,11 +348,11 @@ class ObjectService(MultipartMixin):
         stored_headers = check_headers(headers or {})
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
-        await self._precheck(bucket, key, condition)
+        sink = await self._precheck(bucket, key, condition)
         data = await ingest(
             body,
-            self.chunks,
-            self.config,
+            sink,
+            self._config,
             max_size=size,
             md5=md5_etag or content_md5 is not None,
             checksums=checksum_algorithms,
@@ -281,12 +368,30 @@ class ObjectService(MultipartMixin):
             tags=tag_map,
             headers=stored_headers,
         )
-        await self.meta.put_object(record, condition)
+        await self._meta.put_object(record, condition)
         return record
 
-    async def put_bytes(self, bucket: str, key: str, data: bytes, **kwargs: object) -> ObjectRecord:
+    async def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        condition: WriteCondition = NO_CONDITION,
+    ) -> ObjectRecord:
         """Convenience for embedding: ``put_object`` with an in-memory body."""
-        return await self.put_object(bucket, key, _one(data), **kwargs)  # type: ignore[arg-type]
+        return await self.put_object(
+            bucket,
+            key,
+            _one(data),
+            content_type=content_type,
+            metadata=metadata,
+            tags=tags,
+            condition=condition,
+        )
 
     @staticmethod
     def _verify(data: Ingested, *, size: int | None, sha256: str | None) -> None:
@@ -313,26 +418,26 @@ class ObjectService(MultipartMixin):
         most, before ConcurrentUpdate (409) is given up with.
         """
         meta, _ = self._check_object_args(bucket, key, content_type, metadata, None)
+        sink = await self._sink(bucket)
         async with self._append_locks.hold((bucket, key)):
             for retry in range(APPEND_RETRIES + 1):
                 if retry:
                     await asyncio.sleep(random.uniform(0, 0.002 * retry))
-                current = await self.meta.get_object(bucket, key)
+                current = await self._meta.get_object(bucket, key)
                 attempt = await self._append_once(
-                    current, bucket, key, body, content_type, meta, condition
+                    current, sink, bucket, key, body, content_type, meta, condition
                 )
                 if isinstance(attempt, ObjectRecord):
                     return attempt
                 # Lost a race: replay the bytes this try stored (an empty range yields nothing).
                 tried, old_size = attempt
-                body = ObjectReader(
-                    tried, ByteRange(old_size, tried.size - 1), self.chunks, self.config.read_piece
-                )
+                body = self._reader(tried, ByteRange(old_size, tried.size - 1))
             raise ConcurrentUpdate("the object kept changing under this append; retry it")
 
     async def _append_once(
         self,
         current: ObjectRecord | None,
+        sink: ChunkSink,
         bucket: str,
         key: str,
         body: AsyncIterable[bytes],
@@ -343,16 +448,16 @@ class ObjectService(MultipartMixin):
         """One try: the committed record, or (the record that lost a race, the old size)."""
         condition.check(current.etag if current else None, current.version if current else None)
         if current is None:
-            data = await ingest(body, self.chunks, self.config)
+            data = await ingest(body, sink, self._config)
             chunks = data.chunks
         elif current.inline is not None:
-            data = await ingest(body, self.chunks, self.config, prefix=current.inline)
+            data = await ingest(body, sink, self._config, prefix=current.inline)
             chunks = data.chunks
         else:
             digest = ObjectDigest()
             await self._feed(current, digest)
-            config = dataclasses.replace(self.config, inline_threshold=0)
-            data = await ingest(body, self.chunks, config, digest=digest)
+            config = dataclasses.replace(self._config, inline_threshold=0)
+            data = await ingest(body, sink, config, digest=digest)
             chunks = current.chunks + data.chunks
         record = ObjectRecord(
             bucket=bucket,
@@ -372,13 +477,13 @@ class ObjectService(MultipartMixin):
         )
         guarded = dataclasses.replace(condition, expect_version=current.version if current else "")
         try:
-            await self.meta.put_object(record, guarded)
+            await self._meta.put_object(record, guarded)
         except ConcurrentUpdate:
             return record, current.size if current else 0
         return record
 
     async def _feed(self, record: ObjectRecord, digest: ObjectDigest) -> None:
-        reader = ObjectReader(record, None, self.chunks, self.config.read_piece)
+        reader = self._reader(record, None)
         async for piece in reader:
             await asyncio.to_thread(digest.update, piece)
 
@@ -410,18 +515,16 @@ class ObjectService(MultipartMixin):
             metadata=meta if replace_metadata else dict(source.metadata),
             headers=check_headers(headers or {}) if replace_metadata else dict(source.headers),
         )
-        # The new manifest names chunks it does not store: refresh them so garbage collection
-        # spares them even if the source is deleted before this commit lands.
-        if record.chunks and not all(await self.chunks.touch([c.sha256 for c in record.chunks])):
-            raise NoSuchKey(f"the copy source {source_key!r} lost chunks; it cannot be copied")
-        await self.meta.put_object(record, condition)
+        # The commit gives the copy its own reference to each chunk; a chunk GC collected since
+        # the source was read fails it (ChunkCollected) rather than committing a hole.
+        await self._meta.put_object(record, condition)
         return record
 
     async def delete_object(
         self, bucket: str, key: str, condition: WriteCondition = NO_CONDITION
     ) -> ObjectRecord:
         check_key(key)
-        deleted = await self.meta.delete_object(bucket, key, condition)
+        deleted = await self._meta.delete_object(bucket, key, condition, now=self._clock())
         if deleted is None:
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
         return deleted
@@ -430,7 +533,7 @@ class ObjectService(MultipartMixin):
 
     async def head_object(self, bucket: str, key: str) -> ObjectRecord:
         check_key(key)
-        record = await self.meta.get_object(bucket, key)
+        record = await self._meta.get_object(bucket, key)
         if record is None:
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
         return record
@@ -445,8 +548,13 @@ class ObjectService(MultipartMixin):
         if_none_match: str | None = None,
         if_modified_since: str | None = None,
         if_unmodified_since: str | None = None,
+        body: bool = True,
     ) -> ObjectReader:
-        """Resolve conditions and range; raises NotModified, PreconditionFailed, InvalidRange."""
+        """Resolve conditions and range; raises NotModified, PreconditionFailed, InvalidRange.
+
+        With ``body`` (a GET, not a HEAD) the first bytes are read before this returns, so an
+        object that cannot be served fails here (ChunkUnavailable, 503) and never as a cut body.
+        """
         record = await self.head_object(bucket, key)
         check_read(
             etag=record.etag,
@@ -456,8 +564,15 @@ class ObjectService(MultipartMixin):
             if_modified_since=if_modified_since,
             if_unmodified_since=if_unmodified_since,
         )
-        byte_range = parse_range(range, record.size)
-        return ObjectReader(record, byte_range, self.chunks, self.config.read_piece)
+        reader = self._reader(record, parse_range(range, record.size))
+        if body:
+            await reader.prefetch()
+        return reader
+
+    def _reader(self, record: ObjectRecord, byte_range: ByteRange | None) -> ObjectReader:
+        return ObjectReader(
+            record=record, range=byte_range, store=self._chunks, piece=self._config.read_piece
+        )
 
     async def get_bytes(self, bucket: str, key: str, *, range: str | None = None) -> bytes:
         """Convenience for embedding: the object's bytes (or a range of them) in memory."""
@@ -475,7 +590,7 @@ class ObjectService(MultipartMixin):
     ) -> ListPage:
         """One page of keys and common prefixes, in UTF-8 byte order, as S3 lists them."""
         limit = check_page_size(limit)
-        await self.meta.get_bucket(bucket)
+        await self._meta.get_bucket(bucket)
         raw_prefix, raw_delim = prefix.encode(), delimiter.encode()
         start = raw_prefix
         if start_after:
@@ -487,14 +602,18 @@ class ObjectService(MultipartMixin):
         last: tuple[bytes, bool] | None = None
         while True:
             want = limit - len(objects) - len(prefixes) + 1
-            batch = await self.meta.scan_objects(bucket, raw_prefix, start, want)
+            batch = await self._meta.scan_objects(bucket, raw_prefix, start, want)
             restarted = False
             for info in batch:
                 raw = info.key.encode()
                 folded = common_prefix(raw, raw_prefix, raw_delim)
                 if len(objects) + len(prefixes) == limit:
                     assert last is not None
-                    return ListPage(objects, prefixes, encode_cursor(last[0], is_prefix=last[1]))
+                    return ListPage(
+                        objects=objects,
+                        prefixes=prefixes,
+                        next_cursor=encode_cursor(last[0], is_prefix=last[1]),
+                    )
                 if folded is None:
                     objects.append(info)
                     last = (raw, False)
@@ -504,12 +623,12 @@ class ObjectService(MultipartMixin):
                 last = (folded, True)
                 end = prefix_end(folded)
                 if end is None:
-                    return ListPage(objects, prefixes, None)
+                    return ListPage(objects=objects, prefixes=prefixes, next_cursor=None)
                 start = end
                 restarted = True
                 break
             if not restarted and len(batch) < want:
-                return ListPage(objects, prefixes, None)
+                return ListPage(objects=objects, prefixes=prefixes, next_cursor=None)
 
     # -- two-step uploads ----------------------------------------------------------------------
 
@@ -540,20 +659,21 @@ class ObjectService(MultipartMixin):
             content_type=content_type or DEFAULT_CONTENT_TYPE,
             tags=tag_map,
             created=now,
-            expires=now + self.config.upload_ttl,
+            expires=now + self._config.upload_ttl,
         )
-        await self.meta.create_upload(upload)
+        await self._meta.create_upload(upload)
         return upload
 
     async def get_upload(self, upload_id: str) -> Upload:
-        upload = await self.meta.get_upload(upload_id, self._clock())
+        upload = await self._meta.get_upload(upload_id, self._clock())
         if upload is None:
             raise NoSuchUpload(f"upload {upload_id[:64]!r} does not exist, has expired or was used")
         return upload
 
     async def complete_upload(self, upload: Upload, body: AsyncIterable[bytes]) -> ObjectRecord:
         """Receive the bytes of a declared upload; it is consumed, atomically, only on success."""
-        data = await ingest(body, self.chunks, self.config, max_size=upload.size)
+        sink = await self._sink(upload.bucket)
+        data = await ingest(body, sink, self._config, max_size=upload.size)
         self._verify(data, size=upload.size, sha256=upload.sha256)
         record = self._record(
             upload.bucket,
@@ -563,57 +683,5 @@ class ObjectService(MultipartMixin):
             metadata={},
             tags=upload.tags,
         )
-        await self.meta.put_object(record, NO_CONDITION, upload_id=upload.upload_id)
+        await self._meta.put_object(record, NO_CONDITION, upload_id=upload.upload_id)
         return record
-
-    # -- garbage collection ------------------------------------------------------------------
-
-    async def collect_garbage(self, grace: float = 24 * 3600.0) -> int:
-        """Delete chunks that no object or part names and that were last stored more than
-        ``grace`` seconds ago, and abandoned temporary files; returns chunks deleted.
-
-        Safe against concurrent writes: a write stores (or, deduplicating, re-stores and so
-        refreshes) every chunk before committing the manifest that names it, so a chunk an
-        upload still needs is younger than ``grace`` for as long as that upload is shorter.
-        The referenced set is read before the sweep starts.
-        """
-        if grace < 0:
-            raise InvalidArgument("grace must not be negative")
-        cutoff = self._clock() - grace
-        referenced = await self.meta.referenced_chunks()
-        return await self.chunks.sweep(referenced.__contains__, cutoff)
-
-    # -- content-addressed chunks --------------------------------------------------------------
-
-    async def put_chunk(self, sha256: str, body: AsyncIterable[bytes]) -> int:
-        """Store a chunk sent by name; bytes that do not hash to the name are refused."""
-        check_chunk_name(sha256)
-        buf = bytearray()
-        async for piece in body:
-            buf += piece
-            if len(buf) > self.config.max_chunk_size:
-                raise EntityTooLarge(f"a chunk may be at most {self.config.max_chunk_size} bytes")
-        data = bytes(buf)
-        actual = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-        if actual != sha256:
-            raise BadDigest(f"the body hashes to {actual}, not to its name")
-        await self.chunks.put(sha256, data)
-        return len(data)
-
-    async def get_chunk(self, sha256: str) -> bytes:
-        check_chunk_name(sha256)
-        return await self.chunks.get(sha256)
-
-    async def chunk_size(self, sha256: str) -> int:
-        check_chunk_name(sha256)
-        size = await self.chunks.size(sha256)
-        if size is None:
-            raise NoSuchChunk(f"chunk {sha256} is not stored here")
-        return size
-
-    async def has_chunks(self, names: Sequence[str]) -> list[bool]:
-        for name in names:
-            if not isinstance(name, str):
-                raise InvalidArgument("chunk names must be strings")
-            check_chunk_name(name)
-        return await self.chunks.has(names)

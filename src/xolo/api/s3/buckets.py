@@ -53,19 +53,37 @@ async def create_bucket(r: S3Request) -> Response:
         raise NotImplementedByXolo(
             f"canned ACL {acl!r} is not supported; use private or public-read"
         )
-    try:
-        await r.service.get_bucket(r.bucket)
-    except NoSuchBucket:
-        pass
-    else:
-        if r.caller.principal is not None and r.caller.principal.can("admin", r.bucket):
+    principal = r.caller.principal
+    # A key that may read the bucket but not create it already knows it exists; any other
+    # caller without the right to create it learns nothing from being refused.
+    if (
+        principal is not None
+        and not principal.can("admin", r.bucket)
+        and principal.can("read", r.bucket)
+        and await _exists(r, r.bucket)
+    ):
+        raise BucketAlreadyExists("the requested bucket name is not available")
+    await r.require("admin")
+    assert principal is not None
+    bucket, created = await r.service.create_bucket(
+        r.bucket, BucketSettings(public_read=acl == "public-read"), owner=principal.access_key
+    )
+    if not created:
+        if bucket.owner not in (None, principal.access_key):
+            raise BucketAlreadyExists("the requested bucket name is not available")
+        if r.region != "us-east-1":
             raise BucketAlreadyOwnedByYou(
                 "your previous request to create the named bucket succeeded and you already own it"
             )
-        raise BucketAlreadyExists("the requested bucket name is not available")
-    await r.require("admin")
-    await r.service.put_bucket(r.bucket, BucketSettings(public_read=acl == "public-read"))
     return Response(headers={"location": f"/{r.bucket}"})
+
+
+async def _exists(r: S3Request, name: str) -> bool:
+    try:
+        await r.service.get_bucket(name)
+    except NoSuchBucket:
+        return False
+    return True
 
 
 async def head_bucket(r: S3Request) -> Response:
@@ -133,7 +151,7 @@ async def _page(
 ) -> ListPage:
     if max_keys == 0:  # S3 answers an empty page, but still for an existing bucket only
         await r.service.get_bucket(r.bucket)
-        return ListPage([], [], None)
+        return ListPage(objects=[], prefixes=[], next_cursor=None)
     return await r.service.list_objects(
         r.bucket,
         prefix=prefix,

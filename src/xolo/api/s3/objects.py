@@ -119,6 +119,7 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
         if_none_match=h.get("if-none-match"),
         if_modified_since=h.get("if-modified-since"),
         if_unmodified_since=h.get("if-unmodified-since"),
+        body=not head,
     )
     headers = object_headers(r, reader.record)
     headers["content-length"] = str(reader.length)

@@ -17,6 +17,7 @@ from xolo.core.errors import (
     MalformedXML,
     NotFound,
     NotModified,
+    ServiceUnavailable,
     XoloError,
 )
 
@@ -85,6 +86,8 @@ def s3_code(exc: XoloError) -> tuple[str, int]:
         return "NoSuchKey", 404
     if type(exc) is Conflict:
         return "OperationAborted", 409
+    if isinstance(exc, ServiceUnavailable):
+        return "ServiceUnavailable", 503  # S3 has one code for every retryable unavailability
     return exc.code, exc.status
 
 

@@ -1,0 +1,248 @@
+"""Rows to records and back: one codec per table, shared by every SQL dialect."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from xolo.core.records import (
+    AccessKey,
+    Bucket,
+    BucketSettings,
+    ChunkInfo,
+    ChunkRef,
+    MultipartUpload,
+    ObjectRecord,
+    Part,
+    PeerRecord,
+    RouterRecord,
+    TaskRecord,
+    Upload,
+)
+from xolo.meta.sql.tx import Row
+
+OBJECT_COLUMNS = (
+    "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, "
+    "checksums, headers, inline"
+)
+BUCKET_SELECT = (
+    "SELECT b.name, b.created, b.settings, b.owner, "
+    "(SELECT CAST(COALESCE(SUM(s.objects), 0) AS {bigint}) FROM bucket_stats s "
+    "WHERE s.bucket = b.name), "
+    "(SELECT CAST(COALESCE(SUM(s.bytes), 0) AS {bigint}) FROM bucket_stats s "
+    "WHERE s.bucket = b.name) FROM buckets b"
+)
+MULTIPART_COLUMNS = (
+    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm, headers"
+)
+PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
+UPLOAD_COLUMNS = "upload_id, bucket, key, size, sha256, content_type, tags, created, expires"
+KEY_COLUMNS = "access_key, sealed_secret, created, is_root, grants"
+PEER_COLUMNS = "id, url, zone, capacity, used_bytes, chunks, last_heartbeat, joined, admin_state"
+CHUNK_COLUMNS = "sha256, size, refs, replicas"
+
+
+def dumps(doc: Mapping[str, Any]) -> str:
+    return json.dumps(dict(doc), separators=(",", ":"))
+
+
+def bucket(row: Row) -> Bucket:
+    name, created, settings, owner, count, used = row
+    return Bucket(
+        name=name,
+        created=created,
+        settings=BucketSettings.from_json(json.loads(settings)),
+        owner=owner,
+        object_count=int(count),
+        bytes_used=int(used),
+    )
+
+
+def chunks(doc: str) -> tuple[ChunkRef, ...]:
+    return tuple(ChunkRef(sha256=h, size=n) for h, n in json.loads(doc))
+
+
+def chunks_json(refs: tuple[ChunkRef, ...]) -> str:
+    return json.dumps([[c.sha256, c.size] for c in refs], separators=(",", ":"))
+
+
+def record(bucket_name: str, row: Row) -> ObjectRecord:
+    (key, size, etag, modified, ctype, sha256, version, meta, tags, refs, sums, hdrs, inline) = row
+    return ObjectRecord(
+        bucket=bucket_name,
+        key=bytes(key).decode(),
+        size=size,
+        etag=etag,
+        sha256=sha256,
+        modified=modified,
+        version=version,
+        content_type=ctype,
+        metadata=json.loads(meta),
+        tags=json.loads(tags),
+        chunks=chunks(refs),
+        inline=bytes(inline) if inline is not None else None,
+        checksums=json.loads(sums),
+        headers=json.loads(hdrs),
+    )
+
+
+def record_values(rec: ObjectRecord) -> tuple[Any, ...]:
+    """The values of OBJECT_COLUMNS, after the bucket."""
+    return (
+        rec.key.encode(),
+        rec.size,
+        rec.etag,
+        rec.modified,
+        rec.content_type,
+        rec.sha256,
+        rec.version,
+        dumps(rec.metadata),
+        dumps(rec.tags),
+        chunks_json(rec.chunks),
+        dumps(rec.checksums),
+        dumps(rec.headers),
+        rec.inline,
+    )
+
+
+def multipart(row: Row) -> MultipartUpload:
+    uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs = row
+    return MultipartUpload(
+        upload_id=uid,
+        bucket=bucket_name,
+        key=bytes(key).decode(),
+        created=created,
+        content_type=ctype,
+        metadata=json.loads(meta),
+        tags=json.loads(tags),
+        checksum_algorithm=algorithm,
+        headers=json.loads(hdrs),
+    )
+
+
+def multipart_values(up: MultipartUpload) -> tuple[Any, ...]:
+    return (
+        up.upload_id,
+        up.bucket,
+        up.key.encode(),
+        up.created,
+        up.content_type,
+        dumps(up.metadata),
+        dumps(up.tags),
+        up.checksum_algorithm,
+        dumps(up.headers),
+    )
+
+
+def part(row: Row) -> Part:
+    uid, number, size, etag, modified, refs, sums = row
+    return Part(
+        upload_id=uid,
+        number=int(number),
+        size=size,
+        etag=etag,
+        modified=modified,
+        chunks=chunks(refs),
+        checksums=json.loads(sums),
+    )
+
+
+def part_values(p: Part) -> tuple[Any, ...]:
+    return (
+        p.upload_id,
+        p.number,
+        p.size,
+        p.etag,
+        p.modified,
+        chunks_json(p.chunks),
+        dumps(p.checksums),
+    )
+
+
+def upload(row: Row) -> Upload:
+    uid, bucket_name, key, size, sha256, ctype, tags, created, expires = row
+    return Upload(
+        upload_id=uid,
+        bucket=bucket_name,
+        key=key,
+        size=size,
+        sha256=sha256,
+        content_type=ctype,
+        tags=json.loads(tags),
+        created=created,
+        expires=expires,
+    )
+
+
+def upload_values(up: Upload) -> tuple[Any, ...]:
+    return (
+        up.upload_id,
+        up.bucket,
+        up.key,
+        up.size,
+        up.sha256,
+        up.content_type,
+        dumps(up.tags),
+        up.created,
+        up.expires,
+    )
+
+
+def access_key(row: Row) -> AccessKey:
+    key_id, sealed, created, is_root, grants = row
+    return AccessKey(
+        access_key=key_id,
+        sealed_secret=bytes(sealed),
+        created=created,
+        is_root=bool(is_root),
+        grants=json.loads(grants),
+    )
+
+
+def access_key_values(key: AccessKey) -> tuple[Any, ...]:
+    return (key.access_key, key.sealed_secret, key.created, int(key.is_root), dumps(key.grants))
+
+
+def peer(row: Row) -> PeerRecord:
+    pid, url, zone, capacity, used, count, heartbeat, joined, admin_state = row
+    return PeerRecord(
+        id=pid,
+        url=url,
+        zone=zone,
+        capacity=int(capacity),
+        used_bytes=int(used),
+        chunks=int(count),
+        last_heartbeat=heartbeat,
+        joined=joined,
+        admin_state=admin_state,
+    )
+
+
+def peer_values(p: PeerRecord) -> tuple[Any, ...]:
+    return (
+        p.id,
+        p.url,
+        p.zone,
+        p.capacity,
+        p.used_bytes,
+        p.chunks,
+        p.last_heartbeat,
+        p.joined,
+        p.admin_state,
+    )
+
+
+def router(row: Row) -> RouterRecord:
+    rid, url, s3_url, last_seen = row
+    return RouterRecord(id=rid, url=url, s3_url=s3_url, last_seen=last_seen)
+
+
+def chunk_info(row: Row) -> ChunkInfo:
+    sha, size, refs, replicas = row
+    return ChunkInfo(sha256=sha, size=int(size), refs=int(refs), replicas=int(replicas))
+
+
+def task(row: Row) -> TaskRecord:
+    name, holder, lease_until, status = row
+    return TaskRecord(name=name, holder=holder, lease_until=lease_until, status=json.loads(status))

@@ -1,0 +1,453 @@
+"""Buckets, objects, uploads and multipart uploads, written once for every SQL dialect.
+
+Read ``meta/base.py`` for the concurrency rule these transactions keep.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from xolo.core.conditions import WriteCondition
+from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
+from xolo.core.listing import prefix_end
+from xolo.core.records import (
+    Bucket,
+    BucketSettings,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectRecord,
+    Part,
+    Upload,
+)
+from xolo.meta.sql import codecs
+from xolo.meta.sql.codecs import MULTIPART_COLUMNS, OBJECT_COLUMNS, PART_COLUMNS, UPLOAD_COLUMNS
+from xolo.meta.sql.refs import apply_ref_delta, ref_delta
+from xolo.meta.sql.tx import Database, Tx
+
+STATS_SHARDS = 16
+"""Rows each bucket's totals are spread over, by key hash: writers of different keys rarely
+touch the same row, so one bucket's totals do not serialize its writes (design note M2)."""
+
+WRITE_TRIES = 8
+"""Re-reads of a row whose guarded update lost to another writer; each loss means another
+transaction committed, so running out is a sign of pathological contention (409)."""
+
+_PLACEHOLDERS = ", ".join("?" * 13)
+
+
+def _shard(raw_key: bytes) -> int:
+    return zlib.crc32(raw_key) % STATS_SHARDS
+
+
+class SqlObjects:
+    """The object-facing protocols (BucketStore, ObjectStore, UploadStore, MultipartStore)."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._d = db.dialect
+        self._bucket_select = codecs.BUCKET_SELECT.format(bigint=self._d.bigint)
+
+    # -- buckets -----------------------------------------------------------------------------
+
+    async def _bucket(self, tx: Tx, name: str) -> Bucket:
+        row = await tx.one(f"{self._bucket_select} WHERE b.name = ?", name)
+        if row is None:
+            raise NoSuchBucket(f"bucket {name!r} does not exist")
+        return codecs.bucket(row)
+
+    @staticmethod
+    async def _require_bucket(tx: Tx, name: str, lock: str = "") -> None:
+        if await tx.one(f"SELECT 1 FROM buckets WHERE name = ?{lock}", name) is None:
+            raise NoSuchBucket(f"bucket {name!r} does not exist")
+
+    async def create_bucket(
+        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
+    ) -> tuple[Bucket, bool]:
+        doc = codecs.dumps(settings.to_json())
+
+        async def tx(t: Tx) -> tuple[Bucket, bool]:
+            created = await t.run(
+                "INSERT INTO buckets (name, created, settings, owner) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO NOTHING",
+                name,
+                now,
+                doc,
+                owner,
+            )
+            return await self._bucket(t, name), created == 1
+
+        return await self._db.write(tx)
+
+    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+        async def tx(t: Tx) -> Bucket:
+            row = await t.one(
+                f"SELECT settings FROM buckets WHERE name = ?{self._d.for_update}", name
+            )
+            if row is None:
+                raise NoSuchBucket(f"bucket {name!r} does not exist")
+            current = BucketSettings.from_json(json.loads(row[0]))
+            updated = current.updated(changes)
+            await t.run(
+                "UPDATE buckets SET settings = ? WHERE name = ?",
+                codecs.dumps(updated.to_json()),
+                name,
+            )
+            return await self._bucket(t, name)
+
+        return await self._db.write(tx)
+
+    async def get_bucket(self, name: str) -> Bucket:
+        async def q(t: Tx) -> Bucket:
+            return await self._bucket(t, name)
+
+        return await self._db.read(q)
+
+    async def list_buckets(self) -> list[Bucket]:
+        async def q(t: Tx) -> list[Bucket]:
+            return [codecs.bucket(r) for r in await t.all(f"{self._bucket_select} ORDER BY b.name")]
+
+        return await self._db.read(q)
+
+    async def delete_bucket(self, name: str, *, now: float) -> None:
+        async def tx(t: Tx) -> None:
+            # The lock conflicts with the key-share lock every insert's foreign key check
+            # takes, so no object can appear between the emptiness check and the delete.
+            await self._require_bucket(t, name, self._d.for_update)
+            if await t.one("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", name):
+                raise BucketNotEmpty(f"bucket {name!r} still holds objects")
+            rows = await t.all(
+                "SELECT p.chunks FROM parts p JOIN multipart_uploads m "
+                "ON p.upload_id = m.upload_id WHERE m.bucket = ?",
+                name,
+            )
+            lost = [frozenset(c.sha256 for c in codecs.chunks(r[0])) for r in rows]
+            await apply_ref_delta(t, ref_delta((), lost), now)
+            await t.run("DELETE FROM uploads WHERE bucket = ?", name)
+            await t.run("DELETE FROM multipart_uploads WHERE bucket = ?", name)
+            await t.run("DELETE FROM buckets WHERE name = ?", name)
+
+        await self._db.write(tx)
+
+    # -- objects -----------------------------------------------------------------------------
+
+    async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        raw = key.encode()
+
+        async def q(t: Tx) -> ObjectRecord | None:
+            row = await t.one(
+                f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?", bucket, raw
+            )
+            if row is None:
+                await self._require_bucket(t, bucket)
+                return None
+            return codecs.record(bucket, row)
+
+        return await self._db.read(q)
+
+    async def _current(self, t: Tx, bucket: str, raw: bytes) -> ObjectRecord | None:
+        row = await t.one(
+            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?"
+            f"{self._d.for_update}",
+            bucket,
+            raw,
+        )
+        return codecs.record(bucket, row) if row else None
+
+    async def _write_object(
+        self,
+        t: Tx,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        also_lost: list[frozenset[str]],
+    ) -> ObjectRecord | None:
+        """Insert or replace ``record`` under ``condition``; moves its references and totals."""
+        await self._require_bucket(t, record.bucket)
+        raw = record.key.encode()
+        values = codecs.record_values(record)
+        for _ in range(WRITE_TRIES):
+            current = await self._current(t, record.bucket, raw)
+            condition.check(current.etag if current else None, current.version if current else None)
+            if current is None:
+                written = await t.run(
+                    f"INSERT INTO objects (bucket, {OBJECT_COLUMNS}) VALUES (?, {_PLACEHOLDERS}) "
+                    "ON CONFLICT (bucket, key) DO NOTHING",
+                    record.bucket,
+                    *values,
+                )
+            else:
+                written = await t.run(
+                    "UPDATE objects SET size = ?, etag = ?, modified = ?, content_type = ?, "
+                    "sha256 = ?, version = ?, metadata = ?, tags = ?, chunks = ?, checksums = ?, "
+                    "headers = ?, inline = ? WHERE bucket = ? AND key = ? AND version = ?",
+                    *values[1:],
+                    record.bucket,
+                    raw,
+                    current.version,
+                )
+            if written == 1:
+                break
+        else:
+            raise ConcurrentUpdate("the object kept changing under this write; retry it")
+        lost = [current.chunk_names()] if current else []
+        delta = ref_delta([record.chunk_names()], lost + also_lost)
+        await apply_ref_delta(t, delta, record.modified)
+        await self._count(
+            t,
+            record.bucket,
+            raw,
+            0 if current else 1,
+            record.size - (current.size if current else 0),
+        )
+        return current
+
+    @staticmethod
+    async def _count(t: Tx, bucket: str, raw: bytes, objects: int, size: int) -> None:
+        if not objects and not size:
+            return
+        await t.run(
+            "INSERT INTO bucket_stats (bucket, shard, objects, bytes) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (bucket, shard) DO UPDATE SET "
+            "objects = bucket_stats.objects + excluded.objects, "
+            "bytes = bucket_stats.bytes + excluded.bytes",
+            bucket,
+            _shard(raw),
+            objects,
+            size,
+        )
+
+    async def put_object(
+        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+    ) -> ObjectRecord | None:
+        async def tx(t: Tx) -> ObjectRecord | None:
+            current = await self._write_object(t, record, condition, [])
+            if upload_id is not None:
+                consumed = await t.run(
+                    "DELETE FROM uploads WHERE upload_id = ? AND expires > ?",
+                    upload_id,
+                    record.modified,
+                )
+                if consumed != 1:
+                    raise NoSuchUpload()
+            return current
+
+        return await self._db.write(tx)
+
+    async def delete_object(
+        self, bucket: str, key: str, condition: WriteCondition, *, now: float
+    ) -> ObjectRecord | None:
+        raw = key.encode()
+
+        async def tx(t: Tx) -> ObjectRecord | None:
+            await self._require_bucket(t, bucket)
+            for _ in range(WRITE_TRIES):
+                current = await self._current(t, bucket, raw)
+                condition.check(
+                    current.etag if current else None, current.version if current else None
+                )
+                if current is None:
+                    return None
+                deleted = await t.run(
+                    "DELETE FROM objects WHERE bucket = ? AND key = ? AND version = ?",
+                    bucket,
+                    raw,
+                    current.version,
+                )
+                if deleted == 1:
+                    break
+            else:
+                raise ConcurrentUpdate("the object kept changing under this delete; retry it")
+            await apply_ref_delta(t, ref_delta((), [current.chunk_names()]), now)
+            await self._count(t, bucket, raw, -1, -current.size)
+            return current
+
+        return await self._db.write(tx)
+
+    async def scan_objects(
+        self, bucket: str, prefix: bytes, start: bytes, limit: int
+    ) -> list[ObjectInfo]:
+        end = prefix_end(prefix)
+        sql = (
+            "SELECT key, size, etag, modified, content_type FROM objects "
+            "WHERE bucket = ? AND key >= ?"
+        )
+        args: list[Any] = [bucket, max(start, prefix)]
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        sql += " ORDER BY key LIMIT ?"
+        args.append(limit)
+
+        async def q(t: Tx) -> list[ObjectInfo]:
+            return [
+                ObjectInfo(
+                    key=bytes(k).decode(), size=size, etag=etag, modified=mod, content_type=ctype
+                )
+                for k, size, etag, mod, ctype in await t.all(sql, *args)
+            ]
+
+        return await self._db.read(q)
+
+    # -- two-step uploads --------------------------------------------------------------------
+
+    async def create_upload(self, upload: Upload) -> None:
+        async def tx(t: Tx) -> None:
+            await self._require_bucket(t, upload.bucket)
+            await t.run(
+                f"INSERT INTO uploads ({UPLOAD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *codecs.upload_values(upload),
+            )
+
+        await self._db.write(tx)
+
+    async def get_upload(self, upload_id: str, now: float) -> Upload | None:
+        async def q(t: Tx) -> Upload | None:
+            row = await t.one(
+                f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ? AND expires > ?",
+                upload_id,
+                now,
+            )
+            return codecs.upload(row) if row else None
+
+        return await self._db.read(q)
+
+    async def expire_uploads(self, now: float, limit: int) -> int:
+        async def tx(t: Tx) -> int:
+            return await t.run(
+                "DELETE FROM uploads WHERE upload_id IN "
+                "(SELECT upload_id FROM uploads WHERE expires <= ? LIMIT ?)",
+                now,
+                limit,
+            )
+
+        return await self._db.write(tx)
+
+    # -- multipart uploads -------------------------------------------------------------------
+
+    async def create_multipart(self, upload: MultipartUpload) -> None:
+        async def tx(t: Tx) -> None:
+            await self._require_bucket(t, upload.bucket)
+            await t.run(
+                f"INSERT INTO multipart_uploads ({MULTIPART_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                *codecs.multipart_values(upload),
+            )
+
+        await self._db.write(tx)
+
+    async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        async def q(t: Tx) -> MultipartUpload | None:
+            row = await t.one(
+                f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE upload_id = ?",
+                upload_id,
+            )
+            return codecs.multipart(row) if row else None
+
+        return await self._db.read(q)
+
+    async def _lock_multipart(self, t: Tx, upload_id: str) -> None:
+        """Lock the upload row: parts, completion and abort of one upload take turns."""
+        row = await t.one(
+            f"SELECT 1 FROM multipart_uploads WHERE upload_id = ?{self._d.for_update}", upload_id
+        )
+        if row is None:
+            raise NoSuchUpload()
+
+    @staticmethod
+    async def _part_chunks(t: Tx, upload_id: str) -> list[frozenset[str]]:
+        rows = await t.all("SELECT chunks FROM parts WHERE upload_id = ?", upload_id)
+        return [frozenset(c.sha256 for c in codecs.chunks(r[0])) for r in rows]
+
+    async def put_part(self, part: Part, *, now: float) -> None:
+        async def tx(t: Tx) -> None:
+            await self._lock_multipart(t, part.upload_id)
+            old = await t.one(
+                "SELECT chunks FROM parts WHERE upload_id = ? AND number = ?",
+                part.upload_id,
+                part.number,
+            )
+            await t.run(
+                f"INSERT INTO parts ({PART_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (upload_id, number) DO UPDATE SET size = excluded.size, "
+                "etag = excluded.etag, modified = excluded.modified, chunks = excluded.chunks, "
+                "checksums = excluded.checksums",
+                *codecs.part_values(part),
+            )
+            lost = [frozenset(c.sha256 for c in codecs.chunks(old[0]))] if old else []
+            gained = [frozenset(c.sha256 for c in part.chunks)]
+            await apply_ref_delta(t, ref_delta(gained, lost), now)
+
+        await self._db.write(tx)
+
+    async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        async def q(t: Tx) -> list[Part]:
+            rows = await t.all(
+                f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id = ? AND number > ? "
+                "ORDER BY number LIMIT ?",
+                upload_id,
+                after,
+                limit,
+            )
+            return [codecs.part(r) for r in rows]
+
+        return await self._db.read(q)
+
+    async def list_multiparts(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
+    ) -> list[MultipartUpload]:
+        end = prefix_end(prefix)
+        sql = f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE bucket = ? AND key >= ?"
+        args: list[Any] = [bucket, prefix]
+        if end is not None:
+            sql += " AND key < ?"
+            args.append(end)
+        if after is not None:
+            sql += " AND (key > ? OR (key = ? AND upload_id > ?))"
+            args += [after[0], after[0], after[1]]
+        sql += " ORDER BY key, upload_id LIMIT ?"
+        args.append(limit)
+
+        async def q(t: Tx) -> list[MultipartUpload]:
+            return [codecs.multipart(r) for r in await t.all(sql, *args)]
+
+        return await self._db.read(q)
+
+    async def stale_multiparts(self, created_before: float, limit: int) -> list[MultipartUpload]:
+        async def q(t: Tx) -> list[MultipartUpload]:
+            rows = await t.all(
+                f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE created < ? "
+                "ORDER BY created LIMIT ?",
+                created_before,
+                limit,
+            )
+            return [codecs.multipart(r) for r in rows]
+
+        return await self._db.read(q)
+
+    async def complete_multipart(
+        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+    ) -> ObjectRecord | None:
+        async def tx(t: Tx) -> ObjectRecord | None:
+            await self._lock_multipart(t, upload_id)
+            parts = await self._part_chunks(t, upload_id)
+            await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)
+            await t.run("DELETE FROM multipart_uploads WHERE upload_id = ?", upload_id)
+            return await self._write_object(t, record, condition, parts)
+
+        return await self._db.write(tx)
+
+    async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
+        async def tx(t: Tx) -> bool:
+            try:
+                await self._lock_multipart(t, upload_id)
+            except NoSuchUpload:
+                return False
+            lost = await self._part_chunks(t, upload_id)
+            await apply_ref_delta(t, ref_delta((), lost), now)
+            await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)
+            await t.run("DELETE FROM multipart_uploads WHERE upload_id = ?", upload_id)
+            return True
+
+        return await self._db.write(tx)

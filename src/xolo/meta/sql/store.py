@@ -1,0 +1,18 @@
+"""The SQL MetaStore: every concern over one database, whichever its dialect."""
+
+from __future__ import annotations
+
+from xolo.meta.sql.cluster import SqlCluster
+from xolo.meta.sql.objects import SqlObjects
+from xolo.meta.sql.tx import Database
+
+
+class SqlMetaStore(SqlObjects, SqlCluster):
+    """A MetaStore over a ``Database``; the dialect modules only open the database."""
+
+    def __init__(self, db: Database) -> None:
+        SqlObjects.__init__(self, db)
+        SqlCluster.__init__(self, db)
+
+    async def close(self) -> None:
+        await self._db.close()
