@@ -191,3 +191,15 @@ def build_app(
         *(chunk_routes(chunks) if chunks is not None else []),
     ]
     return assemble(table, auth=auth, metrics=metrics, lifespan=lifespan)
+
+
+def by_port(default: ASGIApp, apps: dict[int, ASGIApp]) -> ASGIApp:
+    """One server, several listening sockets: each request goes to the surface of its port.
+    Lifespan events go to ``default``, which owns the stores."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        server = scope.get("server")
+        target = apps.get(server[1]) if server and scope["type"] == "http" else None
+        await (target or default)(scope, receive, send)
+
+    return app

@@ -7,6 +7,8 @@ import asyncio
 import click
 
 import xolo
+from xolo.cli.cluster_cmd import admin, cluster
+from xolo.cli.roles import peer, router
 from xolo.cli.serve import ServeSettings, collect_garbage, create_access_key, run_server
 from xolo.cli.sizes import SizeParam
 
@@ -142,6 +144,12 @@ def serve(
         access_log=access_log,
         graceful_timeout=graceful_timeout,
     )
+
+
+main.add_command(router)
+main.add_command(peer)
+main.add_command(cluster)
+main.add_command(admin)
 
 
 @main.group()

@@ -6,24 +6,31 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-from collections.abc import AsyncIterator, Iterator
+import shutil
+import time
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
-import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.supervisors import Multiprocess
+from starlette.types import ASGIApp
 
 import xolo
-from xolo.api.app import build_app
+from xolo.api.app import build_app, by_port
 from xolo.api.chunks import ChunkAPI
 from xolo.api.metrics import Metrics
 from xolo.api.s3 import build_s3_app
 from xolo.chunks.disk import DiskChunkStore
-from xolo.cluster.gc import GarbageCollector, GCReport
+from xolo.cli import runner
+from xolo.cli.runner import bind
+from xolo.cluster.admin_api import AdminAPI
+from xolo.cluster.expiry import UploadExpiry
+from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCReport, GCWorker
+from xolo.cluster.membership import PeerView
+from xolo.cluster.scrub import Scrubber
+from xolo.cluster.workers import Scheduler
 from xolo.core.credentials import SecretBox
+from xolo.core.records import PeerRecord
 from xolo.meta.sqlite import SQLiteMetaStore
 from xolo.service.auth import Authenticator, ClusterGuard
 from xolo.service.chunks import ChunkService
@@ -44,6 +51,7 @@ class ServeSettings:
     s3_port: int = 9002
     region: str = "us-east-1"
     s3_domain: str = "localhost"
+    gc_grace: float = DEFAULT_GRACE
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
@@ -74,6 +82,38 @@ def open_service(settings: ServeSettings) -> SingleNode:
     return SingleNode(service=service, auth=auth, data=data, meta=meta, volume=volume)
 
 
+def single_node_scheduler(node: SingleNode, settings: ServeSettings) -> Scheduler:
+    """A one-node cluster's background tasks: GC, scrub and upload expiry on the local volume
+    (several worker processes share them through leases in the metadata file)."""
+    collector = GarbageCollector(
+        meta=node.meta, volumes=lambda: [node.volume], grace=settings.gc_grace
+    )
+    return Scheduler(
+        meta=node.meta,
+        workers=[
+            GCWorker(collector),
+            Scrubber(volumes=lambda: [("local", node.volume)]),
+            UploadExpiry(meta=node.meta),
+        ],
+    )
+
+
+async def local_peer(node: SingleNode) -> list[PeerView]:
+    """The one volume of ``xolo serve``, shown as the admin API shows a cluster's peers."""
+    usage = await node.volume.usage()
+    record = PeerRecord(
+        id="local",
+        url="",
+        zone="local",
+        capacity=shutil.disk_usage(node.data.root).total,
+        used_bytes=usage.used_bytes,
+        chunks=usage.chunks,
+        last_heartbeat=time.time(),
+        joined=0.0,
+    )
+    return [PeerView(record=record, state="up")]
+
+
 def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
     settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
@@ -86,17 +126,24 @@ def create_app() -> ASGIApp:
         node.auth,
     )
 
+    scheduler = single_node_scheduler(node, settings)
+    admin = AdminAPI(scheduler=scheduler, peers=lambda: local_peer(node))
+
     @contextlib.asynccontextmanager
     async def lifespan() -> AsyncIterator[None]:
+        task = asyncio.create_task(scheduler.run_forever())
         try:
             yield
         finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
             await node.service.close()
 
     native = build_app(
         node.service,
         node.auth,
         chunks=chunks,
+        extra_routes=admin.routes(),
         role="single",
         version=xolo.__version__,
         data_path=node.data.root,
@@ -110,31 +157,6 @@ def create_app() -> ASGIApp:
         service, auth, region=settings.region, domain=settings.s3_domain or None, metrics=metrics
     )
     return by_port(native, {settings.s3_port: s3})
-
-
-def by_port(default: ASGIApp, apps: dict[int, ASGIApp]) -> ASGIApp:
-    """One server, several listening sockets: each request goes to the surface of its port.
-    Lifespan events go to ``default``, which owns the stores."""
-
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        server = scope.get("server")
-        target = apps.get(server[1]) if server and scope["type"] == "http" else None
-        await (target or default)(scope, receive, send)
-
-    return app
-
-
-def bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.set_inheritable(True)
-    return sock
 
 
 async def prepare(
@@ -198,38 +220,16 @@ def run_server(
             f"xolo: S3 API on {scheme}://{host}:{settings.s3_port} (region {settings.region})"
         )
     os.environ[CONFIG_ENV] = json.dumps(asdict(settings))
-    options = dict(
-        host=host,
-        port=port,
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        log_level=log_level,
-        access_log=access_log,
-        timeout_graceful_shutdown=graceful_timeout,
-        server_header=False,
-        proxy_headers=False,
-    )
-    config = uvicorn.Config("xolo.cli.serve:create_app", factory=True, workers=workers, **options)  # type: ignore[arg-type]
     sockets = [bind(host, port)]
     if settings.s3_port:
         sockets.append(bind(host, settings.s3_port))
-    server = _DrainingServer(config)
-    if workers > 1:
-        Multiprocess(config, sockets=sockets).run()
-    else:
-        server.run(sockets=sockets)
-
-
-class _DrainingServer(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after draining, so the exit status reads "killed by a signal".
-    A drained shutdown is a clean one: exit 0, as service managers expect."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        with super().capture_signals():
-            try:
-                yield
-            finally:
-                captured = getattr(self, "_captured_signals", None)
-                if isinstance(captured, list):
-                    captured.clear()
+    runner.run(
+        "xolo.cli.serve:create_app",
+        sockets=sockets,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        log_level=log_level,
+        access_log=access_log,
+        graceful_timeout=graceful_timeout,
+    )

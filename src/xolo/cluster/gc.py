@@ -120,3 +120,16 @@ class GarbageCollector:
         )
         removed = sum(n for n in cleaned if isinstance(n, int))
         return GCReport(marked=marked, confirmed=confirmed, deleted=deleted, temp_removed=removed)
+
+
+class GCWorker:
+    """The ``gc`` background task."""
+
+    name = "gc"
+
+    def __init__(self, collector: GarbageCollector, *, schedule: str = "17 * * * *") -> None:
+        self.collector = collector
+        self.schedule = schedule
+
+    async def run_once(self) -> dict[str, int]:
+        return (await self.collector.collect()).counters()

@@ -18,7 +18,7 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     ├── PreconditionFailed (412), InvalidRange (416), NotModified (304)
     ├── NotImplementedByXolo (501 NotImplemented)
     └── ServiceUnavailable (503): ChunkCollected, InsufficientReplicas, ChunkUnavailable,
-        StoreUnavailable
+        StoreUnavailable, PeerUnavailable, ChunkCorrupt
 
 Messages must never contain secrets: they are returned to clients and logged.
 """
@@ -325,3 +325,15 @@ class StoreUnavailable(ServiceUnavailable):
     """The metadata store could not be reached, or stayed busy past its retries."""
 
     code = "StoreUnavailable"
+
+
+class PeerUnavailable(ServiceUnavailable):
+    """A storage peer could not be reached or did not answer in time."""
+
+    code = "PeerUnavailable"
+
+
+class ChunkCorrupt(ServiceUnavailable):
+    """A copy of a chunk did not hash to its name; another copy must be read."""
+
+    code = "ChunkCorrupt"

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from xolo.core.errors import InvalidBucketName, InvalidKeyName, InvalidMetadata
+from xolo.core.errors import InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata
 
 MAX_KEY_BYTES = 1024
 """S3's limit; keys longer than this cannot round-trip through S3 clients."""
@@ -136,3 +136,16 @@ def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
             raise InvalidMetadata(f"{name} must be at most 1024 printable US-ASCII characters")
         out[lname] = value
     return out
+
+
+_PEER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def check_peer_id(peer_id: str) -> str:
+    """A peer id: 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (it
+    appears in URLs, logs and placement hashes)."""
+    if not _PEER_ID.match(peer_id):
+        raise InvalidArgument(
+            "a peer id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return peer_id

@@ -42,20 +42,25 @@ class DataDir:
         env = os.environ.get("XOLO_MASTER_KEY")
         if env:
             return env.encode()
-        path = self.master_key_path
-        with contextlib.suppress(FileNotFoundError):
-            return path.read_bytes().strip()
-        temp = path.with_name(f".master.key.{os.getpid()}")
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.write(fd, new_master_key())
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(temp, path)  # fails if another process won the race: use theirs
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(temp)
+        return key_file(self.master_key_path)
+
+
+def key_file(path: Path) -> bytes:
+    """The key in ``path``, created on first use with mode 0600 (safe if processes race)."""
+    with contextlib.suppress(FileNotFoundError):
         return path.read_bytes().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, new_master_key())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(temp, path)  # fails if another process won the race: use theirs
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(temp)
+    return path.read_bytes().strip()

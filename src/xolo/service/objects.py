@@ -106,13 +106,16 @@ class ObjectReader:
     def length(self) -> int:
         return self.range.length if self.range else self.record.size
 
-    def _pieces(self) -> list[tuple[str, int, int]]:
+    def _pieces(self) -> list[tuple[str, int, int | None]]:
+        """(chunk, offset, length) of every piece; a length of None reads the whole chunk,
+        which a store can verify against the chunk's name."""
         end = self.start + self.length - 1
-        return [
-            (chunk.sha256, pos, min(self.piece, offset + length - pos))
-            for chunk, offset, length in self.record.slices(self.start, end)
-            for pos in range(offset, offset + length, self.piece)
-        ]
+        pieces: list[tuple[str, int, int | None]] = []
+        for chunk, offset, length in self.record.slices(self.start, end):
+            for pos in range(offset, offset + length, self.piece):
+                n = min(self.piece, offset + length - pos)
+                pieces.append((chunk.sha256, pos, None if n == chunk.size else n))
+        return pieces
 
     async def prefetch(self) -> None:
         """Read the first piece now, and fail with ChunkUnavailable (503) if the object cannot
@@ -128,7 +131,7 @@ class ObjectReader:
             raise ChunkUnavailable("a chunk of this object has no reachable copy")
         self._first = first
 
-    async def _read(self, sha256: str, offset: int, length: int) -> bytes:
+    async def _read(self, sha256: str, offset: int, length: int | None) -> bytes:
         try:
             return await self.store.read(sha256, offset, length)
         except NoSuchChunk:

@@ -1,0 +1,178 @@
+"""One storage peer's volume over HTTP: the chunk API of ``api/chunks.py``, seen from a router.
+
+Every request is signed with the cluster secret (``core/cluster_auth.py``). Connections are
+pooled and kept alive by one shared ``httpx.AsyncClient``. A read of a whole chunk is verified
+against its name before it is returned, so a damaged copy is an error (ChunkCorrupt), never
+bytes handed to a client. Transport failures become PeerUnavailable at this boundary.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xolo.chunks.base import ScrubReport, Usage
+from xolo.core.cluster_auth import HEADER, sign_request
+from xolo.core.errors import ChunkCorrupt, NoSuchChunk, PeerUnavailable, XoloError
+from xolo.core.records import ChunkRef
+
+VERIFY_ON_THREAD = 256 * 1024
+"""Chunks larger than this are hashed off the event loop."""
+
+
+def cluster_http(*, connections: int = 64, timeout: float = 30.0) -> httpx.AsyncClient:
+    """The pooled client a router uses for every peer: keep-alive, bounded connections, short
+    connect timeouts so a dead peer is skipped quickly."""
+    return httpx.AsyncClient(
+        limits=httpx.Limits(max_connections=connections * 4, max_keepalive_connections=connections),
+        timeout=httpx.Timeout(timeout, connect=2.0),
+    )
+
+
+class PeerVolume:
+    """A ChunkVolume whose chunks live on a peer."""
+
+    def __init__(
+        self,
+        *,
+        peer_id: str,
+        url: str,
+        secret: str,
+        http: httpx.AsyncClient,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.peer_id = peer_id
+        self.url = url.rstrip("/")
+        self._secret = secret
+        self._http = http
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"PeerVolume({self.peer_id!r}, {self.url!r})"
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        query = str(httpx.QueryParams(params or {}))
+        signed = {HEADER: sign_request(self._secret, method, path, query, now=self._clock())}
+        signed.update(headers or {})
+        try:
+            return await self._http.request(
+                method, self.url + path, params=params, headers=signed, **kwargs
+            )
+        except httpx.HTTPError as exc:
+            raise PeerUnavailable(
+                f"peer {self.peer_id} at {self.url}: {type(exc).__name__}"
+            ) from None
+
+    def _fail(self, response: httpx.Response) -> XoloError:
+        if response.status_code == 404:
+            return NoSuchChunk(f"not on peer {self.peer_id}")
+        try:
+            message = response.json()["error"]["message"]
+        except (ValueError, KeyError, TypeError):
+            message = response.text[:200]
+        return PeerUnavailable(f"peer {self.peer_id} answered {response.status_code}: {message}")
+
+    async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = await self._call(method, path, **kwargs)
+        if response.status_code >= 300:
+            raise self._fail(response)
+        return response.json()
+
+    def places(self) -> int:
+        return 1
+
+    async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        response = await self._call("PUT", f"/v1/chunks/{sha256}", content=data)
+        if response.status_code != 201:
+            raise self._fail(response)
+        return 1
+
+    async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        headers = {}
+        if offset or length is not None:
+            last = "" if length is None else str(offset + length - 1)
+            if length == 0:
+                return b""
+            headers["range"] = f"bytes={offset}-{last}"
+        response = await self._call("GET", f"/v1/chunks/{sha256}", headers=headers)
+        if response.status_code not in (200, 206):
+            raise self._fail(response)
+        data = response.content
+        if response.status_code == 200:
+            await self._verify(sha256, data)
+            if offset or length is not None:
+                data = data[offset : None if length is None else offset + length]
+        return data
+
+    async def _verify(self, sha256: str, data: bytes) -> None:
+        if len(data) > VERIFY_ON_THREAD:
+            actual = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
+        else:
+            actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise ChunkCorrupt(f"the copy on peer {self.peer_id} hashes to {actual[:16]}…")
+
+    async def size(self, sha256: str) -> int | None:
+        response = await self._call("HEAD", f"/v1/chunks/{sha256}")
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise self._fail(response)
+        return int(response.headers["content-length"])
+
+    async def has(self, names: Sequence[str]) -> list[bool]:
+        if not names:
+            return []
+        return [bool(x) for x in await self._json("POST", "/v1/chunks/has", json=list(names))]
+
+    async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        doc = await self._json("GET", "/v1/chunks", params={"after": after, "limit": str(limit)})
+        return [ChunkRef(sha256=name, size=int(size)) for name, size in doc["chunks"]]
+
+    async def doom(self, names: Sequence[str]) -> list[bool]:
+        if not names:
+            return []
+        return [bool(x) for x in await self._json("POST", "/v1/chunks/doom", json=list(names))]
+
+    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        if not names:
+            return []
+        return [bool(x) for x in await self._json("POST", "/v1/chunks/delete", json=list(names))]
+
+    async def scrub(
+        self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
+    ) -> ScrubReport:
+        body: dict[str, Any] = {"after": after, "limit": limit}
+        if names is not None:
+            body["names"] = list(names)
+        doc = await self._json("POST", "/v1/chunks/scrub", json=body)
+        return ScrubReport(
+            checked=doc["checked"], bytes=doc["bytes"], bad=doc["bad"], next_after=doc["next_after"]
+        )
+
+    async def usage(self) -> Usage:
+        doc = await self._json("GET", "/v1/chunks/usage")
+        return Usage(used_bytes=doc["used_bytes"], chunks=doc["chunks"])
+
+    def local_path(self, sha256: str) -> Path | None:
+        return None
+
+    async def clean_temp(self, older_than: float) -> int:
+        return 0  # a peer cleans its own temporary files (see cluster/peer.py)
+
+    async def close(self) -> None:
+        return None  # the shared client belongs to the router
