@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from xolo.cli.ports import free_port
+
+__all__ = ["ROOT_KEY", "ROOT_SECRET", "PeerProcess", "XoloServer", "free_port"]
+
 ROOT_KEY = "XOTESTROOTKEY0000001"
 ROOT_SECRET = "test-secret-not-for-production-0000000000"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class XoloServer:
@@ -112,3 +109,57 @@ class XoloServer:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+class PeerProcess:
+    """One ``xolo peer`` process on a free port (no router needed to serve chunks)."""
+
+    def __init__(self, data: Path, *, secret: str, join: str = "http://127.0.0.1:9") -> None:
+        self.data = data
+        self.port = free_port()
+        self.secret = secret
+        self.join = join
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=ROOT_KEY, XOLO_ROOT_SECRET_KEY=ROOT_SECRET)
+        self.env["XOLO_CLUSTER_SECRET"] = secret
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> PeerProcess:
+        self.data.mkdir(parents=True, exist_ok=True)
+        log = open(self.data.parent / f"{self.data.name}.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "xolo", "peer",
+                "--data", str(self.data),
+                "--port", str(self.port),
+                "--join", self.join,
+                "--heartbeat", "3600",
+                "--log-level", "warning",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+        )  # fmt: skip
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("xolo peer exited early")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError("xolo peer did not become healthy")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()

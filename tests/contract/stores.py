@@ -9,15 +9,20 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+from tests.server import PeerProcess
 from tests.services import POSTGRES, require
-from xolo.chunks.base import ChunkVolume
+from xolo.chunks.base import ChunkStore, ChunkVolume
 from xolo.chunks.disk import DiskChunkStore
 from xolo.chunks.memory import MemoryChunkStore
+from xolo.chunks.remote import PeerVolume, cluster_http
+from xolo.chunks.replicated import Member, ReplicatedChunkStore
+from xolo.core.placement import Candidate
 from xolo.meta.base import MetaStore
 from xolo.meta.memory import MemoryMetaStore, MemoryState
 from xolo.meta.sqlite import SQLiteMetaStore
@@ -124,10 +129,113 @@ async def disk_volume(tmp: Path) -> AsyncIterator[VolumeUnderTest]:
         await volume.close()
 
 
-VOLUME_BACKENDS: dict[
-    str, Callable[[Path], contextlib.AbstractAsyncContextManager[VolumeUnderTest]]
-] = {
+@contextlib.asynccontextmanager
+async def peer_volume(tmp: Path) -> AsyncIterator[VolumeUnderTest]:
+    """A real ``xolo peer`` process, reached over HTTP with cluster signatures."""
+    async with peer_processes(tmp, 1) as procs:
+        ((proc, data),) = procs
+        http = cluster_http()
+        volume = PeerVolume(peer_id="p0", url=proc.url, secret=CLUSTER_SECRET, http=http)
+        corrupt, remove = _disk_hooks(data / "chunks")
+        try:
+            yield VolumeUnderTest(volume=volume, corrupt=corrupt, remove=remove)
+        finally:
+            await http.aclose()
+
+
+VolumeBackend = Callable[[Path], contextlib.AbstractAsyncContextManager[VolumeUnderTest]]
+
+VOLUME_BACKENDS: dict[str, VolumeBackend] = {
     "memory": memory_volume,
     "disk": disk_volume,
+    "peer": peer_volume,
 }
 """Every ChunkVolume implementation; the volume contract runs against each."""
+
+
+# -- whole chunk stores ------------------------------------------------------------------------
+
+
+class StaticTopology:
+    """Peers with fixed states (the replicated store's own tests change them)."""
+
+    def __init__(self, members: list[Member]) -> None:
+        self.members_now = members
+        self.suspected: list[str] = []
+
+    def members(self) -> list[Member]:
+        return self.members_now
+
+    def suspect(self, peer_id: str) -> None:
+        self.suspected.append(peer_id)
+
+    def set_state(self, peer_id: str, state: str) -> None:
+        self.members_now = [
+            dataclasses.replace(m, state=state) if m.candidate.id == peer_id else m
+            for m in self.members_now
+        ]
+
+
+Replicated = tuple[ReplicatedChunkStore, StaticTopology, list[Path]]
+
+
+@contextlib.asynccontextmanager
+async def replicated_store(tmp: Path, peers: int = 3) -> AsyncIterator[Replicated]:
+    """A ReplicatedChunkStore over ``peers`` real peer processes (ids p0, p1, ...), and each
+    peer's data directory."""
+    async with peer_processes(tmp, peers) as procs:
+        http = cluster_http()
+        members = [
+            Member(
+                candidate=Candidate(id=f"p{i}", zone=f"z{i}", weight=1.0),
+                volume=PeerVolume(peer_id=f"p{i}", url=proc.url, secret=CLUSTER_SECRET, http=http),
+                state="up",
+            )
+            for i, (proc, _) in enumerate(procs)
+        ]
+        topology = StaticTopology(members)
+        store = ReplicatedChunkStore(topology=topology)
+        try:
+            yield store, topology, [data for _, data in procs]
+        finally:
+            await store.close()
+            await http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def replicated_as_store(tmp: Path) -> AsyncIterator[ChunkStore]:
+    async with replicated_store(tmp) as (store, _, _):
+        yield store
+
+
+@contextlib.asynccontextmanager
+async def volume_as_store(backend: VolumeBackend, tmp: Path) -> AsyncIterator[ChunkStore]:
+    async with backend(tmp) as vut:
+        yield vut.volume
+
+
+StoreBackend = Callable[[Path], contextlib.AbstractAsyncContextManager[ChunkStore]]
+
+STORE_BACKENDS: dict[str, StoreBackend] = {
+    **{name: functools.partial(volume_as_store, b) for name, b in VOLUME_BACKENDS.items()},
+    "replicated": replicated_as_store,
+}
+"""Every ChunkStore implementation; the store contract runs against each."""
+
+
+# -- peer processes ----------------------------------------------------------------------------
+
+CLUSTER_SECRET = "contract-test-cluster-secret"
+
+
+@contextlib.asynccontextmanager
+async def peer_processes(tmp: Path, n: int) -> AsyncIterator[list[tuple[PeerProcess, Path]]]:
+    procs: list[tuple[PeerProcess, Path]] = []
+    try:
+        for i in range(n):
+            data = tmp / f"peer{i}"
+            procs.append((PeerProcess(data, secret=CLUSTER_SECRET).start(), data))
+        yield procs
+    finally:
+        for proc, _ in procs:
+            proc.stop()

@@ -26,7 +26,7 @@ def named(data: bytes) -> tuple[str, bytes]:
     return hashlib.sha256(data).hexdigest(), data
 
 
-async def test_put_read_size_has(vut: VolumeUnderTest) -> None:
+async def test_volume_put_read_size_has(vut: VolumeUnderTest) -> None:
     store = vut.volume
     name, data = named(os.urandom(100_000))
     other, _ = named(b"other")

@@ -1,0 +1,179 @@
+"""What only the replicated store promises, over real peer processes: computed placement,
+quorum and handoff, verified reads that fail over, and peers closed to strangers."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.cluster import wait_for
+from tests.contract.stores import CLUSTER_SECRET, Replicated, replicated_store
+from tests.server import ROOT_KEY, ROOT_SECRET
+from xolo.core.cluster_auth import HEADER, sign_request
+from xolo.core.errors import ChunkUnavailable, InsufficientReplicas, NoSuchChunk
+from xolo.core.placement import owners
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Replicated]:
+    async with replicated_store(tmp_path) as parts:
+        yield parts
+
+
+def chunk_file(data_dir: Path, sha: str) -> Path:
+    return data_dir / "chunks" / sha[:2] / sha[2:4] / sha
+
+
+def on_disk(dirs: list[Path], sha: str) -> list[int]:
+    return [i for i, d in enumerate(dirs) if chunk_file(d, sha).exists()]
+
+
+def named(data: bytes) -> tuple[str, bytes]:
+    return hashlib.sha256(data).hexdigest(), data
+
+
+async def test_copies_land_on_the_computed_owners(cluster: Replicated) -> None:
+    store, topology, dirs = cluster
+    candidates = [m.candidate for m in topology.members()]
+    for _ in range(12):
+        sha, data = named(os.urandom(5000))
+        assert await store.put(sha, data, copies=2, quorum=2) == 2
+        expected = sorted(int(c.id[1:]) for c in owners(candidates, sha, 2))
+        await store.close()  # copies beyond the quorum: none here, but wait anyway
+        assert on_disk(dirs, sha) == expected
+
+
+async def test_a_write_hands_off_when_an_owner_is_not_writable(cluster: Replicated) -> None:
+    store, topology, dirs = cluster
+    candidates = [m.candidate for m in topology.members()]
+    sha, data = named(os.urandom(5000))
+    first, second = owners(candidates, sha, 2)
+    topology.set_state(first.id, "suspect")
+    assert await store.put(sha, data, copies=2, quorum=2) == 2
+    (third,) = [c for c in candidates if c not in (first, second)]
+    assert on_disk(dirs, sha) == sorted([int(second.id[1:]), int(third.id[1:])])
+
+
+async def test_a_write_fails_when_the_quorum_cannot_be_met(cluster: Replicated) -> None:
+    store, topology, _dirs = cluster
+    for member in topology.members()[:2]:
+        topology.set_state(member.candidate.id, "down")
+    sha, data = named(os.urandom(5000))
+    with pytest.raises(InsufficientReplicas):
+        await store.put(sha, data, copies=2, quorum=2)
+    assert await store.put(sha, data, copies=2, quorum=1) == 1  # W=1 is met by the last peer
+
+
+async def test_reads_fail_over_from_a_missing_and_a_corrupt_copy(cluster: Replicated) -> None:
+    store, _topology, dirs = cluster
+    sha, data = named(os.urandom(200_000))
+    await store.put(sha, data, copies=3, quorum=3)
+    order = [int(m.candidate.id[1:]) for m in store._readable(sha)]
+    chunk_file(dirs[order[0]], sha).unlink()  # the first choice lost it
+    chunk_file(dirs[order[1]], sha).write_bytes(b"x" + data[1:])  # the second has rot
+    assert await store.read(sha) == data
+    # the damaged copy is quarantined by the peer, so repair will replace it
+    wait_for(
+        "the corrupt copy to be quarantined",
+        lambda: not chunk_file(dirs[order[1]], sha).exists(),
+    )
+    assert (dirs[order[1]] / "chunks" / "quarantine").is_dir()
+
+
+async def test_no_intact_copy_is_an_error_not_wrong_bytes(cluster: Replicated) -> None:
+    store, _topology, dirs = cluster
+    sha, data = named(os.urandom(100_000))
+    await store.put(sha, data, copies=2, quorum=2)
+    for i in on_disk(dirs, sha):
+        chunk_file(dirs[i], sha).write_bytes(b"y" * len(data))
+    with pytest.raises(ChunkUnavailable):
+        await store.read(sha)
+    missing, _ = named(b"never stored anywhere")
+    with pytest.raises(NoSuchChunk):
+        await store.read(missing)
+
+
+async def test_a_down_peer_is_skipped_by_reads_and_writes(cluster: Replicated) -> None:
+    store, topology, _dirs = cluster
+    sha, data = named(os.urandom(50_000))
+    await store.put(sha, data, copies=3, quorum=3)
+    topology.set_state("p0", "down")
+    topology.set_state("p1", "down")
+    assert await store.read(sha) == data
+    assert await store.has([sha]) == [True]
+
+
+# -- the peer's chunk API is closed ------------------------------------------------------------
+
+
+@pytest.fixture
+def peer_url(cluster: Replicated) -> str:
+    _, topology, _ = cluster
+    return topology.members()[0].volume.url  # type: ignore[attr-defined, no-any-return]
+
+
+def signed(
+    method: str, path: str, secret: str = CLUSTER_SECRET, now: float | None = None
+) -> dict[str, str]:
+    return {HEADER: sign_request(secret, method, path, "", now=time.time() if now is None else now)}
+
+
+async def test_requests_without_cluster_credentials_get_401_and_change_nothing(
+    cluster: Replicated, peer_url: str
+) -> None:
+    _, _, dirs = cluster
+    sha, data = named(b"planted by a stranger")
+    path = f"/v1/chunks/{sha}"
+    attempts: list[dict[str, str]] = [
+        {},
+        signed("PUT", path, secret="not-the-cluster-secret"),
+        signed("PUT", path, now=time.time() - 3600),  # expired
+        signed("GET", path),  # signed for another method
+        signed("PUT", "/v1/chunks/" + "0" * 64),  # signed for another chunk
+        {"authorization": "Basic " + "d3Jvbmc6Y3JlZHM="},  # wrong:creds
+    ]
+    async with httpx.AsyncClient(base_url=peer_url) as http:
+        for headers in attempts:
+            r = await http.put(path, content=data, headers=headers)
+            assert r.status_code == 401, (headers, r.status_code, r.text)
+        assert on_disk(dirs, sha) == []
+        # a valid signature works once; replaying the very same header is refused
+        header = signed("PUT", path)
+        assert (await http.put(path, content=data, headers=header)).status_code == 201
+        assert (await http.put(path, content=data, headers=header)).status_code == 401
+        # doom and delete are closed too: the chunk stays
+        for route in ("/v1/chunks/doom", "/v1/chunks/delete"):
+            r = await http.post(route, json=[sha])
+            assert r.status_code == 401
+        assert (await http.get("/v1/chunks")).status_code == 401
+        assert (await http.post("/v1/chunks/has", json=[sha])).status_code == 401
+        assert on_disk(dirs, sha) == [0]
+        # the operator may inspect with the root key
+        r = await http.head(path, auth=(ROOT_KEY, ROOT_SECRET))
+        assert r.status_code == 200 and r.headers["content-length"] == str(len(data))
+
+
+async def test_a_signed_chunk_url_allows_one_method_on_one_chunk(
+    cluster: Replicated, peer_url: str
+) -> None:
+    from xolo.core.cluster_auth import sign_chunk_url
+
+    sha, data = named(b"fetched through a signed URL")
+    store, _, _ = cluster
+    await store.put(sha, data, copies=3, quorum=3)
+    query = sign_chunk_url(CLUSTER_SECRET, "GET", sha, expires=int(time.time()) + 60)
+    async with httpx.AsyncClient(base_url=peer_url) as http:
+        assert (await http.get(f"/v1/chunks/{sha}?{query}")).content == data
+        assert (await http.put(f"/v1/chunks/{sha}?{query}", content=data)).status_code == 403
+        other = "1" * 64
+        assert (await http.get(f"/v1/chunks/{other}?{query}")).status_code == 403
+        stale = sign_chunk_url(CLUSTER_SECRET, "GET", sha, expires=int(time.time()) - 1)
+        assert (await http.get(f"/v1/chunks/{sha}?{stale}")).status_code == 403
