@@ -24,6 +24,9 @@ from xolo.core.names import check_peer_id
 from xolo.core.records import PeerRecord
 from xolo.service.auth import ClusterGuard, Principal
 
+RUN_WAIT = 600.0
+"""How long ``POST /v1/admin/tasks/{name}/run`` waits for another router's run to finish."""
+
 PeersView = Callable[[], Awaitable[list[PeerView]]]
 
 
@@ -121,7 +124,7 @@ class AdminAPI:
 
     async def run_task(self, request: Request) -> Response:
         _admin(request)
-        status = await self._scheduler.run_now(request.path_params["name"])
+        status = await self._scheduler.run_now(request.path_params["name"], wait=RUN_WAIT)
         return JSONResponse(status.to_json())
 
     async def heartbeat(self, request: Request) -> Response:

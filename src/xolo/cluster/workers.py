@@ -111,16 +111,21 @@ class Scheduler:
     def _next(self, schedule: str, after: float) -> float:
         return float(croniter(schedule, after).get_next(float))
 
-    async def run_now(self, name: str) -> TaskStatus:
-        """Run the task here and now if no one else is running it; its status afterwards."""
+    async def run_now(self, name: str, *, wait: float = 0.0) -> TaskStatus:
+        """Run the task here and now; its status afterwards. When another holder is running it,
+        wait up to ``wait`` seconds for its lease to come free (a pass that starts after this
+        call), else return without running."""
         worker = self._workers.get(name)
         if worker is None:
             raise NotFound(f"no background task named {name!r}; tasks: {', '.join(self.names())}")
         async with self._locks[name]:
-            if not await self._meta.acquire_lease(
+            deadline = time.monotonic() + wait
+            while not await self._meta.acquire_lease(
                 name, self.holder, now=self._clock(), ttl=LEASE_TTL
             ):
-                return await self.status(name)
+                if time.monotonic() >= deadline:
+                    return await self.status(name)
+                await asyncio.sleep(0.1)
             status = self._status[name]
             status.running, status.last_started = True, self._clock()
             renew = asyncio.create_task(self._renew(name))
