@@ -82,3 +82,25 @@ def test_curl_example(tmp_path: Path) -> None:
         assert '"object_count":1' in out
     finally:
         srv.stop()
+
+
+def test_cluster_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("sh") if "xolo cluster up" in b]
+    env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=ROOT_KEY, XOLO_ROOT_SECRET_KEY=ROOT_SECRET)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    r = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", example],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    started = [line for line in r.stdout.splitlines() if line.startswith("peer   peer-")]
+    listed = [line.split() for line in r.stdout.splitlines() if line.startswith("peer-")]
+    assert len(started) == 3
+    assert [(row[0], row[1]) for row in listed] == [(f"peer-{i}", "up") for i in (1, 2, 3)]
+    assert "cluster stopped" in r.stdout
+    state = (tmp_path / "xolo-cluster" / "cluster.json").read_text()
+    assert '"pid": null' in state  # everything was stopped
