@@ -78,3 +78,22 @@ def test_a_joining_peer_receives_its_share_while_reads_keep_working(
             assert hashlib.sha256(
                 http.get(f"/v1/buckets/rebalance/objects/{key}").content
             ).digest() == (hashlib.sha256(data).digest())
+
+
+def test_chunks_written_on_a_one_peer_cluster_get_two_copies_once_it_grows(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    """A bucket that leaves replication to the default gets min(2, peers) copies: one while
+    the cluster has one peer, two once it has more (repair follows the cluster's size)."""
+    cluster = make_cluster(peers=1, routers=1, inline_threshold="1KiB", chunk_size="256KiB")
+    with cluster.http() as http:
+        http.put("/v1/buckets/growing")
+        for i in range(5):
+            assert http.put(f"/v1/buckets/growing/objects/o{i}", content=os.urandom(300_000))
+    names = {sha for i in range(5) for sha in cluster.chunks_of("growing", f"o{i}")}
+    assert all(cluster.holders(sha) == ["peer-1"] for sha in names)
+    for zone in ("zone-2", "zone-3"):
+        cluster.add_peer(zone=zone)
+    wait_for("three peers up", lambda: list(cluster.peer_states().values()) == ["up"] * 3)
+    cluster.run_task("repair")
+    assert all(len(cluster.holders(sha)) == 2 for sha in names)

@@ -40,6 +40,9 @@ PAGE = 500
 PARALLEL = 4
 """Chunks converged at once."""
 
+DEFAULT_REPLICAS = 2
+"""Copies of a chunk whose bucket left replication to the default (see BucketSettings.copies)."""
+
 END = "g"
 """Sorts after every chunk name (lowercase hex), marking the end of the name space."""
 
@@ -180,7 +183,9 @@ class Repairer:
         placeable = [m.candidate for m in members if m.placeable]
         if not placeable:
             return
-        wanted = owners(placeable, info.sha256, max(1, min(info.replicas, len(placeable))))
+        # 0 replicas recorded means the default, min(2, peers), which grows with the cluster.
+        replicas = info.replicas or min(DEFAULT_REPLICAS, len(placeable))
+        wanted = owners(placeable, info.sha256, max(1, min(replicas, len(placeable))))
         if not holders:
             counters["lost"] += 1
             log.error("chunk %s has no readable copy on any peer", info.sha256)

@@ -231,6 +231,7 @@ class ChunkInfo:
     size: int
     refs: int
     replicas: int
+    """The most copies any write asked for; 0 when every write left it to the cluster default."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -338,7 +338,7 @@ class MemoryMetaStore:
         added = 0
         for chunk in chunks:
             if chunk.sha256 not in self._s.chunks:
-                self._s.chunks[chunk.sha256] = _ChunkRow(chunk.size, 0, 1, now)
+                self._s.chunks[chunk.sha256] = _ChunkRow(chunk.size, 0, 0, now)
                 added += 1
         return added
 

@@ -23,7 +23,8 @@ from xolo.service.config import ServiceConfig
 
 class ChunkSink:
     """Where a write's chunks go: claimed in the metadata store (so GC spares them until the
-    manifest commits), then stored with the bucket's replication and write quorum."""
+    manifest commits), then stored with the bucket's replication and write quorum.
+    ``chosen`` is the replication the bucket set explicitly (None: the default)."""
 
     def __init__(
         self,
@@ -32,18 +33,22 @@ class ChunkSink:
         chunks: ChunkStore,
         copies: int,
         quorum: int,
+        chosen: int | None = None,
         clock: Callable[[], float],
     ) -> None:
         self._meta = meta
         self._chunks = chunks
         self.copies = copies
         self.quorum = quorum
+        self._chosen = chosen or 0
         self._clock = clock
 
     async def store(self, sha256: str, data: bytes) -> None:
         """Claim, then store: the claim must come first (see ``cluster/gc.py``)."""
         ref = ChunkRef(sha256=sha256, size=len(data))
-        await self._meta.claim_chunks([ref], replicas=self.copies, now=self._clock())
+        # The copies the bucket chose are recorded (0: the cluster's default, which repair
+        # recomputes as the cluster grows); this write makes ``copies`` now.
+        await self._meta.claim_chunks([ref], replicas=self._chosen, now=self._clock())
         await self._chunks.put(sha256, data, copies=self.copies, quorum=self.quorum)
 
 

@@ -266,7 +266,12 @@ class ObjectService(MultipartMixin):
         settings = (await self._cached_bucket(bucket)).settings
         copies, quorum = settings.copies(self._chunks.places())
         return ChunkSink(
-            meta=self._meta, chunks=self._chunks, copies=copies, quorum=quorum, clock=self._clock
+            meta=self._meta,
+            chunks=self._chunks,
+            copies=copies,
+            quorum=quorum,
+            chosen=settings.replication,
+            clock=self._clock,
         )
 
     # -- writing objects -----------------------------------------------------------------------

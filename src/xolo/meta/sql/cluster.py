@@ -143,7 +143,7 @@ class SqlCluster:
             for chunk in sorted(chunks, key=lambda c: c.sha256):
                 added += await t.run(
                     "INSERT INTO chunk_refs (sha256, size, refs, replicas, zero_since) "
-                    "VALUES (?, ?, 0, 1, ?) ON CONFLICT (sha256) DO NOTHING",
+                    "VALUES (?, ?, 0, 0, ?) ON CONFLICT (sha256) DO NOTHING",
                     chunk.sha256,
                     chunk.size,
                     now,

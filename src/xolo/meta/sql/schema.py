@@ -158,7 +158,7 @@ async def _move_counters_and_refs(tx: Tx) -> None:
             sizes.update(names)
     for sha in sorted(refs):
         await tx.run(
-            "INSERT INTO chunk_refs (sha256, size, refs, replicas) VALUES (?, ?, ?, 1)",
+            "INSERT INTO chunk_refs (sha256, size, refs, replicas) VALUES (?, ?, ?, 0)",
             sha,
             sizes[sha],
             refs[sha],
