@@ -177,3 +177,39 @@ async def test_a_signed_chunk_url_allows_one_method_on_one_chunk(
         assert (await http.get(f"/v1/chunks/{other}?{query}")).status_code == 403
         stale = sign_chunk_url(CLUSTER_SECRET, "GET", sha, expires=int(time.time()) - 1)
         assert (await http.get(f"/v1/chunks/{sha}?{stale}")).status_code == 403
+
+
+async def test_a_peer_that_accepts_but_never_answers_holds_a_read_only_briefly(
+    cluster: Replicated,
+) -> None:
+    """A vanished host's pooled connection just goes silent: the read asks the next copy after
+    HEDGE_AFTER seconds instead of waiting for a timeout."""
+    import dataclasses
+    import socket
+
+    from tests.contract.stores import StaticTopology
+    from xolo.chunks.remote import PeerVolume
+    from xolo.chunks.replicated import HEDGE_AFTER, Member, ReplicatedChunkStore
+    from xolo.core.placement import Candidate
+
+    store, topology, _ = cluster
+    sha, data = named(os.urandom(100_000))
+    await store.put(sha, data, copies=3, quorum=3)
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)  # accepts connections, never reads or answers
+        url = f"http://127.0.0.1:{hole.getsockname()[1]}"
+        real = topology.members()[0].volume
+        silent = Member(
+            candidate=Candidate(id="silent", zone="zx", weight=1e9),  # always ranked first
+            volume=PeerVolume(peer_id="silent", url=url, secret=CLUSTER_SECRET, http=real._http),  # type: ignore[attr-defined]
+            state="up",
+        )
+        hedged = ReplicatedChunkStore(
+            topology=StaticTopology([silent, *(dataclasses.replace(m) for m in topology.members())])
+        )
+        assert hedged._readable(sha)[0].candidate.id == "silent"
+        started = time.monotonic()
+        assert await hedged.read(sha) == data
+        elapsed = time.monotonic() - started
+    assert HEDGE_AFTER <= elapsed < HEDGE_AFTER + 3, elapsed

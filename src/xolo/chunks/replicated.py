@@ -30,6 +30,9 @@ from xolo.core.placement import Candidate, preference
 
 log = logging.getLogger("xolo.chunks")
 
+HEDGE_AFTER = 2.0
+"""Seconds a read waits on one copy before it asks the next one as well."""
+
 READ_OWNERS = 2
 """Owners assumed when ordering a read (the chunk's own R is not known at read time); a chunk
 with more copies is still found, one peer later."""
@@ -145,22 +148,52 @@ class ReplicatedChunkStore:
     # -- reads -------------------------------------------------------------------------------
 
     def _readable(self, sha256: str) -> list[Member]:
+        """Where to look for a chunk: every peer that is not down, in preference order, but
+        peers that are up before the others (a suspect peer may be a host that vanished, whose
+        requests only time out)."""
         members = [m for m in self._topology.members() if m.readable]
-        return self._order(sha256, READ_OWNERS, members)
+        ordered = self._order(sha256, READ_OWNERS, members)
+        return sorted(ordered, key=lambda m: m.state != "up")
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """Read from the best copy; when it has not answered after ``HEDGE_AFTER`` seconds,
+        ask the next copy too and take whichever answers first (a peer whose host vanished
+        holds a read only that long)."""
+        candidates = iter(self._readable(sha256))
+        pending: dict[asyncio.Task[bytes], Member] = {}
         failures: list[str] = []
-        for member in self._readable(sha256):
-            try:
-                return await member.volume.read(sha256, offset, length)
-            except NoSuchChunk:
-                continue
-            except ChunkCorrupt as exc:
-                failures.append(str(exc))
-                self._quarantine_later(member, sha256)
-            except XoloError as exc:
-                failures.append(str(exc))
-                self._topology.suspect(member.candidate.id)
+
+        def launch() -> None:
+            member = next(candidates, None)
+            if member is not None:
+                task = asyncio.ensure_future(member.volume.read(sha256, offset, length))
+                pending[task] = member
+
+        launch()
+        try:
+            while pending:
+                done, _ = await asyncio.wait(
+                    pending, timeout=HEDGE_AFTER, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    launch()  # the copies asked so far are slow: ask one more
+                    continue
+                for task in done:
+                    member = pending.pop(task)
+                    try:
+                        return task.result()
+                    except NoSuchChunk:
+                        pass
+                    except ChunkCorrupt as exc:
+                        failures.append(str(exc))
+                        self._quarantine_later(member, sha256)
+                    except XoloError as exc:
+                        failures.append(str(exc))
+                        self._topology.suspect(member.candidate.id)
+                    launch()
+        finally:
+            for task in pending:
+                task.cancel()
         if failures:
             raise ChunkUnavailable(
                 f"no intact copy of chunk {sha256[:12]}… could be read: " + "; ".join(failures)

@@ -89,6 +89,7 @@ class Membership:
         self._peers: dict[str, PeerRecord] = {}
         self._volumes: dict[str, tuple[str, ChunkVolume]] = {}
         self._suspect_until: dict[str, float] = {}
+        """Peer id → when a request to it last failed."""
         self._listeners: list[Callable[[str, str, str], None]] = []
         self._last_states: dict[str, str] = {}
 
@@ -142,11 +143,16 @@ class Membership:
         return stored
 
     def suspect(self, peer_id: str) -> None:
-        self._suspect_until[peer_id] = self._clock() + self.timing.heartbeat * 2
+        """A request to the peer failed: treat it as suspect until it is heard from again
+        (a heartbeat newer than the failure), or until it is declared down anyway."""
+        self._suspect_until[peer_id] = self._clock()
 
     def _locally_suspect(self, peer_id: str, now: float) -> bool:
-        until = self._suspect_until.get(peer_id)
-        return until is not None and until > now
+        failed_at = self._suspect_until.get(peer_id)
+        peer = self._peers.get(peer_id)
+        if failed_at is None or peer is None:
+            return False
+        return peer.last_heartbeat <= failed_at + self.timing.heartbeat
 
     def views(self) -> list[PeerView]:
         """Every peer with its state, by id."""
