@@ -17,6 +17,7 @@ from xolo.core.cluster_auth import HEADER
 from xolo.core.errors import InvalidArgument, MalformedJSON
 from xolo.service.auth import Authenticator, ClusterGuard
 from xolo.service.chunks import ChunkService
+from xolo.service.policy import require_service_admin
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -51,8 +52,7 @@ class ChunkAPI:
                 method=request.method, sha256=sha256, query=request.query_params
             )
             return
-        principal = await authenticate(request, self._auth)
-        principal.require("admin", "*")
+        require_service_admin(await authenticate(request, self._auth))
 
     async def chunk(self, request: Request) -> Response:
         name = request.path_params["sha256"]

@@ -16,11 +16,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
 from xolo.api.metrics import Metrics
 from xolo.core.conditions import format_http_date
-from xolo.core.errors import InvalidArgument, MalformedJSON, NoSuchBucket, Unauthenticated
+from xolo.core.errors import InvalidArgument, MalformedJSON
 from xolo.core.names import REPRESENTATION_HEADERS
 from xolo.core.records import Bucket, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
+from xolo.service.policy import Level
 
 META_PREFIX = "x-xolo-meta-"
 MAX_TOKEN_TTL = 24 * 3600.0
@@ -102,21 +103,9 @@ class NativeAPI:
         principal: Principal | None = request.state.principal
         return principal
 
-    async def require(self, request: Request, level: str, bucket: str | None) -> None:
-        """Check a grant; anonymous callers may only read public-read buckets."""
-        principal = self.principal(request)
-        if principal is not None:
-            principal.require(level, bucket)
-            return
-        if level == "read" and bucket is not None:
-            try:
-                if (await self.service.get_bucket(bucket)).settings.public_read:
-                    return
-            except NoSuchBucket:
-                pass  # anonymous callers must not learn which buckets exist
-        raise Unauthenticated(
-            "credentials are required (anonymous callers may only read public-read buckets)"
-        )
+    async def require(self, request: Request, level: Level, bucket: str | None) -> None:
+        """Ask the service's access policy (the one decision every surface shares)."""
+        await self.service.policy.require(self.principal(request), level, bucket)
 
     # -- tokens ----------------------------------------------------------------------------------
 
@@ -139,9 +128,9 @@ class NativeAPI:
     # -- buckets ---------------------------------------------------------------------------------
 
     async def list_buckets(self, request: Request) -> Response:
-        principal = self.principal(request)
-        assert principal is not None
-        buckets = [b for b in await self.service.list_buckets() if principal.can("read", b.name)]
+        buckets = self.service.policy.visible(
+            self.principal(request), await self.service.list_buckets()
+        )
         return JSONResponse({"buckets": [bucket_json(b) for b in buckets]})
 
     async def bucket(self, request: Request) -> Response:

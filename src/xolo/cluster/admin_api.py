@@ -23,6 +23,7 @@ from xolo.core.errors import InvalidArgument, MalformedJSON, NotFound, Unauthent
 from xolo.core.names import check_peer_id
 from xolo.core.records import PeerRecord
 from xolo.service.auth import ClusterGuard, Principal
+from xolo.service.policy import require_service_admin
 
 RUN_WAIT = 600.0
 """How long ``POST /v1/admin/tasks/{name}/run`` waits for another router's run to finish."""
@@ -51,9 +52,7 @@ def peer_json(view: PeerView) -> dict[str, Any]:
 
 def _admin(request: Request) -> Principal:
     principal: Principal | None = request.state.principal
-    assert principal is not None
-    principal.require("admin", "*")
-    return principal
+    return require_service_admin(principal)
 
 
 class AdminAPI:

@@ -58,6 +58,7 @@ from xolo.service.config import ServiceConfig
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
+from xolo.service.policy import AccessPolicy
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -197,6 +198,8 @@ class ObjectService(MultipartMixin):
         self._clock = clock
         self._append_locks = KeyedLocks()
         self._bucket_cache: dict[str, tuple[float, Bucket]] = {}
+        self.policy = AccessPolicy(bucket=self._cached_bucket)
+        """The access decision every surface asks before it calls a method here."""
 
     async def __aenter__(self) -> ObjectService:
         return self

@@ -9,24 +9,19 @@ from starlette.responses import Response
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.errors import (
-    AccessDenied,
-    BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     InvalidArgument,
-    NoSuchBucket,
     NotImplementedByXolo,
 )
 from xolo.core.listing import encode_cursor
 from xolo.core.names import check_bucket_name
 from xolo.core.records import BucketSettings, ListPage
+from xolo.service.policy import Created
 
 
 async def list_buckets(r: S3Request) -> Response:
     """Any key may list; it sees the buckets it can read."""
-    principal = r.caller.principal
-    if principal is None:
-        raise AccessDenied("Access Denied")
-    buckets = [b for b in await r.service.list_buckets() if principal.can("read", b.name)]
+    buckets = r.service.policy.visible(r.caller.principal, await r.service.list_buckets())
     body = xml.document(
         "ListAllMyBucketsResult",
         xml.owner(r.owner_id),
@@ -53,37 +48,17 @@ async def create_bucket(r: S3Request) -> Response:
         raise NotImplementedByXolo(
             f"canned ACL {acl!r} is not supported; use private or public-read"
         )
-    principal = r.caller.principal
-    # A key that may read the bucket but not create it already knows it exists; any other
-    # caller without the right to create it learns nothing from being refused.
-    if (
-        principal is not None
-        and not principal.can("admin", r.bucket)
-        and principal.can("read", r.bucket)
-        and await _exists(r, r.bucket)
-    ):
-        raise BucketAlreadyExists("the requested bucket name is not available")
-    await r.require("admin")
-    assert principal is not None
+    policy = r.service.policy
+    principal = await policy.before_create(r.caller.principal, r.bucket)
     bucket, created = await r.service.create_bucket(
         r.bucket, BucketSettings(public_read=acl == "public-read"), owner=principal.access_key
     )
-    if not created:
-        if bucket.owner not in (None, principal.access_key):
-            raise BucketAlreadyExists("the requested bucket name is not available")
-        if r.region != "us-east-1":
-            raise BucketAlreadyOwnedByYou(
-                "your previous request to create the named bucket succeeded and you already own it"
-            )
+    outcome = policy.after_create(principal, bucket, created)
+    if outcome is Created.ALREADY_YOURS and r.region != "us-east-1":
+        raise BucketAlreadyOwnedByYou(
+            "your previous request to create the named bucket succeeded and you already own it"
+        )
     return Response(headers={"location": f"/{r.bucket}"})
-
-
-async def _exists(r: S3Request, name: str) -> bool:
-    try:
-        await r.service.get_bucket(name)
-    except NoSuchBucket:
-        return False
-    return True
 
 
 async def head_bucket(r: S3Request) -> Response:

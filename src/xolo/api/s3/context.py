@@ -9,8 +9,8 @@ from starlette.requests import Request
 
 from xolo.api.metrics import Metrics
 from xolo.api.s3.auth import S3Body, S3Caller
-from xolo.core.errors import AccessDenied, NoSuchBucket
 from xolo.service.objects import ObjectService
+from xolo.service.policy import Level
 
 DEFAULT_REGION = "us-east-1"
 
@@ -37,17 +37,7 @@ class S3Request:
         principal = self.caller.principal
         return principal.access_key if principal else "anonymous"
 
-    async def require(self, level: str, bucket: str | None = None) -> None:
-        """A grant on the bucket; anonymous callers may only read public-read buckets."""
+    async def require(self, level: Level, bucket: str | None = None) -> None:
+        """Ask the service's access policy (anonymous refusals are answered as AccessDenied)."""
         bucket = bucket if bucket is not None else self.bucket
-        principal = self.caller.principal
-        if principal is not None:
-            principal.require(level, bucket or None)
-            return
-        if level == "read" and bucket:
-            try:
-                if (await self.service.get_bucket(bucket)).settings.public_read:
-                    return
-            except NoSuchBucket:
-                pass
-        raise AccessDenied("Access Denied")
+        await self.service.policy.require(self.caller.principal, level, bucket or None)
