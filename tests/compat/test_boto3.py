@@ -700,7 +700,7 @@ def test_signed_streaming_upload(server: XoloServer, s3: Any, bucket: str) -> No
         for chunk in chunks:
             sig = sigv4.chunk_signature(key, signed, previous, hashlib.sha256(chunk).hexdigest())
             if tamper and chunk and chunk is chunks[1]:
-                chunk = b"x" + chunk[1:]
+                chunk = bytes([chunk[0] ^ 0xFF]) + chunk[1:]  # always a different byte
             body += f"{len(chunk):x};chunk-signature={sig}\r\n".encode() + chunk + b"\r\n"
             previous = sig
         auth = f"AWS4-HMAC-SHA256 Credential={credential},SignedHeaders={names},Signature={seed}"

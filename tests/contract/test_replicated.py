@@ -78,7 +78,7 @@ async def test_reads_fail_over_from_a_missing_and_a_corrupt_copy(cluster: Replic
     await store.put(sha, data, copies=3, quorum=3)
     order = [int(m.candidate.id[1:]) for m in store._readable(sha)]
     chunk_file(dirs[order[0]], sha).unlink()  # the first choice lost it
-    chunk_file(dirs[order[1]], sha).write_bytes(b"x" + data[1:])  # the second has rot
+    chunk_file(dirs[order[1]], sha).write_bytes(bytes([data[0] ^ 1]) + data[1:])  # rot
     assert await store.read(sha) == data
     # the damaged copy is quarantined by the peer, so repair will replace it
     wait_for(

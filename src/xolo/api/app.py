@@ -24,11 +24,13 @@ from xolo.api.chunks import ChunkAPI
 from xolo.api.errors import error_response, internal_error
 from xolo.api.http import close_if_body_unread
 from xolo.api.http import new_request_id as _request_id
+from xolo.api.keys import PRESIGN_PARAM, KeysAPI
 from xolo.api.metrics import Metrics
 from xolo.api.native import NativeAPI
 from xolo.api.openapi import openapi_document
-from xolo.core.errors import MethodNotAllowed, NotFound, XoloError
-from xolo.service.auth import Authenticator
+from xolo.core.errors import InvalidCredentials, MethodNotAllowed, NotFound, XoloError
+from xolo.service.auth import Authenticator, Principal
+from xolo.service.keys import KeyAdmin
 from xolo.service.objects import ObjectService
 
 ALL_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
@@ -60,10 +62,7 @@ def _endpoint(
             if request.method not in allowed:
                 raise MethodNotAllowed(f"{request.method} is not allowed here")
             if access != "public":
-                if access == "optional" and "authorization" not in request.headers:
-                    request.state.principal = None
-                else:
-                    request.state.principal = await authenticate(request, auth)
+                request.state.principal = await _caller(request, access, auth, metrics)
             response = await fn(request)
         except XoloError as exc:
             response = error_response(exc, request_id, head=request.method == "HEAD")
@@ -75,6 +74,30 @@ def _endpoint(
         return response
 
     return handle
+
+
+async def _caller(
+    request: Request, access: Access, auth: Authenticator, metrics: Metrics
+) -> Principal | None:
+    """Who is calling: a key (Basic or Bearer), a presigned URL, or nobody (where allowed).
+    Every failed authentication is counted."""
+    try:
+        if PRESIGN_PARAM in request.query_params:
+            params = request.path_params
+            if "bucket" not in params or "key" not in params:
+                raise InvalidCredentials("presigned URLs are for objects")
+            return await auth.check_presign(
+                request.query_params[PRESIGN_PARAM],
+                method=request.method,
+                bucket=params["bucket"],
+                key=params["key"],
+            )
+        if access == "optional" and "authorization" not in request.headers:
+            return None
+        return await authenticate(request, auth)
+    except XoloError as exc:
+        metrics.auth_failures.labels("native", exc.code).inc()
+        raise
 
 
 def chunk_routes(chunks: ChunkAPI) -> list[RouteRow]:
@@ -166,6 +189,7 @@ def build_app(
     ``chunks``, the chunk API of the local volume too (``xolo serve``)."""
     metrics = metrics or Metrics()
     native = NativeAPI(service, auth, metrics)
+    keys = KeysAPI(admin=KeyAdmin(meta=auth.keys, auth=auth), auth=auth)
     openapi = openapi_document(version)
 
     async def openapi_endpoint(request: Request) -> Response:
@@ -187,6 +211,22 @@ def build_app(
         ),
         ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
         ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
+        ("/v1/presign", "presign", keys.presign, ["POST"], "required"),
+        ("/v1/admin/keys", "admin_keys", keys.keys, ["GET", "POST"], "required"),
+        (
+            "/v1/admin/keys/{access_key}",
+            "admin_key",
+            keys.key,
+            ["GET", "PATCH", "DELETE"],
+            "required",
+        ),
+        (
+            "/v1/admin/keys/{access_key}/grants/{bucket}",
+            "admin_grant",
+            keys.grant,
+            ["PUT", "DELETE"],
+            "required",
+        ),
         *extra_routes,
         *(chunk_routes(chunks) if chunks is not None else []),
     ]

@@ -9,6 +9,8 @@ LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0
 
 
 class Metrics:
+    """The counters and histograms every surface of one process updates."""
+
     content_type = CONTENT_TYPE_LATEST
 
     def __init__(self) -> None:
@@ -33,6 +35,12 @@ class Metrics:
             "xolo_object_bytes_read", "Object bytes served", registry=self.registry
         )
         self.uptime = Gauge("xolo_uptime_seconds", "Seconds since start", registry=self.registry)
+        self.auth_failures = Counter(
+            "xolo_auth_failures",
+            "Requests refused at authentication, by surface and error code",
+            ["surface", "code"],
+            registry=self.registry,
+        )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

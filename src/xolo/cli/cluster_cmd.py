@@ -1,4 +1,5 @@
-"""``xolo cluster ...`` (a local cluster of processes) and ``xolo admin ...`` (any cluster)."""
+"""``xolo cluster ...`` (a local cluster of processes) and ``xolo admin ...`` (any cluster, or
+``xolo serve``: peers, tasks, keys)."""
 
 from __future__ import annotations
 
@@ -142,18 +143,18 @@ class AdminClient:
     def __init__(self, url: str, auth: tuple[str, str]) -> None:
         self._http = httpx.Client(base_url=url, auth=auth, timeout=600)
 
-    def call(self, method: str, path: str) -> Any:
+    def call(self, method: str, path: str, json: Any = None) -> Any:
         try:
-            r = self._http.request(method, path)
+            r = self._http.request(method, path, json=json)
         except httpx.HTTPError as exc:
             raise click.ClickException(f"cannot reach the router: {exc}") from None
         if r.status_code >= 400:
             try:
                 err = r.json()["error"]
-                raise click.ClickException(f"{err['code']}: {err['message']}")
             except (ValueError, KeyError):
                 raise click.ClickException(f"HTTP {r.status_code}: {r.text[:200]}") from None
-        return r.json()
+            raise click.ClickException(f"{err['code']}: {err['message']}")
+        return r.json() if r.content else None
 
 
 @click.group()
@@ -227,3 +228,90 @@ def admin_run(client: AdminClient, task: str) -> None:
     """Run a background task now and wait for it."""
     doc = client.call("POST", f"/v1/admin/tasks/{task}/run")
     click.echo(json.dumps(doc, indent=2))
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def parse_grants(grants: tuple[str, ...]) -> dict[str, str]:
+    parsed: dict[str, str] = {}
+    for grant in grants:
+        bucket, sep, level = grant.partition("=")
+        if not sep or not bucket:
+            raise click.BadParameter(f"{grant!r} is not BUCKET=LEVEL", param_hint="--grant")
+        parsed[bucket] = level
+    return parsed
+
+
+@admin.group("key")
+def admin_key() -> None:
+    """Access keys: create (the secret is shown once), list, grant, revoke, disable, remove."""
+
+
+@admin_key.command("create")
+@click.option("--grant", "grants", multiple=True, metavar="BUCKET=LEVEL", required=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def key_create(client: AdminClient, grants: tuple[str, ...], as_json: bool) -> None:
+    """A new key with grants (read, write or admin on a bucket, or on *)."""
+    doc = client.call("POST", "/v1/admin/keys", json={"grants": parse_grants(grants)})
+    if as_json:
+        click.echo(json.dumps(doc, indent=2))
+        return
+    click.echo(f"access key: {doc['access_key']}\nsecret key: {doc['secret_key']}")
+    click.echo("(the secret is shown only this once)", err=True)
+
+
+@admin_key.command("ls")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def key_ls(client: AdminClient, as_json: bool) -> None:
+    """The keys you may manage (never their secrets)."""
+    keys = client.call("GET", "/v1/admin/keys")["keys"]
+    if as_json:
+        click.echo(json.dumps(keys, indent=2))
+        return
+    for k in keys:
+        flags = ("root " if k["root"] else "") + ("disabled" if k["disabled"] else "")
+        grants = ",".join(f"{b}={lvl}" for b, lvl in sorted(k["grants"].items()))
+        click.echo(f"{k['access_key']}  {grants or '-':40} {flags}")
+
+
+@admin_key.command("grant")
+@click.argument("access_key")
+@click.argument("grant", metavar="BUCKET=LEVEL")
+@click.pass_obj
+def key_grant(client: AdminClient, access_key: str, grant: str) -> None:
+    """Add or change one grant of a key."""
+    ((bucket, level),) = parse_grants((grant,)).items()
+    doc = client.call("PUT", f"/v1/admin/keys/{access_key}/grants/{bucket}", json={"level": level})
+    click.echo(json.dumps(doc["grants"]))
+
+
+@admin_key.command("revoke")
+@click.argument("access_key")
+@click.argument("bucket")
+@click.pass_obj
+def key_revoke(client: AdminClient, access_key: str, bucket: str) -> None:
+    """Remove one grant of a key."""
+    doc = client.call("DELETE", f"/v1/admin/keys/{access_key}/grants/{bucket}")
+    click.echo(json.dumps(doc["grants"]))
+
+
+@admin_key.command("disable")
+@click.argument("access_key")
+@click.option("--enable", is_flag=True, help="Enable it again.")
+@click.pass_obj
+def key_disable(client: AdminClient, access_key: str, enable: bool) -> None:
+    """Stop a key working (on every router within a second), or start it again."""
+    doc = client.call("PATCH", f"/v1/admin/keys/{access_key}", json={"disabled": not enable})
+    click.echo(f"{doc['access_key']}: {'disabled' if doc['disabled'] else 'enabled'}")
+
+
+@admin_key.command("rm")
+@click.argument("access_key")
+@click.pass_obj
+def key_rm(client: AdminClient, access_key: str) -> None:
+    """Delete a key for good."""
+    client.call("DELETE", f"/v1/admin/keys/{access_key}")
+    click.echo(f"{access_key}: deleted")

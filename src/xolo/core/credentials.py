@@ -11,6 +11,8 @@ import hashlib
 import hmac
 import secrets
 import string
+from collections.abc import Mapping
+from typing import Any
 
 import jwt
 from cryptography.fernet import Fernet, InvalidToken
@@ -54,21 +56,26 @@ class SecretBox:
 
 
 class TokenSigner:
-    """Short-lived bearer tokens (JWT, HS256) naming the access key they were issued from."""
+    """Short-lived signed tokens (JWT, HS256) naming the access key they were issued from, with
+    claims of their own: a bearer token's grants, a presigned URL's method, bucket and key."""
 
     ISSUER = "xolo"
 
     def __init__(self, key: bytes) -> None:
         self._key = key
 
-    def issue(self, access_key: str, *, now: float, ttl: float) -> tuple[str, float]:
+    def issue(
+        self, access_key: str, *, now: float, ttl: float, claims: Mapping[str, Any] | None = None
+    ) -> tuple[str, float]:
         expires = now + ttl
-        claims = {"sub": access_key, "iat": int(now), "exp": int(expires), "iss": self.ISSUER}
-        return jwt.encode(claims, self._key, algorithm="HS256"), float(int(expires))
+        body = {"sub": access_key, "iat": int(now), "exp": int(expires), "iss": self.ISSUER}
+        body.update(claims or {})
+        return jwt.encode(body, self._key, algorithm="HS256"), float(int(expires))
 
-    def verify(self, token: str, *, now: float) -> str:
+    def verify(self, token: str, *, now: float) -> dict[str, Any]:
+        """The token's claims; InvalidCredentials when it is forged, malformed or expired."""
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 self._key,
                 algorithms=["HS256"],
@@ -76,7 +83,7 @@ class TokenSigner:
                 options={"require": ["sub", "exp", "iat"], "verify_exp": False},
             )
         except jwt.InvalidTokenError:
-            raise InvalidCredentials("the bearer token is not valid") from None
+            raise InvalidCredentials("the token is not valid") from None
         if claims["exp"] <= now:
-            raise InvalidCredentials("the bearer token has expired")
-        return str(claims["sub"])
+            raise InvalidCredentials("the token has expired")
+        return claims

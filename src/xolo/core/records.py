@@ -204,6 +204,8 @@ class AccessKey:
     is_root: bool = False
     grants: Mapping[str, str] = field(default_factory=dict)
     """bucket name (or ``*``) → one of ``read``, ``write``, ``admin``."""
+    disabled: bool = False
+    """A disabled key authenticates nothing (it can be enabled again; deleting is final)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -6,6 +6,7 @@ Cluster members prove themselves with signed requests (``ClusterGuard``).
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import time
 from collections.abc import Callable, Mapping
@@ -13,32 +14,58 @@ from dataclasses import dataclass, field
 
 from xolo.core.cluster_auth import NonceCache, verify_chunk_url, verify_request
 from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
-from xolo.core.errors import AccessDenied, InvalidCredentials
+from xolo.core.errors import AccessDenied, InvalidArgument, InvalidCredentials
+from xolo.core.names import check_bucket_name
 from xolo.core.records import AccessKey
 from xolo.meta.base import KeyStore
 
 LEVELS = {"read": 1, "write": 2, "admin": 3}
 """Grant levels in order: each includes the ones below it."""
 
-KEY_CACHE_SECONDS = 5.0
-"""How long an unsealed key is reused before the store is asked again (revocation delay)."""
+KEY_CACHE_SECONDS = 0.5
+"""How long an unsealed key is reused before the store is asked again: a key disabled or
+deleted through any router stops working everywhere within this time."""
+
+MAX_PRESIGN = 7 * 24 * 3600
+"""The longest a presigned URL may live (S3's limit too)."""
+
+PRESIGN_LEVELS = {"GET": "read", "HEAD": "read", "PUT": "write", "DELETE": "write"}
+
+
+def check_grants(grants: object) -> dict[str, str]:
+    """A grants document, validated: bucket name (or ``*``) → read, write or admin."""
+    if not isinstance(grants, Mapping):
+        raise InvalidArgument('grants must be an object like {"photos": "read"}')
+    out: dict[str, str] = {}
+    for bucket, level in grants.items():
+        if not isinstance(bucket, str) or not isinstance(level, str) or level not in LEVELS:
+            raise InvalidArgument(f"the grant for {bucket!r} must be read, write or admin")
+        if bucket != "*":
+            check_bucket_name(bucket)
+        out[bucket] = level
+    return out
+
+
+def level_on(grants: Mapping[str, str], bucket: str | None) -> int:
+    """The level ``grants`` give on ``bucket`` (``*`` counts for every bucket)."""
+    return max(LEVELS.get(grants.get(bucket or "", ""), 0), LEVELS.get(grants.get("*", ""), 0))
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
+    """A caller that proved who it is: a key, with its grants, perhaps narrowed by the token
+    or presigned URL it came with (``limit``: grants it may not exceed)."""
+
     access_key: str
     is_root: bool = False
     grants: Mapping[str, str] = field(default_factory=dict)
+    limit: Mapping[str, str] | None = None
 
     def can(self, level: str, bucket: str | None = None) -> bool:
-        if self.is_root:
-            return True
         need = LEVELS[level]
-        granted = max(
-            LEVELS.get(self.grants.get(bucket or "", ""), 0),
-            LEVELS.get(self.grants.get("*", ""), 0),
-        )
-        return granted >= need
+        if self.limit is not None and level_on(self.limit, bucket) < need:
+            return False
+        return self.is_root or level_on(self.grants, bucket) >= need
 
     def require(self, level: str, bucket: str | None = None) -> None:
         if not self.can(level, bucket):
@@ -48,6 +75,9 @@ class Principal:
 
 
 class Authenticator:
+    """Checks credentials (secrets, tokens, presigned URLs) against the key store, and mints
+    keys, tokens and presigned URLs. Nothing it raises contains a secret."""
+
     def __init__(
         self,
         meta: KeyStore,
@@ -63,6 +93,11 @@ class Authenticator:
         self.token_ttl = token_ttl
         self._cache: dict[str, tuple[float, AccessKey, str]] = {}
 
+    @property
+    def keys(self) -> KeyStore:
+        """The key store this authenticator reads (for key management)."""
+        return self._meta
+
     async def ensure_root(
         self, access_key: str | None = None, secret: str | None = None
     ) -> tuple[str, str] | None:
@@ -74,58 +109,61 @@ class Authenticator:
             if not (access_key and secret):
                 raise ValueError("set both the root access key and the root secret, or neither")
             current = await self._meta.get_key(access_key)
-            if current and current.is_root and self._box.open(current.sealed_secret) == secret:
+            if (
+                current
+                and current.is_root
+                and not current.disabled
+                and self._box.open(current.sealed_secret) == secret
+            ):
                 return None
-            await self._meta.put_key(
-                AccessKey(
-                    access_key=access_key,
-                    sealed_secret=self._box.seal(secret),
-                    created=self._clock(),
-                    is_root=True,
-                )
-            )
-            self._cache.pop(access_key, None)
+            await self._store(access_key, secret, is_root=True, grants={})
             return access_key, secret
-        if any(k.is_root for k in await self._meta.list_keys()):
+        if any(k.is_root and not k.disabled for k in await self._meta.list_keys()):
             return None
         access_key, secret = new_access_key(), new_secret()
-        await self._meta.put_key(
-            AccessKey(
-                access_key=access_key,
-                sealed_secret=self._box.seal(secret),
-                created=self._clock(),
-                is_root=True,
-            )
-        )
+        await self._store(access_key, secret, is_root=True, grants={})
         return access_key, secret
+
+    async def _store(
+        self, access_key: str, secret: str, *, is_root: bool, grants: Mapping[str, str]
+    ) -> AccessKey:
+        key = AccessKey(
+            access_key=access_key,
+            sealed_secret=self._box.seal(secret),
+            created=self._clock(),
+            is_root=is_root,
+            grants=dict(grants),
+        )
+        await self._meta.put_key(key)
+        self.forget(access_key)
+        return key
 
     async def create_key(self, grants: Mapping[str, str]) -> tuple[str, str]:
         """A new non-root key with per-bucket grants (bucket or ``*`` → read, write or admin)."""
-        for bucket, level in grants.items():
-            if level not in LEVELS:
-                raise ValueError(f"grant level for {bucket!r} must be read, write or admin")
+        checked = check_grants(grants)
         access_key, secret = new_access_key(), new_secret()
-        await self._meta.put_key(
-            AccessKey(
-                access_key=access_key,
-                sealed_secret=self._box.seal(secret),
-                created=self._clock(),
-                grants=dict(grants),
-            )
-        )
+        await self._store(access_key, secret, is_root=False, grants=checked)
         return access_key, secret
+
+    def forget(self, access_key: str) -> None:
+        """Drop a cached key (this router changed it; others see the change within
+        KEY_CACHE_SECONDS)."""
+        self._cache.pop(access_key, None)
 
     async def _lookup(self, access_key: str) -> tuple[AccessKey, str]:
         now = self._clock()
         hit = self._cache.get(access_key)
         if hit and now - hit[0] < KEY_CACHE_SECONDS:
-            return hit[1], hit[2]
-        record = await self._meta.get_key(access_key)
-        if record is None:
-            self._cache.pop(access_key, None)
-            raise InvalidCredentials("unknown access key or wrong secret")
-        secret = self._box.open(record.sealed_secret)
-        self._cache[access_key] = (now, record, secret)
+            record, secret = hit[1], hit[2]
+        else:
+            found = await self._meta.get_key(access_key)
+            if found is None:
+                self._cache.pop(access_key, None)
+                raise InvalidCredentials("unknown access key or wrong secret")
+            record, secret = found, self._box.open(found.sealed_secret)
+            self._cache[access_key] = (now, record, secret)
+        if record.disabled:
+            raise InvalidCredentials("this access key is disabled")
         return record, secret
 
     async def secret_for(self, access_key: str) -> tuple[Principal, str]:
@@ -140,13 +178,67 @@ class Authenticator:
         return principal
 
     def issue_token(self, principal: Principal, ttl: float | None = None) -> tuple[str, float]:
+        """A bearer token carrying the principal's grants as they are now."""
         ttl = self.token_ttl if ttl is None else ttl
-        return self._signer.issue(principal.access_key, now=self._clock(), ttl=ttl)
+        grants = (
+            None
+            if principal.is_root and principal.limit is None
+            else dict(principal.limit if principal.limit is not None else principal.grants)
+        )
+        return self._signer.issue(
+            principal.access_key, now=self._clock(), ttl=ttl, claims={"grants": grants}
+        )
 
     async def check_token(self, token: str) -> Principal:
-        access_key = self._signer.verify(token, now=self._clock())
-        principal, _ = await self.secret_for(access_key)
-        return principal
+        """The principal of a bearer token: never more than its key can do now (a disabled or
+        deleted key, or a revoked grant, takes effect on tokens too)."""
+        claims = self._signer.verify(token, now=self._clock())
+        if claims.get("use") == "presign":
+            raise InvalidCredentials("a presigned URL's token is not a bearer token")
+        principal, _ = await self.secret_for(str(claims["sub"]))
+        grants = claims.get("grants")
+        return dataclasses.replace(principal, limit=grants if isinstance(grants, dict) else None)
+
+    def presign(
+        self, principal: Principal, *, method: str, bucket: str, key: str, expires: int
+    ) -> tuple[str, float]:
+        """A token for one method on one object, until ``expires`` seconds from now."""
+        method = method.upper()
+        if method not in PRESIGN_LEVELS:
+            raise InvalidArgument(f"method must be one of {', '.join(PRESIGN_LEVELS)}")
+        if (
+            isinstance(expires, bool)
+            or not isinstance(expires, int)
+            or not 1 <= expires <= MAX_PRESIGN
+        ):
+            raise InvalidArgument(
+                f"expires must be a whole number of seconds from 1 to {MAX_PRESIGN}"
+            )
+        check_bucket_name(bucket)
+        principal.require(PRESIGN_LEVELS[method], bucket)
+        claims = {"use": "presign", "m": method, "b": bucket, "k": key}
+        return self._signer.issue(
+            principal.access_key, now=self._clock(), ttl=expires, claims=claims
+        )
+
+    async def check_presign(self, token: str, *, method: str, bucket: str, key: str) -> Principal:
+        """The principal of a presigned request; AccessDenied when the URL was made for another
+        method, bucket or key, or has expired."""
+        try:
+            claims = self._signer.verify(token, now=self._clock())
+        except InvalidCredentials as exc:
+            raise AccessDenied(f"the presigned URL is not valid: {exc.message}") from None
+        signed_method, asked = claims.get("m"), method.upper()
+        same_method = asked == signed_method or (asked == "HEAD" and signed_method == "GET")
+        if (
+            claims.get("use") != "presign"
+            or not same_method
+            or (claims.get("b"), claims.get("k")) != (bucket, key)
+        ):
+            raise AccessDenied("the presigned URL was made for another request")
+        principal, _ = await self.secret_for(str(claims["sub"]))
+        level = PRESIGN_LEVELS[str(claims["m"])]
+        return dataclasses.replace(principal, limit={bucket: level})
 
 
 class ClusterGuard:

@@ -148,7 +148,11 @@ def build_s3_app(
         head = request.method == "HEAD"
         try:
             bucket, key = locate(scope, domain)
-            caller = await s3auth.authenticate(request)
+            try:
+                caller = await s3auth.authenticate(request)
+            except XoloError as exc:
+                metrics.auth_failures.labels("s3", exc.code).inc()
+                raise
             r = S3Request(request, caller, bucket, key, service, region, metrics)
             response = await route(r)(r)
         except XoloError as exc:

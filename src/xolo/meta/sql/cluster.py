@@ -30,9 +30,10 @@ class SqlCluster:
     async def put_key(self, key: AccessKey) -> None:
         async def tx(t: Tx) -> None:
             await t.run(
-                f"INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?) "
+                f"INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (access_key) DO UPDATE SET sealed_secret = excluded.sealed_secret, "
-                "created = excluded.created, is_root = excluded.is_root, grants = excluded.grants",
+                "created = excluded.created, is_root = excluded.is_root, "
+                "grants = excluded.grants, disabled = excluded.disabled",
                 *codecs.access_key_values(key),
             )
 

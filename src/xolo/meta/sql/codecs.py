@@ -38,7 +38,7 @@ MULTIPART_COLUMNS = (
 )
 PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 UPLOAD_COLUMNS = "upload_id, bucket, key, size, sha256, content_type, tags, created, expires"
-KEY_COLUMNS = "access_key, sealed_secret, created, is_root, grants"
+KEY_COLUMNS = "access_key, sealed_secret, created, is_root, grants, disabled"
 PEER_COLUMNS = "id, url, zone, capacity, used_bytes, chunks, last_heartbeat, joined, admin_state"
 CHUNK_COLUMNS = "sha256, size, refs, replicas"
 
@@ -190,18 +190,26 @@ def upload_values(up: Upload) -> tuple[Any, ...]:
 
 
 def access_key(row: Row) -> AccessKey:
-    key_id, sealed, created, is_root, grants = row
+    key_id, sealed, created, is_root, grants, disabled = row
     return AccessKey(
         access_key=key_id,
         sealed_secret=bytes(sealed),
         created=created,
         is_root=bool(is_root),
         grants=json.loads(grants),
+        disabled=bool(disabled),
     )
 
 
 def access_key_values(key: AccessKey) -> tuple[Any, ...]:
-    return (key.access_key, key.sealed_secret, key.created, int(key.is_root), dumps(key.grants))
+    return (
+        key.access_key,
+        key.sealed_secret,
+        key.created,
+        int(key.is_root),
+        dumps(key.grants),
+        int(key.disabled),
+    )
 
 
 def peer(row: Row) -> PeerRecord:

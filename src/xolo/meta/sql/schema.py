@@ -165,11 +165,16 @@ async def _move_counters_and_refs(tx: Tx) -> None:
         )
 
 
+V3 = """
+ALTER TABLE access_keys ADD COLUMN disabled {bigint} NOT NULL DEFAULT 0
+"""
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
     [V1],
     [V2, _move_counters_and_refs, V2_DROP_COUNTERS],
+    [V3],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
