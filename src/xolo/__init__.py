@@ -15,10 +15,12 @@ Embedded use, without HTTP::
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 from xolo.chunks.disk import DiskChunkStore
 from xolo.chunks.memory import MemoryChunkStore
+from xolo.core.audit import chain_key
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import XoloError
 from xolo.core.records import Bucket, BucketSettings, ListPage, ObjectInfo, ObjectRecord
@@ -54,11 +56,18 @@ def open(path: str | Path, *, config: ServiceConfig | None = None) -> ObjectServ
     built for several processes.
     """
     data = DataDir.create(path)
+    key = chain_key(data.master_key())
     return ObjectService(
-        meta=SQLiteMetaStore(data.meta_path), chunks=DiskChunkStore(data.chunks_path), config=config
+        meta=SQLiteMetaStore(data.meta_path, chain_key=key),
+        chunks=DiskChunkStore(data.chunks_path),
+        config=config,
+        chain_key=key,
     )
 
 
 def open_memory(*, config: ServiceConfig | None = None) -> ObjectService:
     """The object service over in-memory stores: nothing touches the disk."""
-    return ObjectService(meta=MemoryMetaStore(), chunks=MemoryChunkStore(), config=config)
+    key = secrets.token_bytes(32)
+    return ObjectService(
+        meta=MemoryMetaStore(chain_key=key), chunks=MemoryChunkStore(), config=config, chain_key=key
+    )

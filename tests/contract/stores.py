@@ -31,6 +31,8 @@ Opener = Callable[[], Awaitable[MetaStore]]
 Backend = Callable[[Path], contextlib.AbstractAsyncContextManager[Opener]]
 
 PG_DSN = os.environ.get("XOLO_TEST_PG_DSN", f"postgresql://postgres@{POSTGRES.address}/postgres")
+CHAIN_KEY = b"contract-test-chain-key-32-bytes"
+"""Every contract store MACs its audit chains with this key."""
 
 
 @contextlib.asynccontextmanager
@@ -38,7 +40,7 @@ async def memory(tmp: Path) -> AsyncIterator[Opener]:
     state = MemoryState()
 
     async def open_one() -> MetaStore:
-        return MemoryMetaStore(state)
+        return MemoryMetaStore(state, chain_key=CHAIN_KEY)
 
     yield open_one
 
@@ -48,7 +50,7 @@ async def sqlite(tmp: Path) -> AsyncIterator[Opener]:
     path = tmp / "meta.db"
 
     async def open_one() -> MetaStore:
-        return SQLiteMetaStore(path)
+        return SQLiteMetaStore(path, chain_key=CHAIN_KEY)
 
     yield open_one
 
@@ -61,9 +63,12 @@ async def postgres(tmp: Path) -> AsyncIterator[Opener]:
     from xolo.meta.postgres import PostgresMetaStore
 
     schema = f"xolo_test_{secrets.token_hex(6)}"
+    LAST_PG_SCHEMA[0] = schema
 
     async def open_one() -> MetaStore:
-        return await PostgresMetaStore.open(PG_DSN, schema=schema, max_connections=8)
+        return await PostgresMetaStore.open(
+            PG_DSN, schema=schema, max_connections=8, chain_key=CHAIN_KEY
+        )
 
     try:
         yield open_one
@@ -74,6 +79,9 @@ async def postgres(tmp: Path) -> AsyncIterator[Opener]:
         finally:
             await conn.close()
 
+
+LAST_PG_SCHEMA = [""]
+"""The schema of the PostgreSQL backend most recently opened (for tests that tamper with it)."""
 
 META_BACKENDS: dict[str, Backend] = {
     "memory": memory,

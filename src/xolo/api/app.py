@@ -30,6 +30,7 @@ from xolo.api.native import NativeAPI
 from xolo.api.openapi import openapi_document
 from xolo.core.errors import InvalidCredentials, MethodNotAllowed, NotFound, XoloError
 from xolo.service.auth import Authenticator, Principal
+from xolo.service.context import ACTOR
 from xolo.service.keys import KeyAdmin
 from xolo.service.objects import ObjectService
 
@@ -62,7 +63,9 @@ def _endpoint(
             if request.method not in allowed:
                 raise MethodNotAllowed(f"{request.method} is not allowed here")
             if access != "public":
-                request.state.principal = await _caller(request, access, auth, metrics)
+                principal = await _caller(request, access, auth, metrics)
+                request.state.principal = principal
+                ACTOR.set(principal.access_key if principal else None)
             response = await fn(request)
         except XoloError as exc:
             response = error_response(exc, request_id, head=request.method == "HEAD")
@@ -211,6 +214,16 @@ def build_app(
         ),
         ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
         ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
+        ("/v1/buckets/{bucket}/audit", "audit", native.audit, ["GET"], "required"),
+        (
+            "/v1/buckets/{bucket}/audit/verify",
+            "audit_verify",
+            native.verify_audit,
+            ["POST"],
+            "required",
+        ),
+        ("/v1/admin/audit", "system_audit", native.audit, ["GET"], "required"),
+        ("/v1/admin/audit/verify", "system_verify", native.verify_audit, ["POST"], "required"),
         ("/v1/presign", "presign", keys.presign, ["POST"], "required"),
         ("/v1/admin/keys", "admin_keys", keys.keys, ["GET", "POST"], "required"),
         (

@@ -15,13 +15,14 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
 from xolo.api.metrics import Metrics
+from xolo.core.audit import SYSTEM, Entry
 from xolo.core.conditions import format_http_date
 from xolo.core.errors import InvalidArgument, MalformedJSON
 from xolo.core.names import REPRESENTATION_HEADERS
 from xolo.core.records import Bucket, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
-from xolo.service.policy import Level
+from xolo.service.policy import Level, require_service_admin
 
 META_PREFIX = "x-xolo-meta-"
 MAX_TOKEN_TTL = 24 * 3600.0
@@ -48,6 +49,10 @@ def object_json(record: ObjectRecord) -> dict[str, Any]:
         "modified": iso_time(record.modified),
         "version": record.version,
     }
+
+
+def entry_json(entry: Entry) -> dict[str, Any]:
+    return {**entry.fields(), "type": entry.event_type, "prev": entry.prev, "mac": entry.mac}
 
 
 def object_headers(record: ObjectRecord) -> dict[str, str]:
@@ -106,6 +111,33 @@ class NativeAPI:
     async def require(self, request: Request, level: Level, bucket: str | None) -> None:
         """Ask the service's access policy (the one decision every surface shares)."""
         await self.service.policy.require(self.principal(request), level, bucket)
+
+    # -- the audit chain -------------------------------------------------------------------------
+
+    async def _chain(self, request: Request) -> str:
+        """The chain a route names: a bucket's (admin on it), or the system chain (admin on *)."""
+        bucket = request.path_params.get("bucket")
+        if bucket is None:
+            require_service_admin(self.principal(request))
+            return SYSTEM
+        await self.require(request, "admin", bucket)
+        return str(bucket)
+
+    async def audit(self, request: Request) -> Response:
+        chain = await self._chain(request)
+        after, limit = int_param(request, "after") or 0, int_param(request, "limit") or 1000
+        entries = await self.service.audit.page(chain, after=after, limit=limit)
+        return JSONResponse(
+            {
+                "bucket": chain,
+                "entries": [entry_json(e) for e in entries],
+                "next_after": entries[-1].sequence if len(entries) == limit else None,
+            }
+        )
+
+    async def verify_audit(self, request: Request) -> Response:
+        chain = await self._chain(request)
+        return JSONResponse((await self.service.audit.verify(chain)).to_json())
 
     # -- tokens ----------------------------------------------------------------------------------
 

@@ -162,7 +162,13 @@ class AdminClient:
 @click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
 @click.pass_context
 def admin(ctx: click.Context, url: str | None, directory: Path | None) -> None:
-    """Operate a cluster: peers, draining, background tasks (root or admin-on-* key)."""
+    """Operate a cluster: peers, draining, background tasks, keys (root or admin key)."""
+    ctx.obj = connect(url, directory)
+
+
+def connect(url: str | None, directory: Path | None) -> AdminClient:
+    """A client for the router at ``url`` (or the first of the local cluster in ``directory``),
+    with credentials from XOLO_ACCESS_KEY/XOLO_SECRET_KEY (or the root key's variables)."""
     auth: tuple[str, str] | None = None
     if directory is not None:
         c = _load(directory)
@@ -176,7 +182,7 @@ def admin(ctx: click.Context, url: str | None, directory: Path | None) -> None:
         raise click.UsageError(
             "give --url (XOLO_URL) and credentials (XOLO_ACCESS_KEY/XOLO_SECRET_KEY), or --dir"
         )
-    ctx.obj = AdminClient(url, auth)
+    return AdminClient(url, auth)
 
 
 @admin.command("peers")
@@ -315,3 +321,49 @@ def key_rm(client: AdminClient, access_key: str) -> None:
     """Delete a key for good."""
     client.call("DELETE", f"/v1/admin/keys/{access_key}")
     click.echo(f"{access_key}: deleted")
+
+
+# -- the audit chain ----------------------------------------------------------------------------
+
+
+@click.group()
+@click.option("--url", envvar="XOLO_URL", default=None, help="A server's or router's URL.")
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None)
+@click.pass_context
+def audit(ctx: click.Context, url: str | None, directory: Path | None) -> None:
+    """Read and verify the tamper-evident audit chains (admin on the bucket)."""
+    ctx.obj = connect(url, directory)
+
+
+def _chain_path(bucket: str) -> str:
+    return "/v1/admin/audit" if bucket in ("", "-") else f"/v1/buckets/{bucket}/audit"
+
+
+@audit.command("verify")
+@click.argument("bucket")
+@click.pass_obj
+def audit_verify(client: AdminClient, bucket: str) -> None:
+    """Replay a bucket's chain ('-' for the system chain); exit 1 and name the first broken
+    entry when it does not hold."""
+    doc = client.call("POST", _chain_path(bucket) + "/verify")
+    if doc["valid"]:
+        click.echo(f"{bucket or 'system'}: valid, {doc['entries']} entries")
+        return
+    broken = doc["first_broken"]
+    click.echo(
+        f"{bucket or 'system'}: BROKEN at entry {broken['sequence']} ({broken['reason']}); "
+        f"expected {broken['expected']}, found {broken['actual']}"
+    )
+    raise SystemExit(1)
+
+
+@audit.command("ls")
+@click.argument("bucket")
+@click.option("--after", default=0, type=int)
+@click.option("--limit", default=100, type=int)
+@click.pass_obj
+def audit_ls(client: AdminClient, bucket: str, after: int, limit: int) -> None:
+    """Print entries of a chain as JSON lines."""
+    doc = client.call("GET", f"{_chain_path(bucket)}?after={after}&limit={limit}")
+    for entry in doc["entries"]:
+        click.echo(json.dumps(entry))

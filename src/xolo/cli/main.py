@@ -7,7 +7,7 @@ import asyncio
 import click
 
 import xolo
-from xolo.cli.cluster_cmd import admin, cluster
+from xolo.cli.cluster_cmd import admin, audit, cluster
 from xolo.cli.roles import peer, router
 from xolo.cli.serve import ServeSettings, collect_garbage, create_access_key, run_server
 from xolo.cli.sizes import SizeParam
@@ -150,6 +150,7 @@ main.add_command(router)
 main.add_command(peer)
 main.add_command(cluster)
 main.add_command(admin)
+main.add_command(audit)
 
 
 @main.group()

@@ -17,6 +17,7 @@ from xolo.cli.sizes import SizeParam
 from xolo.cluster.membership import Timing
 from xolo.cluster.peer import PeerSettings, build_peer, ensure_peer_root
 from xolo.cluster.router import Router, RouterSettings
+from xolo.core.audit import chain_key
 from xolo.core.cluster_auth import derive_cluster_secret
 from xolo.core.credentials import SecretBox
 from xolo.core.errors import XoloError
@@ -58,7 +59,7 @@ async def prepare_router(
     meta_url: str, key: bytes, root: tuple[str | None, str | None]
 ) -> tuple[str, str] | None:
     """Migrate the store and make sure a root key exists, before the server starts."""
-    meta = await open_meta_store(meta_url)
+    meta = await open_meta_store(meta_url, chain_key=chain_key(key))
     try:
         return await Authenticator(meta, SecretBox(key)).ensure_root(*root)
     finally:

@@ -29,6 +29,7 @@ from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCReport, GCWorker
 from xolo.cluster.membership import PeerView
 from xolo.cluster.scrub import Scrubber
 from xolo.cluster.workers import Scheduler
+from xolo.core.audit import chain_key
 from xolo.core.credentials import SecretBox
 from xolo.core.records import PeerRecord
 from xolo.meta.sqlite import SQLiteMetaStore
@@ -75,10 +76,11 @@ class SingleNode:
 def open_service(settings: ServeSettings) -> SingleNode:
     data = DataDir.create(settings.data)
     config = settings.service_config()
-    meta = SQLiteMetaStore(data.meta_path)
+    master = data.master_key()
+    meta = SQLiteMetaStore(data.meta_path, chain_key=chain_key(master))
     volume = DiskChunkStore(data.chunks_path)
-    service = ObjectService(meta=meta, chunks=volume, config=config)
-    auth = Authenticator(meta, SecretBox(data.master_key()))
+    service = ObjectService(meta=meta, chunks=volume, config=config, chain_key=chain_key(master))
+    auth = Authenticator(meta, SecretBox(master))
     return SingleNode(service=service, auth=auth, data=data, meta=meta, volume=volume)
 
 

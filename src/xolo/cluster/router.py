@@ -31,6 +31,7 @@ from xolo.cluster.membership import Membership, PeerView, Timing
 from xolo.cluster.repair import Repairer
 from xolo.cluster.scrub import Scrubber
 from xolo.cluster.workers import Scheduler, Worker
+from xolo.core.audit import chain_key
 from xolo.core.credentials import SecretBox
 from xolo.core.records import PeerRecord, RouterRecord
 from xolo.meta.base import MetaStore
@@ -88,7 +89,7 @@ class Router:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[RouterParts]:
-        meta = await open_meta_store(self.s.meta)
+        meta = await open_meta_store(self.s.meta, chain_key=chain_key(self.s.master_key))
         http = cluster_http()
         tasks: list[asyncio.Task[Any]] = []
         try:
@@ -118,7 +119,9 @@ class Router:
             chunk_size=self.s.chunk_size,
             read_piece=ServiceConfig().max_chunk_size,  # whole chunks: each is verified
         )
-        service = ObjectService(meta=meta, chunks=chunks, config=config)
+        service = ObjectService(
+            meta=meta, chunks=chunks, config=config, chain_key=chain_key(self.s.master_key)
+        )
         scheduler = self._scheduler(meta, membership)
         membership.on_change(lambda peer, old, new: _on_change(scheduler, old, new))
         guard = ClusterGuard(secret=self.s.secret)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
+from xolo.core.audit import Change, Entry
 from xolo.core.conditions import WriteCondition
 from xolo.core.records import (
     AccessKey,
@@ -50,14 +51,22 @@ class BucketStore(Protocol):
     """Buckets, their settings, and their usage totals."""
 
     async def create_bucket(
-        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
+        self,
+        name: str,
+        settings: BucketSettings,
+        *,
+        owner: str | None,
+        now: float,
+        change: Change | None = None,
     ) -> tuple[Bucket, bool]:
         """Create the bucket if no bucket has the name; returns the bucket as it now is and
         whether this call created it. Racing creators: exactly one gets True, and the settings
         are that one's."""
         ...
 
-    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+    async def update_bucket(
+        self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
+    ) -> Bucket:
         """Change only the settings ``changes`` names (see ``BucketSettings.updated``).
         Raises NoSuchBucket."""
         ...
@@ -70,7 +79,7 @@ class BucketStore(Protocol):
         """Every bucket, by name."""
         ...
 
-    async def delete_bucket(self, name: str, *, now: float) -> None:
+    async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
         """Remove an empty bucket with its pending uploads. Raises NoSuchBucket, or
         BucketNotEmpty while it holds objects."""
         ...
@@ -84,7 +93,12 @@ class ObjectStore(Protocol):
         ...
 
     async def put_object(
-        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+        self,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        upload_id: str | None = None,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         """Store ``record``, replacing the current object; returns the replaced one.
 
@@ -97,7 +111,13 @@ class ObjectStore(Protocol):
         ...
 
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition, *, now: float
+        self,
+        bucket: str,
+        key: str,
+        condition: WriteCondition,
+        *,
+        now: float,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         """Remove and return the object; None when absent. Raises NoSuchBucket."""
         ...
@@ -157,7 +177,12 @@ class MultipartStore(Protocol):
         ...
 
     async def complete_multipart(
-        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         """Atomically end the upload (NoSuchUpload if already ended), drop its parts'
         references and store ``record`` as ``put_object`` does."""
@@ -171,7 +196,7 @@ class MultipartStore(Protocol):
 class KeyStore(Protocol):
     """Access keys, with sealed secrets."""
 
-    async def put_key(self, key: AccessKey) -> None:
+    async def put_key(self, key: AccessKey, *, change: Change | None = None) -> None:
         """Create or replace a key."""
         ...
 
@@ -183,8 +208,22 @@ class KeyStore(Protocol):
         """Every key, by id."""
         ...
 
-    async def delete_key(self, access_key: str) -> bool:
+    async def delete_key(self, access_key: str, *, change: Change | None = None) -> bool:
         """Forget a key; whether it existed."""
+        ...
+
+
+class AuditStore(Protocol):
+    """The audit chains (see ``core/audit.py``). Every mutating method of the other protocols
+    takes ``change``: the store appends it to its bucket's chain (the system chain ``""`` for
+    keys) in the same transaction as the change itself, or not at all."""
+
+    async def audit_page(self, bucket: str, after: int, limit: int) -> list[Entry]:
+        """Entries of the bucket's chain with sequence above ``after``, in order."""
+        ...
+
+    async def audit_head(self, bucket: str) -> tuple[int, str] | None:
+        """The sequence and MAC of the chain's last entry, as the store recorded them."""
         ...
 
 
@@ -278,6 +317,7 @@ class MetaStore(
     KeyStore,
     ChunkRefStore,
     ClusterStore,
+    AuditStore,
     Protocol,
 ):
     """Everything the object service and the cluster keep in the metadata database."""

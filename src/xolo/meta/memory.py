@@ -12,6 +12,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xolo.core.audit import GENESIS, Change, Entry, link
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
@@ -65,13 +66,31 @@ class MemoryState:
         self.peers: dict[str, PeerRecord] = {}
         self.routers: dict[str, RouterRecord] = {}
         self.tasks: dict[str, TaskRecord] = {}
+        self.audit: dict[str, list[Entry]] = {}
 
 
 class MemoryMetaStore:
     """A MetaStore in a dictionary; see the module docstring."""
 
-    def __init__(self, state: MemoryState | None = None) -> None:
+    def __init__(self, state: MemoryState | None = None, *, chain_key: bytes | None = None) -> None:
         self._s = state or MemoryState()
+        self._chain_key = chain_key
+
+    def _audit(self, change: Change | None) -> None:
+        if change is None or self._chain_key is None:
+            return
+        chain = self._s.audit.setdefault(change.bucket, [])
+        prev = chain[-1].mac if chain else GENESIS
+        chain.append(
+            link(self._chain_key, change, sequence=len(chain) + 1, time=change.time, prev=prev)
+        )
+
+    async def audit_page(self, bucket: str, after: int, limit: int) -> list[Entry]:
+        return [e for e in self._s.audit.get(bucket, []) if e.sequence > after][:limit]
+
+    async def audit_head(self, bucket: str) -> tuple[int, str] | None:
+        chain = self._s.audit.get(bucket)
+        return (chain[-1].sequence, chain[-1].mac) if chain else None
 
     def _state(self, name: str) -> _BucketState:
         try:
@@ -88,19 +107,29 @@ class MemoryMetaStore:
     # -- buckets -----------------------------------------------------------------------------
 
     async def create_bucket(
-        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
+        self,
+        name: str,
+        settings: BucketSettings,
+        *,
+        owner: str | None,
+        now: float,
+        change: Change | None = None,
     ) -> tuple[Bucket, bool]:
         state = self._s.buckets.get(name)
         if state is not None:
             return self._with_stats(state), False
         state = _BucketState(Bucket(name=name, created=now, settings=settings, owner=owner))
         self._s.buckets[name] = state
+        self._audit(change)
         return self._with_stats(state), True
 
-    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+    async def update_bucket(
+        self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
+    ) -> Bucket:
         state = self._state(name)
         settings = state.bucket.settings.updated(changes)
         state.bucket = dataclasses.replace(state.bucket, settings=settings)
+        self._audit(change)
         return self._with_stats(state)
 
     async def get_bucket(self, name: str) -> Bucket:
@@ -109,7 +138,7 @@ class MemoryMetaStore:
     async def list_buckets(self) -> list[Bucket]:
         return [self._with_stats(self._s.buckets[n]) for n in sorted(self._s.buckets)]
 
-    async def delete_bucket(self, name: str, *, now: float) -> None:
+    async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
         state = self._state(name)
         if state.objects:
             raise BucketNotEmpty(f"bucket {name!r} still holds objects")
@@ -118,6 +147,7 @@ class MemoryMetaStore:
             del self._s.uploads[upload_id]
         for upload_id in [u.upload_id for u in self._s.multiparts.values() if u.bucket == name]:
             await self.abort_multipart(upload_id, now=now)
+        self._audit(change)
 
     # -- references --------------------------------------------------------------------------
 
@@ -142,7 +172,11 @@ class MemoryMetaStore:
         return self._state(bucket).objects.get(key.encode())
 
     def _write(
-        self, record: ObjectRecord, condition: WriteCondition, also_lost: list[frozenset[str]]
+        self,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        also_lost: list[frozenset[str]],
+        change: Change | None,
     ) -> ObjectRecord | None:
         state = self._state(record.bucket)
         raw = record.key.encode()
@@ -154,23 +188,35 @@ class MemoryMetaStore:
             bisect.insort(state.keys, raw)
         state.objects[raw] = record
         state.bytes_used += record.size - (current.size if current else 0)
+        self._audit(change)
         return current
 
     async def put_object(
-        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+        self,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        upload_id: str | None = None,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         self._state(record.bucket)
         if upload_id is not None:
             upload = self._s.uploads.get(upload_id)
             if upload is None or upload.expires <= record.modified:
                 raise NoSuchUpload()
-        current = self._write(record, condition, [])
+        current = self._write(record, condition, [], change)
         if upload_id is not None:
             del self._s.uploads[upload_id]
         return current
 
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition, *, now: float
+        self,
+        bucket: str,
+        key: str,
+        condition: WriteCondition,
+        *,
+        now: float,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         state = self._state(bucket)
         raw = key.encode()
@@ -182,6 +228,12 @@ class MemoryMetaStore:
         del state.objects[raw]
         del state.keys[bisect.bisect_left(state.keys, raw)]
         state.bytes_used -= current.size
+        if change is not None:
+            self._audit(
+                dataclasses.replace(
+                    change, size=current.size, etag=current.etag, version=current.version
+                )
+            )
         return current
 
     async def scan_objects(
@@ -262,11 +314,16 @@ class MemoryMetaStore:
         ]
 
     async def complete_multipart(
-        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         if upload_id not in self._s.multiparts:
             raise NoSuchUpload()
-        previous = self._write(record, condition, self._part_chunks(upload_id))
+        previous = self._write(record, condition, self._part_chunks(upload_id), change)
         self._s.parts.pop(upload_id, None)
         self._s.multiparts.pop(upload_id, None)
         return previous
@@ -281,8 +338,9 @@ class MemoryMetaStore:
 
     # -- keys --------------------------------------------------------------------------------
 
-    async def put_key(self, key: AccessKey) -> None:
+    async def put_key(self, key: AccessKey, *, change: Change | None = None) -> None:
         self._s.keys[key.access_key] = key
+        self._audit(change)
 
     async def get_key(self, access_key: str) -> AccessKey | None:
         return self._s.keys.get(access_key)
@@ -290,8 +348,11 @@ class MemoryMetaStore:
     async def list_keys(self) -> list[AccessKey]:
         return [self._s.keys[k] for k in sorted(self._s.keys)]
 
-    async def delete_key(self, access_key: str) -> bool:
-        return self._s.keys.pop(access_key, None) is not None
+    async def delete_key(self, access_key: str, *, change: Change | None = None) -> bool:
+        gone = self._s.keys.pop(access_key, None) is not None
+        if gone:
+            self._audit(change)
+        return gone
 
     # -- chunk references --------------------------------------------------------------------
 

@@ -28,13 +28,13 @@ def sqlite_path(url: str) -> str | None:
     return path
 
 
-async def open_meta_store(url: str) -> MetaStore:
-    """The store ``url`` names, migrated and ready."""
+async def open_meta_store(url: str, *, chain_key: bytes | None = None) -> MetaStore:
+    """The store ``url`` names, migrated and ready; ``chain_key`` MACs its audit chains."""
     if url == "memory://":
-        return MemoryMetaStore()
+        return MemoryMetaStore(chain_key=chain_key)
     path = sqlite_path(url)
     if path is not None:
-        return SQLiteMetaStore(path)
+        return SQLiteMetaStore(path, chain_key=chain_key)
     parsed = urllib.parse.urlsplit(url)
     if parsed.scheme in ("postgresql", "postgres"):
         from xolo.meta.postgres import PostgresMetaStore
@@ -43,7 +43,7 @@ async def open_meta_store(url: str) -> MetaStore:
         schema = query.pop("schema", [None])[0]
         rest = urllib.parse.urlencode(query, doseq=True)
         dsn = urllib.parse.urlunsplit(parsed._replace(query=rest))
-        return await PostgresMetaStore.open(dsn, schema=schema)
+        return await PostgresMetaStore.open(dsn, schema=schema, chain_key=chain_key)
     raise InvalidArgument(
         f"unknown metadata URL {url!r}: use sqlite:///PATH, postgresql://USER@HOST/DB or memory://"
     )

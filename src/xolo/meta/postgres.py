@@ -155,7 +155,12 @@ class PostgresMetaStore(SqlMetaStore):
 
     @classmethod
     async def open(
-        cls, dsn: str, *, schema: str | None = None, max_connections: int = 20
+        cls,
+        dsn: str,
+        *,
+        schema: str | None = None,
+        max_connections: int = 20,
+        chain_key: bytes | None = None,
     ) -> PostgresMetaStore:
         """Connect, migrate, and return the store."""
         db = await PostgresDatabase.connect(dsn, schema=schema, max_size=max_connections)
@@ -164,4 +169,4 @@ class PostgresMetaStore(SqlMetaStore):
         except BaseException:
             await db.close()
             raise
-        return cls(db)
+        return cls(db, chain_key=chain_key)

@@ -107,7 +107,14 @@ class SQLiteDatabase:
 class SQLiteMetaStore(SqlMetaStore):
     """The MetaStore on a SQLite file; safe for several processes sharing the file."""
 
-    def __init__(self, path: Path | str, *, readers: int = 4, synchronous: str = "FULL") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        readers: int = 4,
+        synchronous: str = "FULL",
+        chain_key: bytes | None = None,
+    ) -> None:
         db = SQLiteDatabase(path, readers=readers, synchronous=synchronous)
         db.migrate()
-        super().__init__(db)
+        super().__init__(db, chain_key=chain_key)

@@ -7,17 +7,21 @@ Cluster members prove themselves with signed requests (``ClusterGuard``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import hmac
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from xolo.core.audit import SYSTEM, Change
 from xolo.core.cluster_auth import NonceCache, verify_chunk_url, verify_request
 from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
 from xolo.core.errors import AccessDenied, InvalidArgument, InvalidCredentials
 from xolo.core.names import check_bucket_name
 from xolo.core.records import AccessKey
 from xolo.meta.base import KeyStore
+from xolo.service.context import actor
 
 LEVELS = {"read": 1, "write": 2, "admin": 3}
 """Grant levels in order: each includes the ones below it."""
@@ -44,6 +48,23 @@ def check_grants(grants: object) -> dict[str, str]:
             check_bucket_name(bucket)
         out[bucket] = level
     return out
+
+
+def key_change(op: str, key: AccessKey, *, time: float | None = None) -> Change:
+    """The system chain's entry for a key change: which key, and a digest of its grants and
+    state after the change (never its secret)."""
+    state = json.dumps(
+        {"grants": dict(key.grants), "disabled": key.disabled, "root": key.is_root},
+        sort_keys=True,
+    )
+    return Change(
+        op=op,
+        bucket=SYSTEM,
+        key=key.access_key,
+        sha256=hashlib.sha256(state.encode()).hexdigest(),
+        time=key.created if time is None else time,
+        actor=actor(),
+    )
 
 
 def level_on(grants: Mapping[str, str], bucket: str | None) -> int:
@@ -134,7 +155,9 @@ class Authenticator:
             is_root=is_root,
             grants=dict(grants),
         )
-        await self._meta.put_key(key)
+        await self._meta.put_key(
+            key, change=key_change("key.root" if is_root else "key.create", key)
+        )
         self.forget(access_key)
         return key
 

@@ -9,13 +9,14 @@ Root keys are managed by root alone. A secret is returned once, at creation, and
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from xolo.core.errors import AccessDenied, InvalidArgument, NotFound
 from xolo.core.records import AccessKey
 from xolo.meta.base import KeyStore
-from xolo.service.auth import Authenticator, Principal, check_grants
+from xolo.service.auth import Authenticator, Principal, check_grants, key_change
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,9 +43,12 @@ def view(key: AccessKey) -> KeyView:
 class KeyAdmin:
     """The key-management operations, each checked against the caller."""
 
-    def __init__(self, *, meta: KeyStore, auth: Authenticator) -> None:
+    def __init__(
+        self, *, meta: KeyStore, auth: Authenticator, clock: Callable[[], float] = time.time
+    ) -> None:
         self._meta = meta
         self._auth = auth
+        self._clock = clock
 
     @staticmethod
     def _may_grant(caller: Principal, grants: Mapping[str, str]) -> None:
@@ -118,7 +122,9 @@ class KeyAdmin:
                 raise InvalidArgument("a key may not disable itself")
             changes["disabled"] = disabled
         updated = dataclasses.replace(key, **changes)  # type: ignore[arg-type]
-        await self._meta.put_key(updated)
+        await self._meta.put_key(
+            updated, change=key_change("key.update", updated, time=self._clock())
+        )
         self._auth.forget(access_key)
         return view(updated)
 
@@ -137,5 +143,7 @@ class KeyAdmin:
         key = await self._get(caller, access_key)
         if key.access_key == caller.access_key:
             raise InvalidArgument("a key may not delete itself")
-        await self._meta.delete_key(access_key)
+        await self._meta.delete_key(
+            access_key, change=key_change("key.delete", key, time=self._clock())
+        )
         self._auth.forget(access_key)

@@ -31,6 +31,7 @@ from xolo.core.names import (
 )
 from xolo.core.records import MultipartUpload, ObjectRecord, Part
 from xolo.meta.base import MetaStore
+from xolo.service.audit import recorded
 from xolo.service.config import ServiceConfig
 from xolo.service.ingest import ChunkSink, ingest, verify_checksums
 
@@ -170,7 +171,9 @@ class MultipartMixin:
             chunks=tuple(c for p in chosen for c in p.chunks),
             headers=dict(upload.headers),
         )
-        await self._meta.complete_multipart(upload.upload_id, record, condition)
+        await self._meta.complete_multipart(
+            upload.upload_id, record, condition, change=recorded("complete", record)
+        )
         return record
 
     async def abort_multipart(self, upload: MultipartUpload) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xolo.chunks.base import ChunkStore
+from xolo.core.audit import Change
 from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
 from xolo.core.errors import (
@@ -54,7 +55,9 @@ from xolo.core.records import (
     Upload,
 )
 from xolo.meta.base import MetaStore
+from xolo.service.audit import AuditLog, recorded
 from xolo.service.config import ServiceConfig
+from xolo.service.context import actor
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
@@ -190,6 +193,7 @@ class ObjectService(MultipartMixin):
         meta: MetaStore,
         chunks: ChunkStore,
         config: ServiceConfig | None = None,
+        chain_key: bytes | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._meta = meta
@@ -200,6 +204,8 @@ class ObjectService(MultipartMixin):
         self._bucket_cache: dict[str, tuple[float, Bucket]] = {}
         self.policy = AccessPolicy(bucket=self._cached_bucket)
         """The access decision every surface asks before it calls a method here."""
+        self.audit = AuditLog(meta=meta, chain_key=chain_key or secrets.token_bytes(32))
+        """The audit chains; without the store's chain key nothing verifies."""
 
     async def __aenter__(self) -> ObjectService:
         return self
@@ -222,14 +228,20 @@ class ObjectService(MultipartMixin):
         """Create the bucket unless the name is taken, in one transaction: exactly one of any
         number of racing creators gets True, and the bucket has that creator's settings."""
         check_bucket_name(name)
+        now = self._clock()
         return await self._meta.create_bucket(
-            name, settings or BucketSettings(), owner=owner, now=self._clock()
+            name,
+            settings or BucketSettings(),
+            owner=owner,
+            now=now,
+            change=Change(op="bucket.create", bucket=name, time=now, actor=actor()),
         )
 
     async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
         """Change only the settings ``changes`` names."""
         self._bucket_cache.pop(name, None)
-        return await self._meta.update_bucket(name, changes)
+        change = Change(op="bucket.update", bucket=name, time=self._clock(), actor=actor())
+        return await self._meta.update_bucket(name, changes, change=change)
 
     async def put_bucket(
         self,
@@ -251,7 +263,9 @@ class ObjectService(MultipartMixin):
 
     async def delete_bucket(self, name: str) -> None:
         self._bucket_cache.pop(name, None)
-        await self._meta.delete_bucket(name, now=self._clock())
+        now = self._clock()
+        change = Change(op="bucket.delete", bucket=name, time=now, actor=actor())
+        await self._meta.delete_bucket(name, now=now, change=change)
 
     async def _cached_bucket(self, name: str) -> Bucket:
         now = time.monotonic()
@@ -379,7 +393,7 @@ class ObjectService(MultipartMixin):
             tags=tag_map,
             headers=stored_headers,
         )
-        await self._meta.put_object(record, condition)
+        await self._meta.put_object(record, condition, change=recorded("put", record))
         return record
 
     async def put_bytes(
@@ -488,7 +502,7 @@ class ObjectService(MultipartMixin):
         )
         guarded = dataclasses.replace(condition, expect_version=current.version if current else "")
         try:
-            await self._meta.put_object(record, guarded)
+            await self._meta.put_object(record, guarded, change=recorded("append", record))
         except ConcurrentUpdate:
             return record, current.size if current else 0
         return record
@@ -528,14 +542,16 @@ class ObjectService(MultipartMixin):
         )
         # The commit gives the copy its own reference to each chunk; a chunk GC collected since
         # the source was read fails it (ChunkCollected) rather than committing a hole.
-        await self._meta.put_object(record, condition)
+        await self._meta.put_object(record, condition, change=recorded("copy", record))
         return record
 
     async def delete_object(
         self, bucket: str, key: str, condition: WriteCondition = NO_CONDITION
     ) -> ObjectRecord:
         check_key(key)
-        deleted = await self._meta.delete_object(bucket, key, condition, now=self._clock())
+        now = self._clock()
+        change = Change(op="delete", bucket=bucket, key=key, time=now, actor=actor())
+        deleted = await self._meta.delete_object(bucket, key, condition, now=now, change=change)
         if deleted is None:
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
         return deleted
@@ -694,5 +710,7 @@ class ObjectService(MultipartMixin):
             metadata={},
             tags=upload.tags,
         )
-        await self._meta.put_object(record, NO_CONDITION, upload_id=upload.upload_id)
+        await self._meta.put_object(
+            record, NO_CONDITION, upload_id=upload.upload_id, change=recorded("upload", record)
+        )
         return record

@@ -17,6 +17,7 @@ from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
 from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
 from xolo.service.auth import Authenticator
+from xolo.service.context import ACTOR
 from xolo.service.objects import ObjectService
 
 log = logging.getLogger("xolo.s3")
@@ -153,6 +154,7 @@ def build_s3_app(
             except XoloError as exc:
                 metrics.auth_failures.labels("s3", exc.code).inc()
                 raise
+            ACTOR.set(caller.principal.access_key if caller.principal else None)
             r = S3Request(request, caller, bucket, key, service, region, metrics)
             response = await route(r)(r)
         except XoloError as exc:

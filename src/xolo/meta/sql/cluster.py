@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from xolo.core.audit import Change
 from xolo.core.records import (
     AccessKey,
     ChunkInfo,
@@ -13,7 +14,7 @@ from xolo.core.records import (
     RouterRecord,
     TaskRecord,
 )
-from xolo.meta.sql import codecs
+from xolo.meta.sql import audit, codecs
 from xolo.meta.sql.codecs import CHUNK_COLUMNS, KEY_COLUMNS, PEER_COLUMNS
 from xolo.meta.sql.tx import Database, Tx
 
@@ -21,13 +22,14 @@ from xolo.meta.sql.tx import Database, Tx
 class SqlCluster:
     """KeyStore, ChunkRefStore and ClusterStore over one SQL database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, chain_key: bytes | None) -> None:
         self._db = db
         self._d = db.dialect
+        self._chain_key = chain_key
 
     # -- keys --------------------------------------------------------------------------------
 
-    async def put_key(self, key: AccessKey) -> None:
+    async def put_key(self, key: AccessKey, *, change: Change | None = None) -> None:
         async def tx(t: Tx) -> None:
             await t.run(
                 f"INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
@@ -36,6 +38,8 @@ class SqlCluster:
                 "grants = excluded.grants, disabled = excluded.disabled",
                 *codecs.access_key_values(key),
             )
+            if change is not None and self._chain_key is not None:
+                await audit.append(t, self._d, self._chain_key, change)
 
         await self._db.write(tx)
 
@@ -55,9 +59,12 @@ class SqlCluster:
 
         return await self._db.read(q)
 
-    async def delete_key(self, access_key: str) -> bool:
+    async def delete_key(self, access_key: str, *, change: Change | None = None) -> bool:
         async def tx(t: Tx) -> bool:
-            return await t.run("DELETE FROM access_keys WHERE access_key = ?", access_key) == 1
+            gone = await t.run("DELETE FROM access_keys WHERE access_key = ?", access_key) == 1
+            if gone and change is not None and self._chain_key is not None:
+                await audit.append(t, self._d, self._chain_key, change)
+            return gone
 
         return await self._db.write(tx)
 

@@ -5,11 +5,13 @@ Read ``meta/base.py`` for the concurrency rule these transactions keep.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
+from xolo.core.audit import Change, Entry
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
@@ -22,7 +24,7 @@ from xolo.core.records import (
     Part,
     Upload,
 )
-from xolo.meta.sql import codecs
+from xolo.meta.sql import audit, codecs
 from xolo.meta.sql.codecs import MULTIPART_COLUMNS, OBJECT_COLUMNS, PART_COLUMNS, UPLOAD_COLUMNS
 from xolo.meta.sql.refs import apply_ref_delta, ref_delta
 from xolo.meta.sql.tx import Database, Tx
@@ -45,10 +47,16 @@ def _shard(raw_key: bytes) -> int:
 class SqlObjects:
     """The object-facing protocols (BucketStore, ObjectStore, UploadStore, MultipartStore)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, chain_key: bytes | None) -> None:
         self._db = db
         self._d = db.dialect
+        self._chain_key = chain_key
         self._bucket_select = codecs.BUCKET_SELECT.format(bigint=self._d.bigint)
+
+    async def _audit(self, t: Tx, change: Change | None) -> None:
+        """Record ``change`` in its bucket's audit chain, in this same transaction."""
+        if change is not None and self._chain_key is not None:
+            await audit.append(t, self._d, self._chain_key, change)
 
     # -- buckets -----------------------------------------------------------------------------
 
@@ -64,7 +72,13 @@ class SqlObjects:
             raise NoSuchBucket(f"bucket {name!r} does not exist")
 
     async def create_bucket(
-        self, name: str, settings: BucketSettings, *, owner: str | None, now: float
+        self,
+        name: str,
+        settings: BucketSettings,
+        *,
+        owner: str | None,
+        now: float,
+        change: Change | None = None,
     ) -> tuple[Bucket, bool]:
         doc = codecs.dumps(settings.to_json())
 
@@ -77,11 +91,15 @@ class SqlObjects:
                 doc,
                 owner,
             )
+            if created == 1:
+                await self._audit(t, change)
             return await self._bucket(t, name), created == 1
 
         return await self._db.write(tx)
 
-    async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
+    async def update_bucket(
+        self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
+    ) -> Bucket:
         async def tx(t: Tx) -> Bucket:
             row = await t.one(
                 f"SELECT settings FROM buckets WHERE name = ?{self._d.for_update}", name
@@ -95,6 +113,7 @@ class SqlObjects:
                 codecs.dumps(updated.to_json()),
                 name,
             )
+            await self._audit(t, change)
             return await self._bucket(t, name)
 
         return await self._db.write(tx)
@@ -111,7 +130,7 @@ class SqlObjects:
 
         return await self._db.read(q)
 
-    async def delete_bucket(self, name: str, *, now: float) -> None:
+    async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
         async def tx(t: Tx) -> None:
             # The lock conflicts with the key-share lock every insert's foreign key check
             # takes, so no object can appear between the emptiness check and the delete.
@@ -128,6 +147,7 @@ class SqlObjects:
             await t.run("DELETE FROM uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM multipart_uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM buckets WHERE name = ?", name)
+            await self._audit(t, change)
 
         await self._db.write(tx)
 
@@ -162,6 +182,7 @@ class SqlObjects:
         record: ObjectRecord,
         condition: WriteCondition,
         also_lost: list[frozenset[str]],
+        change: Change | None,
     ) -> ObjectRecord | None:
         """Insert or replace ``record`` under ``condition``; moves its references and totals."""
         await self._require_bucket(t, record.bucket)
@@ -201,6 +222,7 @@ class SqlObjects:
             0 if current else 1,
             record.size - (current.size if current else 0),
         )
+        await self._audit(t, change)
         return current
 
     @staticmethod
@@ -219,10 +241,15 @@ class SqlObjects:
         )
 
     async def put_object(
-        self, record: ObjectRecord, condition: WriteCondition, *, upload_id: str | None = None
+        self,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        upload_id: str | None = None,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         async def tx(t: Tx) -> ObjectRecord | None:
-            current = await self._write_object(t, record, condition, [])
+            current = await self._write_object(t, record, condition, [], change)
             if upload_id is not None:
                 consumed = await t.run(
                     "DELETE FROM uploads WHERE upload_id = ? AND expires > ?",
@@ -236,7 +263,13 @@ class SqlObjects:
         return await self._db.write(tx)
 
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition, *, now: float
+        self,
+        bucket: str,
+        key: str,
+        condition: WriteCondition,
+        *,
+        now: float,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         raw = key.encode()
 
@@ -261,6 +294,13 @@ class SqlObjects:
                 raise ConcurrentUpdate("the object kept changing under this delete; retry it")
             await apply_ref_delta(t, ref_delta((), [current.chunk_names()]), now)
             await self._count(t, bucket, raw, -1, -current.size)
+            if change is not None:
+                await self._audit(
+                    t,
+                    dataclasses.replace(
+                        change, size=current.size, etag=current.etag, version=current.version
+                    ),
+                )
             return current
 
         return await self._db.write(tx)
@@ -287,6 +327,20 @@ class SqlObjects:
                 )
                 for k, size, etag, mod, ctype in await t.all(sql, *args)
             ]
+
+        return await self._db.read(q)
+
+    # -- the audit chain ---------------------------------------------------------------------
+
+    async def audit_page(self, bucket: str, after: int, limit: int) -> list[Entry]:
+        async def q(t: Tx) -> list[Entry]:
+            return await audit.page(t, bucket, after, limit)
+
+        return await self._db.read(q)
+
+    async def audit_head(self, bucket: str) -> tuple[int, str] | None:
+        async def q(t: Tx) -> tuple[int, str] | None:
+            return await audit.head(t, bucket)
 
         return await self._db.read(q)
 
@@ -427,14 +481,19 @@ class SqlObjects:
         return await self._db.read(q)
 
     async def complete_multipart(
-        self, upload_id: str, record: ObjectRecord, condition: WriteCondition
+        self,
+        upload_id: str,
+        record: ObjectRecord,
+        condition: WriteCondition,
+        *,
+        change: Change | None = None,
     ) -> ObjectRecord | None:
         async def tx(t: Tx) -> ObjectRecord | None:
             await self._lock_multipart(t, upload_id)
             parts = await self._part_chunks(t, upload_id)
             await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)
             await t.run("DELETE FROM multipart_uploads WHERE upload_id = ?", upload_id)
-            return await self._write_object(t, record, condition, parts)
+            return await self._write_object(t, record, condition, parts, change)
 
         return await self._db.write(tx)
 

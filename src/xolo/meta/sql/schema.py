@@ -169,12 +169,36 @@ V3 = """
 ALTER TABLE access_keys ADD COLUMN disabled {bigint} NOT NULL DEFAULT 0
 """
 
+V4 = """
+CREATE TABLE audit (
+    bucket        {text} NOT NULL,
+    seq           {bigint} NOT NULL,
+    time          {real} NOT NULL,
+    actor         {text},
+    op            {text} NOT NULL,
+    key           {text},
+    size          {bigint},
+    sha256        {text},
+    etag          {text},
+    version       {text},
+    prev          {text} NOT NULL,
+    mac           {text} NOT NULL,
+    PRIMARY KEY (bucket, seq)
+);
+CREATE TABLE audit_heads (
+    bucket        {text} PRIMARY KEY,
+    seq           {bigint} NOT NULL,
+    mac           {text} NOT NULL
+)
+"""
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
     [V1],
     [V2, _move_counters_and_refs, V2_DROP_COUNTERS],
     [V3],
+    [V4],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 

@@ -10,9 +10,9 @@ from xolo.meta.sql.tx import Database
 class SqlMetaStore(SqlObjects, SqlCluster):
     """A MetaStore over a ``Database``; the dialect modules only open the database."""
 
-    def __init__(self, db: Database) -> None:
-        SqlObjects.__init__(self, db)
-        SqlCluster.__init__(self, db)
+    def __init__(self, db: Database, *, chain_key: bytes | None = None) -> None:
+        SqlObjects.__init__(self, db, chain_key=chain_key)
+        SqlCluster.__init__(self, db, chain_key=chain_key)
 
     async def close(self) -> None:
         await self._db.close()
