@@ -20,6 +20,7 @@ from pathlib import Path
 
 from xolo.chunks.disk import DiskChunkStore
 from xolo.chunks.memory import MemoryChunkStore
+from xolo.client.events import Event, every, on, run
 from xolo.core.audit import chain_key
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import XoloError
@@ -35,6 +36,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Bucket",
     "BucketSettings",
+    "Event",
     "ListPage",
     "ObjectInfo",
     "ObjectReader",
@@ -44,8 +46,11 @@ __all__ = [
     "WriteCondition",
     "XoloError",
     "__version__",
+    "every",
+    "on",
     "open",
     "open_memory",
+    "run",
 ]
 
 

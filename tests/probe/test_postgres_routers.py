@@ -108,3 +108,49 @@ def test_a_write_through_one_router_is_visible_through_the_other_at_once(
             assert second.get("/v1/buckets/shared/objects/k").content == body
         assert second.delete("/v1/buckets/shared/objects/k").status_code == 204
         assert first.get("/v1/buckets/shared/objects/k").status_code == 404
+
+
+def test_an_event_written_through_one_router_reaches_a_listener_on_the_other_within_a_second(
+    pg_cluster: LocalCluster,
+) -> None:
+    """PostgreSQL NOTIFY wakes the second router's feed (no polling interval to wait out)."""
+    import json
+    import time
+
+    first, second = pg_cluster.router_urls()
+    with pg_cluster.http(0) as http:
+        http.put("/v1/buckets/notified")
+    arrivals: dict[str, float] = {}
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream(
+            "GET",
+            f"{second}/v1/events",
+            params={"bucket": "notified", "start": "end"},
+            auth=pg_cluster.auth,
+            timeout=30,
+        ) as r:
+            assert r.status_code == 200
+            for line in r.iter_lines():
+                ready.set()
+                if line.startswith("data: "):
+                    arrivals[json.loads(line[6:])["key"]] = time.monotonic()
+                    if len(arrivals) == 5:
+                        return
+
+    thread = threading.Thread(target=listen)
+    thread.start()
+    assert ready.wait(10)
+    sent: dict[str, float] = {}
+    with httpx.Client(base_url=first, auth=pg_cluster.auth) as http:
+        for i in range(5):
+            assert http.put(f"/v1/buckets/notified/objects/k{i}", content=b"x").status_code == 200
+            sent[f"k{i}"] = time.monotonic()
+            time.sleep(0.2)  # spacing the writes (not synchronisation): each is timed on its own
+    thread.join(30)
+    assert set(arrivals) == set(sent)
+    latencies = sorted(arrivals[k] - sent[k] for k in sent)
+    assert latencies[-1] < 1.0, latencies
+    # woken by NOTIFY, not by the 0.5 s poll every reader falls back on
+    assert latencies[len(latencies) // 2] < 0.2, latencies

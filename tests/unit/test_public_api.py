@@ -8,6 +8,7 @@ def test_exported_names() -> None:
         [
             "Bucket",
             "BucketSettings",
+            "Event",
             "ListPage",
             "ObjectInfo",
             "ObjectReader",
@@ -17,8 +18,11 @@ def test_exported_names() -> None:
             "WriteCondition",
             "XoloError",
             "__version__",
+            "every",
+            "on",
             "open",
             "open_memory",
+            "run",
         ]
     )
     for name in xolo.__all__:

@@ -22,16 +22,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xolo.api.auth import authenticate
 from xolo.api.chunks import ChunkAPI
 from xolo.api.errors import error_response, internal_error
+from xolo.api.events import EventsAPI
 from xolo.api.http import close_if_body_unread
 from xolo.api.http import new_request_id as _request_id
 from xolo.api.keys import PRESIGN_PARAM, KeysAPI
 from xolo.api.metrics import Metrics
 from xolo.api.native import NativeAPI
+from xolo.api.notify import NotifyAPI
 from xolo.api.openapi import openapi_document
 from xolo.core.errors import InvalidCredentials, MethodNotAllowed, NotFound, XoloError
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.context import ACTOR
 from xolo.service.keys import KeyAdmin
+from xolo.service.notify import NotifyAdmin
 from xolo.service.objects import ObjectService
 
 ALL_METHODS = ["GET", "HEAD", "PUT", "POST", "DELETE", "PATCH", "OPTIONS"]
@@ -193,6 +196,8 @@ def build_app(
     metrics = metrics or Metrics()
     native = NativeAPI(service, auth, metrics)
     keys = KeysAPI(admin=KeyAdmin(meta=auth.keys, auth=auth), auth=auth)
+    events = EventsAPI(service)
+    notify = NotifyAPI(NotifyAdmin(meta=service.notify_store, policy=service.policy, box=auth.box))
     openapi = openapi_document(version)
 
     async def openapi_endpoint(request: Request) -> Response:
@@ -225,6 +230,15 @@ def build_app(
         ("/v1/admin/audit", "system_audit", native.audit, ["GET"], "required"),
         ("/v1/admin/audit/verify", "system_verify", native.verify_audit, ["POST"], "required"),
         ("/v1/presign", "presign", keys.presign, ["POST"], "required"),
+        ("/v1/events", "events", events.stream, ["GET"], "optional"),
+        ("/v1/admin/notify", "notify", notify.targets, ["GET", "POST"], "required"),
+        (
+            "/v1/admin/notify/{target_id}",
+            "notify_target",
+            notify.target,
+            ["GET", "PATCH", "DELETE"],
+            "required",
+        ),
         ("/v1/admin/keys", "admin_keys", keys.keys, ["GET", "POST"], "required"),
         (
             "/v1/admin/keys/{access_key}",

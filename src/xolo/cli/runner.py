@@ -7,12 +7,15 @@ import contextlib
 import socket
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
+from types import FrameType
 from typing import Any
 
 import click
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
+
+from xolo.service.events import DRAINING
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -60,7 +63,12 @@ class Deferred:
 
 class DrainingServer(uvicorn.Server):
     """uvicorn re-raises SIGTERM after draining, so the exit status reads "killed by a signal".
-    A drained shutdown is a clean one: exit 0, as service managers expect."""
+    A drained shutdown is a clean one: exit 0, as service managers expect. Long-lived
+    responses (the change feed) are told to end as soon as the drain begins."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        DRAINING.set()
+        super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

@@ -27,6 +27,7 @@ from xolo.cluster.admin_api import AdminAPI
 from xolo.cluster.expiry import UploadExpiry
 from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCReport, GCWorker
 from xolo.cluster.membership import PeerView
+from xolo.cluster.notify import Notifier
 from xolo.cluster.scrub import Scrubber
 from xolo.cluster.workers import Scheduler
 from xolo.core.audit import chain_key
@@ -96,6 +97,7 @@ def single_node_scheduler(node: SingleNode, settings: ServeSettings) -> Schedule
             GCWorker(collector),
             Scrubber(volumes=lambda: [("local", node.volume)]),
             UploadExpiry(meta=node.meta),
+            Notifier(meta=node.meta, feed=node.service.feed, box=node.auth.box),
         ],
     )
 

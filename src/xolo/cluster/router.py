@@ -28,6 +28,7 @@ from xolo.cluster.admin_api import AdminAPI
 from xolo.cluster.expiry import UploadExpiry
 from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCWorker
 from xolo.cluster.membership import Membership, PeerView, Timing
+from xolo.cluster.notify import Notifier
 from xolo.cluster.repair import Repairer
 from xolo.cluster.scrub import Scrubber
 from xolo.cluster.workers import Scheduler, Worker
@@ -122,7 +123,10 @@ class Router:
         service = ObjectService(
             meta=meta, chunks=chunks, config=config, chain_key=chain_key(self.s.master_key)
         )
-        scheduler = self._scheduler(meta, membership)
+        scheduler = self._scheduler(meta, membership, service)
+        listen = getattr(meta, "listen", None)
+        if listen is not None:  # PostgreSQL: wake this router's feed readers on any commit
+            await listen(service.feed.hub.changed)
         membership.on_change(lambda peer, old, new: _on_change(scheduler, old, new))
         guard = ClusterGuard(secret=self.s.secret)
 
@@ -161,7 +165,9 @@ class Router:
             meta=meta, membership=membership, service=service, scheduler=scheduler, app=app
         )
 
-    def _scheduler(self, meta: MetaStore, membership: Membership) -> Scheduler:
+    def _scheduler(
+        self, meta: MetaStore, membership: Membership, service: ObjectService
+    ) -> Scheduler:
         def volumes() -> list[tuple[str, Any]]:
             return [(m.candidate.id, m.volume) for m in membership.members() if m.readable]
 
@@ -174,6 +180,7 @@ class Router:
             Scrubber(volumes=volumes, repair=repairer.repair_chunk, rate=self.s.scrub_rate),
             repairer,
             UploadExpiry(meta=meta),
+            Notifier(meta=meta, feed=service.feed, box=SecretBox(self.s.master_key)),
         ]
         return Scheduler(meta=meta, workers=workers, holder=self.id)
 

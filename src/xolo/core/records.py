@@ -273,3 +273,31 @@ class TaskRecord:
     holder: str | None
     lease_until: float
     status: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyTarget:
+    """Where a bucket's change events are delivered (webhook, NATS JetStream, Redis stream),
+    and how far delivery has got."""
+
+    id: str
+    kind: str
+    """``webhook``, ``nats`` or ``redis``."""
+    target: str
+    """The URL (webhook, nats://, redis://)."""
+    subject: str | None
+    """NATS subject prefix or Redis stream key (None: the default)."""
+    bucket: str
+    prefix: str = ""
+    types: tuple[str, ...] = ()
+    sealed_secret: bytes | None = None
+    """The webhook's signing secret, sealed under the master key."""
+    cursor: int = 0
+    """The last audit sequence delivered (or skipped)."""
+    failures: int = 0
+    """Consecutive failed deliveries."""
+    state: str = "active"
+    """``active``, or ``dead`` after too many failures (an operator revives it)."""
+    last_error: str | None = None
+    next_try: float = 0.0
+    created: float = 0.0

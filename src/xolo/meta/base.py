@@ -37,6 +37,7 @@ from xolo.core.records import (
     ChunkInfo,
     ChunkRef,
     MultipartUpload,
+    NotifyTarget,
     ObjectInfo,
     ObjectRecord,
     Part,
@@ -227,6 +228,22 @@ class AuditStore(Protocol):
         ...
 
 
+class NotifyStore(Protocol):
+    """Where change events are delivered, and each target's progress."""
+
+    async def put_target(self, target: NotifyTarget) -> None:
+        """Create a target, or record its progress (cursor, failures, state)."""
+        ...
+
+    async def list_targets(self) -> list[NotifyTarget]:
+        """Every target, by id."""
+        ...
+
+    async def delete_target(self, target_id: str) -> bool:
+        """Forget a target; whether it existed."""
+        ...
+
+
 class ChunkRefStore(Protocol):
     """Which chunks manifests name, and garbage collection's side of the protocol.
 
@@ -318,6 +335,7 @@ class MetaStore(
     ChunkRefStore,
     ClusterStore,
     AuditStore,
+    NotifyStore,
     Protocol,
 ):
     """Everything the object service and the cluster keep in the metadata database."""

@@ -23,6 +23,7 @@ from xolo.core.records import (
     ChunkInfo,
     ChunkRef,
     MultipartUpload,
+    NotifyTarget,
     ObjectInfo,
     ObjectRecord,
     Part,
@@ -67,6 +68,7 @@ class MemoryState:
         self.routers: dict[str, RouterRecord] = {}
         self.tasks: dict[str, TaskRecord] = {}
         self.audit: dict[str, list[Entry]] = {}
+        self.targets: dict[str, NotifyTarget] = {}
 
 
 class MemoryMetaStore:
@@ -450,6 +452,25 @@ class MemoryMetaStore:
 
     async def list_tasks(self) -> list[TaskRecord]:
         return [self._s.tasks[n] for n in sorted(self._s.tasks)]
+
+    async def put_target(self, target: NotifyTarget) -> None:
+        known = self._s.targets.get(target.id)
+        if known is not None:
+            target = dataclasses.replace(
+                known,
+                cursor=target.cursor,
+                failures=target.failures,
+                state=target.state,
+                last_error=target.last_error,
+                next_try=target.next_try,
+            )
+        self._s.targets[target.id] = target
+
+    async def list_targets(self) -> list[NotifyTarget]:
+        return [self._s.targets[t] for t in sorted(self._s.targets)]
+
+    async def delete_target(self, target_id: str) -> bool:
+        return self._s.targets.pop(target_id, None) is not None
 
     async def close(self) -> None:
         return None

@@ -13,6 +13,7 @@ import asyncio
 import functools
 import random
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import asyncpg
@@ -84,8 +85,22 @@ class PostgresDatabase:
 
     dialect = POSTGRES
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, dsn: str, settings: dict[str, str] | None) -> None:
         self._pool = pool
+        self._dsn = dsn
+        self._settings = settings
+        self._listener: asyncpg.Connection | None = None
+
+    async def listen(self, callback: Callable[[str], None]) -> None:
+        """Call ``callback(bucket)`` whenever any connection commits a change to ``bucket``
+        (PostgreSQL NOTIFY), on one dedicated connection."""
+        conn = await asyncpg.connect(self._dsn, server_settings=self._settings)
+
+        def relay(_conn: object, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
+
+        await conn.add_listener("xolo_events", relay)
+        self._listener = conn
 
     @classmethod
     async def connect(
@@ -106,7 +121,7 @@ class PostgresDatabase:
             )
         except (asyncpg.PostgresError, *_TRANSIENT) as exc:
             raise translate(exc) from None
-        return cls(pool)
+        return cls(pool, dsn=dsn, settings=settings)
 
     async def _run(self, body: Body[T], *, write: bool) -> T:
         for attempt in range(RETRIES):
@@ -147,6 +162,8 @@ class PostgresDatabase:
         await self.write(body)
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         await self._pool.close()
 
 
@@ -169,4 +186,12 @@ class PostgresMetaStore(SqlMetaStore):
         except BaseException:
             await db.close()
             raise
-        return cls(db, chain_key=chain_key)
+        store = cls(db, chain_key=chain_key)
+        store._pg = db
+        return store
+
+    _pg: PostgresDatabase
+
+    async def listen(self, callback: Callable[[str], None]) -> None:
+        """See PostgresDatabase.listen: cross-router wake-ups for the change feed."""
+        await self._pg.listen(callback)

@@ -37,6 +37,10 @@ class AuditLog:
                 return
             after = batch[-1].sequence
 
+    async def head(self, bucket: str) -> tuple[int, str] | None:
+        """The last entry's sequence and MAC (where a feed starting "now" begins)."""
+        return await self._meta.audit_head(bucket)
+
     async def verify(self, bucket: str) -> Verdict:
         """Replay the whole chain, page by page; the first entry that does not hold, if any."""
         check = ChainCheck(self._key)

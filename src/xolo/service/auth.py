@@ -115,6 +115,11 @@ class Authenticator:
         self._cache: dict[str, tuple[float, AccessKey, str]] = {}
 
     @property
+    def box(self) -> SecretBox:
+        """The master key's sealing box (for other secrets kept in the store)."""
+        return self._box
+
+    @property
     def keys(self) -> KeyStore:
         """The key store this authenticator reads (for key management)."""
         return self._meta

@@ -49,6 +49,9 @@ class MultipartMixin:
     async def _sink(self, bucket: str) -> ChunkSink:
         raise NotImplementedError
 
+    def _changed(self, bucket: str) -> None:
+        raise NotImplementedError
+
     async def create_multipart(
         self,
         bucket: str,
@@ -174,6 +177,7 @@ class MultipartMixin:
         await self._meta.complete_multipart(
             upload.upload_id, record, condition, change=recorded("complete", record)
         )
+        self._changed(upload.bucket)
         return record
 
     async def abort_multipart(self, upload: MultipartUpload) -> None:

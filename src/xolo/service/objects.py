@@ -58,6 +58,7 @@ from xolo.meta.base import MetaStore
 from xolo.service.audit import AuditLog, recorded
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
+from xolo.service.events import EventHub, Feed
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
@@ -206,6 +207,17 @@ class ObjectService(MultipartMixin):
         """The access decision every surface asks before it calls a method here."""
         self.audit = AuditLog(meta=meta, chain_key=chain_key or secrets.token_bytes(32))
         """The audit chains; without the store's chain key nothing verifies."""
+        self.feed = Feed(meta=meta, hub=EventHub())
+        """The change feed: the audit chains read forward."""
+
+    @property
+    def notify_store(self) -> MetaStore:
+        """The store notification targets are kept in (for their management)."""
+        return self._meta
+
+    def _changed(self, bucket: str) -> None:
+        """A change to ``bucket`` committed: wake this process's feed readers."""
+        self.feed.hub.changed(bucket)
 
     async def __aenter__(self) -> ObjectService:
         return self
@@ -229,13 +241,15 @@ class ObjectService(MultipartMixin):
         number of racing creators gets True, and the bucket has that creator's settings."""
         check_bucket_name(name)
         now = self._clock()
-        return await self._meta.create_bucket(
+        result = await self._meta.create_bucket(
             name,
             settings or BucketSettings(),
             owner=owner,
             now=now,
             change=Change(op="bucket.create", bucket=name, time=now, actor=actor()),
         )
+        self._changed(name)
+        return result
 
     async def update_bucket(self, name: str, changes: Mapping[str, Any]) -> Bucket:
         """Change only the settings ``changes`` names."""
@@ -266,6 +280,7 @@ class ObjectService(MultipartMixin):
         now = self._clock()
         change = Change(op="bucket.delete", bucket=name, time=now, actor=actor())
         await self._meta.delete_bucket(name, now=now, change=change)
+        self._changed(name)
 
     async def _cached_bucket(self, name: str) -> Bucket:
         now = time.monotonic()
@@ -394,6 +409,7 @@ class ObjectService(MultipartMixin):
             headers=stored_headers,
         )
         await self._meta.put_object(record, condition, change=recorded("put", record))
+        self._changed(bucket)
         return record
 
     async def put_bytes(
@@ -505,6 +521,7 @@ class ObjectService(MultipartMixin):
             await self._meta.put_object(record, guarded, change=recorded("append", record))
         except ConcurrentUpdate:
             return record, current.size if current else 0
+        self._changed(bucket)
         return record
 
     async def _feed(self, record: ObjectRecord, digest: ObjectDigest) -> None:
@@ -543,6 +560,7 @@ class ObjectService(MultipartMixin):
         # The commit gives the copy its own reference to each chunk; a chunk GC collected since
         # the source was read fails it (ChunkCollected) rather than committing a hole.
         await self._meta.put_object(record, condition, change=recorded("copy", record))
+        self._changed(bucket)
         return record
 
     async def delete_object(
@@ -552,6 +570,7 @@ class ObjectService(MultipartMixin):
         now = self._clock()
         change = Change(op="delete", bucket=bucket, key=key, time=now, actor=actor())
         deleted = await self._meta.delete_object(bucket, key, condition, now=now, change=change)
+        self._changed(bucket)
         if deleted is None:
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
         return deleted
@@ -713,4 +732,5 @@ class ObjectService(MultipartMixin):
         await self._meta.put_object(
             record, NO_CONDITION, upload_id=upload.upload_id, change=recorded("upload", record)
         )
+        self._changed(upload.bucket)
         return record

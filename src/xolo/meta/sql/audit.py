@@ -78,4 +78,6 @@ async def append(tx: Tx, dialect: Dialect, key: bytes, change: Change) -> Entry:
         new.mac,
         change.bucket,
     )
+    if dialect.notify is not None:
+        await tx.run(dialect.notify, change.bucket)  # delivered to listeners at commit
     return new

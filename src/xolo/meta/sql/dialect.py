@@ -21,6 +21,8 @@ class Dialect:
     """Appended to a SELECT whose locked rows another worker may simply skip."""
     greatest: str
     """The name of the two-argument maximum function."""
+    notify: str | None = None
+    """A statement that signals other connections at commit (one parameter: the payload)."""
 
     def ddl(self, template: str) -> str:
         return template.format(text=self.text, blob=self.blob, real=self.real, bigint=self.bigint)
@@ -47,4 +49,5 @@ POSTGRES = Dialect(
     for_update=" FOR UPDATE",
     skip_locked=" FOR UPDATE SKIP LOCKED",
     greatest="GREATEST",
+    notify="SELECT pg_notify('xolo_events', ?)",
 )

@@ -192,6 +192,25 @@ CREATE TABLE audit_heads (
 )
 """
 
+V5 = """
+CREATE TABLE notify_targets (
+    id            {text} PRIMARY KEY,
+    kind          {text} NOT NULL,
+    target        {text} NOT NULL,
+    subject       {text},
+    bucket        {text} NOT NULL,
+    prefix        {text} NOT NULL DEFAULT '',
+    types         {text} NOT NULL DEFAULT '[]',
+    sealed_secret {blob},
+    cursor        {bigint} NOT NULL DEFAULT 0,
+    failures      {bigint} NOT NULL DEFAULT 0,
+    state         {text} NOT NULL DEFAULT 'active',
+    last_error    {text},
+    next_try      {real} NOT NULL DEFAULT 0,
+    created       {real} NOT NULL
+)
+"""
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
@@ -199,6 +218,7 @@ MIGRATIONS: list[list[Step]] = [
     [V2, _move_counters_and_refs, V2_DROP_COUNTERS],
     [V3],
     [V4],
+    [V5],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from xolo.meta.sql.cluster import SqlCluster
+from xolo.meta.sql.notify import SqlNotify
 from xolo.meta.sql.objects import SqlObjects
 from xolo.meta.sql.tx import Database
 
 
-class SqlMetaStore(SqlObjects, SqlCluster):
+class SqlMetaStore(SqlObjects, SqlCluster, SqlNotify):
     """A MetaStore over a ``Database``; the dialect modules only open the database."""
 
     def __init__(self, db: Database, *, chain_key: bytes | None = None) -> None:
         SqlObjects.__init__(self, db, chain_key=chain_key)
         SqlCluster.__init__(self, db, chain_key=chain_key)
+        SqlNotify.__init__(self, db)
 
     async def close(self) -> None:
         await self._db.close()
