@@ -104,3 +104,40 @@ def test_cluster_example(tmp_path: Path) -> None:
     assert "cluster stopped" in r.stdout
     state = (tmp_path / "xolo-cluster" / "cluster.json").read_text()
     assert '"pid": null' in state  # everything was stopped
+
+
+def test_event_handler_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("python") if "xolo.on(" in b]
+    assert len(example.strip().splitlines()) <= 10
+    srv = XoloServer(tmp_path / "data").start()
+    env = dict(
+        os.environ,
+        XOLO_URL=srv.url,
+        XOLO_ROOT_ACCESS_KEY=ROOT_KEY,
+        XOLO_ROOT_SECRET_KEY=ROOT_SECRET,
+    )
+    handler = subprocess.Popen(
+        [sys.executable, "-c", example], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    try:
+        with srv.client() as http:
+            http.put("/v1/buckets/inbox")
+            wait_for_feed(http)
+            http.put("/v1/buckets/inbox/objects/misc/skipped", content=b"no")
+            http.put("/v1/buckets/inbox/objects/orders/42", content=b"hello")
+        assert handler.stdout is not None
+        assert handler.stdout.readline().decode().strip() == "order orders/42: 5 bytes"
+    finally:
+        handler.terminate()
+        handler.communicate(timeout=30)
+        srv.stop()
+
+
+def wait_for_feed(http: object) -> None:
+    """Until the handler's change-feed stream is open (counted by the server's metrics)."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while 'route="events"' not in http.get("/metrics").text:  # type: ignore[attr-defined]
+        assert time.monotonic() < deadline, "the handler never connected"
+        time.sleep(0.05)

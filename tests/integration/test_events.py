@@ -193,3 +193,25 @@ def test_decorated_handlers_reconnect_and_never_handle_an_event_twice(
 def _feed_connected(srv: XoloServer, http: httpx.Client) -> bool:
     """Whether an events stream is open (its request is counted once it answered)."""
     return 'route="events"' in http.get("/metrics").text
+
+
+def test_the_asyncapi_document_describes_the_events_actually_sent(
+    server: XoloServer, http: httpx.Client
+) -> None:
+    import jsonschema
+
+    doc = http.get("/asyncapi.json").json()
+    assert doc["asyncapi"].startswith("3.") and doc["info"]["title"]
+    channel = doc["channels"]["bucketEvents"]
+    assert channel["address"].startswith("/v1/events")
+    op = doc["operations"]["receiveEvents"]
+    assert op["action"] == "receive" and op["channel"]["$ref"] == "#/channels/bucketEvents"
+    payload = doc["components"]["messages"]["event"]["payload"]
+    jsonschema.Draft202012Validator.check_schema(payload)
+    http.put("/v1/buckets/feed-schema")
+    http.put("/v1/buckets/feed-schema/objects/k", content=b"x")
+    http.delete("/v1/buckets/feed-schema/objects/k")
+    for _, kind, data in read_events(server, "feed-schema", count=3):
+        jsonschema.validate(data, payload)
+        assert data["type"] == kind
+    assert httpx.get(f"{server.url}/asyncapi.json").status_code == 401

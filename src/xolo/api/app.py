@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, Router
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from xolo.api.asyncapi import asyncapi_document
 from xolo.api.auth import authenticate
 from xolo.api.chunks import ChunkAPI
 from xolo.api.errors import error_response, internal_error
@@ -200,12 +201,18 @@ def build_app(
     notify = NotifyAPI(NotifyAdmin(meta=service.notify_store, policy=service.policy, box=auth.box))
     openapi = openapi_document(version)
 
+    asyncapi = asyncapi_document(version)
+
     async def openapi_endpoint(request: Request) -> Response:
         return JSONResponse(openapi)
+
+    async def asyncapi_endpoint(request: Request) -> Response:
+        return JSONResponse(asyncapi)
 
     table: list[RouteRow] = [
         *common_routes(role=role, version=version, data_path=data_path, metrics=metrics),
         ("/openapi.json", "openapi", openapi_endpoint, ["GET"], "required"),
+        ("/asyncapi.json", "asyncapi", asyncapi_endpoint, ["GET"], "required"),
         ("/v1/auth/token", "token", native.issue_token, ["POST"], "required"),
         ("/v1/buckets", "buckets", native.list_buckets, ["GET"], "required"),
         ("/v1/buckets/{bucket}", "bucket", native.bucket, ["GET", "PUT", "DELETE"], "required"),

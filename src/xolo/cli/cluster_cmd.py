@@ -367,3 +367,80 @@ def audit_ls(client: AdminClient, bucket: str, after: int, limit: int) -> None:
     doc = client.call("GET", f"{_chain_path(bucket)}?after={after}&limit={limit}")
     for entry in doc["entries"]:
         click.echo(json.dumps(entry))
+
+
+# -- notifications ------------------------------------------------------------------------------
+
+
+@admin.group("notify")
+def admin_notify() -> None:
+    """Where a bucket's change events are delivered: webhooks, NATS JetStream, Redis Streams."""
+
+
+@admin_notify.command("add")
+@click.argument("kind", type=click.Choice(["webhook", "nats", "redis"]))
+@click.argument("url")
+@click.option("--bucket", required=True)
+@click.option("--prefix", default="")
+@click.option("--type", "types", multiple=True, help="Event type (repeatable; default: all).")
+@click.option("--subject", default=None, help="NATS subject prefix or Redis stream key.")
+@click.pass_obj
+def notify_add(
+    client: AdminClient,
+    kind: str,
+    url: str,
+    bucket: str,
+    prefix: str,
+    types: tuple[str, ...],
+    subject: str | None,
+) -> None:
+    """Deliver the bucket's events (after now) to URL; a webhook's secret is shown once."""
+    doc = client.call(
+        "POST",
+        "/v1/admin/notify",
+        json={
+            "kind": kind,
+            "url": url,
+            "bucket": bucket,
+            "prefix": prefix,
+            "types": list(types),
+            "subject": subject,
+        },
+    )
+    click.echo(f"target {doc['id']}: {kind} {url} for {bucket}/{prefix}*")
+    if "secret" in doc:
+        click.echo(f"signing secret: {doc['secret']}")
+
+
+@admin_notify.command("ls")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def notify_ls(client: AdminClient, as_json: bool) -> None:
+    """Every target you administer, with its state (active or dead) and last error."""
+    targets = client.call("GET", "/v1/admin/notify")["targets"]
+    if as_json:
+        click.echo(json.dumps(targets, indent=2))
+        return
+    for t in targets:
+        click.echo(
+            f"{t['id']}  {t['kind']:7} {t['bucket']}/{t['prefix']}*  {t['state']:6} "
+            f"after {t['cursor']}  {t['url']}  {t['last_error'] or ''}"
+        )
+
+
+@admin_notify.command("rm")
+@click.argument("target_id")
+@click.pass_obj
+def notify_rm(client: AdminClient, target_id: str) -> None:
+    """Stop delivering to a target."""
+    client.call("DELETE", f"/v1/admin/notify/{target_id}")
+    click.echo(f"{target_id}: removed")
+
+
+@admin_notify.command("revive")
+@click.argument("target_id")
+@click.pass_obj
+def notify_revive(client: AdminClient, target_id: str) -> None:
+    """Put a dead target back to work, from where it stopped."""
+    doc = client.call("PATCH", f"/v1/admin/notify/{target_id}", json={"state": "active"})
+    click.echo(f"{doc['id']}: {doc['state']}")
