@@ -80,6 +80,7 @@ def _endpoint(
         metrics.observe(name, request.method, response.status_code, time.perf_counter() - started)
         return response
 
+    handle.methods = allowed  # type: ignore[attr-defined]  # for the OpenAPI check
     return handle
 
 
