@@ -150,8 +150,10 @@ def uri_encode(value: str, *, slash: bool) -> str:
 
 
 def canonical_uri(raw_path: str) -> str:
-    """S3 signs the path encoded once; re-encode so any valid client encoding compares equal."""
-    return uri_encode(urllib.parse.unquote(raw_path), slash=True) or "/"
+    """S3 signs the path encoded once; re-encode each segment so any valid client encoding
+    compares equal, keeping an encoded slash (``%2F``, a slash inside a key) encoded."""
+    segments = raw_path.split("/")
+    return "/".join(uri_encode(urllib.parse.unquote(s), slash=False) for s in segments) or "/"
 
 
 def canonical_query(raw_query: str, *, drop_signature: bool) -> str:
@@ -215,7 +217,12 @@ def sign(key: bytes, string_to_sign: str) -> str:
 def request_signature(secret: str, request: SignedRequest, canonical: str) -> str:
     c = request.credential
     to_sign = "\n".join(
-        [ALGORITHM, request.amz_date, c.scope, hashlib.sha256(canonical.encode()).hexdigest()]
+        [
+            ALGORITHM,
+            request.amz_date,
+            c.scope,
+            hashlib.sha256(canonical.encode("utf-8", "surrogateescape")).hexdigest(),
+        ]
     )
     return sign(signing_key(secret, c.date, c.region, c.service), to_sign)
 

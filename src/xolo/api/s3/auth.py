@@ -36,6 +36,18 @@ from xolo.core.errors import (
 from xolo.service.auth import Authenticator, Principal
 
 CHECKSUM_PREFIX = "x-amz-checksum-"
+
+
+def wire_headers(request: Request) -> list[tuple[str, str]]:
+    """The headers exactly as their bytes arrived: a client signs the UTF-8 text it sent, so
+    values are read as UTF-8, and bytes that are not UTF-8 survive as surrogate escapes (the
+    canonical request is encoded back the same way, byte for byte)."""
+    return [
+        (k.decode("latin-1"), v.decode("utf-8", "surrogateescape"))
+        for k, v in request.scope["headers"]
+    ]
+
+
 STREAMING = {
     sigv4.STREAMING_SIGNED,
     sigv4.STREAMING_SIGNED_TRAILER,
@@ -107,7 +119,7 @@ class S3Authenticator:
             request.method,
             raw_path.decode("latin-1").split("?", 1)[0],
             query,
-            ((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
+            wire_headers(request),
             signed,
         )
         expected = sigv4.request_signature(secret, signed, canonical)
@@ -147,7 +159,7 @@ class S3Authenticator:
         resource = self._v2_resource(request, raw_path.split("?", 1)[0])
         to_sign = sigv2.string_to_sign(
             request.method,
-            ((k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]),
+            wire_headers(request),
             expires=expires,
             resource=sigv2.canonical_resource(resource, query),
         )
