@@ -15,6 +15,7 @@ import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
+from xolo.cli import logs
 from xolo.service.events import DRAINING
 
 
@@ -103,6 +104,7 @@ def run(
         proxy_headers=False,
         lifespan="on",
     )
+    logs.install()
     if isinstance(app, str):
         config = uvicorn.Config(app, factory=True, workers=workers, **options)
     else:

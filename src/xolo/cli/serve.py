@@ -21,7 +21,7 @@ from xolo.api.chunks import ChunkAPI
 from xolo.api.metrics import Metrics
 from xolo.api.s3 import build_s3_app
 from xolo.chunks.disk import DiskChunkStore
-from xolo.cli import runner
+from xolo.cli import logs, runner
 from xolo.cli.runner import bind
 from xolo.cluster.admin_api import AdminAPI
 from xolo.cluster.expiry import UploadExpiry
@@ -120,6 +120,7 @@ async def local_peer(node: SingleNode) -> list[PeerView]:
 
 def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
+    logs.install()  # each worker process configures its own logging
     settings = ServeSettings(**json.loads(os.environ[CONFIG_ENV]))
     node = open_service(settings)
     metrics = Metrics()
