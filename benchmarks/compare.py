@@ -98,7 +98,15 @@ class System:
 
 
 @contextmanager
-def xolo_serve(work: Path, *, workers: int, key: str, secret: str) -> Iterator[tuple[int, int]]:
+def xolo_serve(
+    work: Path,
+    *,
+    workers: int,
+    key: str,
+    secret: str,
+    extra: tuple[str, ...] = (),
+    name: str = "xolo",
+) -> Iterator[tuple[int, int]]:
     """``xolo serve`` on fresh ports and a fresh data directory: yields (native, S3) ports."""
     port, s3_port = free_port(), free_port()
     env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=key, XOLO_ROOT_SECRET_KEY=secret)
@@ -108,7 +116,7 @@ def xolo_serve(work: Path, *, workers: int, key: str, secret: str) -> Iterator[t
         "xolo",
         "serve",
         "--data",
-        str(work / "xolo"),
+        str(work / name),
         "--port",
         str(port),
         "--s3-port",
@@ -117,8 +125,9 @@ def xolo_serve(work: Path, *, workers: int, key: str, secret: str) -> Iterator[t
         str(workers),
         "--log-level",
         "warning",
+        *extra,
     ]
-    with process(cmd, env, f"http://127.0.0.1:{port}/health", work / "xolo.log"):
+    with process(cmd, env, f"http://127.0.0.1:{port}/health", work / f"{name}.log"):
         yield port, s3_port
 
 

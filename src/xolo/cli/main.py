@@ -103,6 +103,12 @@ def main() -> None:
     type=int,
     help="Seconds SIGTERM waits for in-flight requests.",
 )
+@click.option(
+    "--audit/--no-audit",
+    envvar="XOLO_AUDIT",
+    default=True,
+    help="Record every change in the audit chain (turn off only to measure its cost).",
+)
 def serve(
     data: str,
     host: str,
@@ -121,6 +127,7 @@ def serve(
     log_level: str,
     access_log: bool,
     graceful_timeout: int,
+    audit: bool,
 ) -> None:
     """Serve a complete single-node store: SQLite metadata and chunks on local disk."""
     run_server(
@@ -132,6 +139,7 @@ def serve(
             s3_port=s3_port,
             region=region,
             s3_domain=s3_domain,
+            audit=audit,
         ),
         host=host,
         port=port,

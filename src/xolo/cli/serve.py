@@ -54,6 +54,8 @@ class ServeSettings:
     region: str = "us-east-1"
     s3_domain: str = "localhost"
     gc_grace: float = DEFAULT_GRACE
+    audit: bool = True
+    """Record every change in the audit chain (off only to measure what the chain costs)."""
 
     def service_config(self) -> ServiceConfig:
         return ServiceConfig(
@@ -78,7 +80,8 @@ def open_service(settings: ServeSettings) -> SingleNode:
     data = DataDir.create(settings.data)
     config = settings.service_config()
     master = data.master_key()
-    meta = SQLiteMetaStore(data.meta_path, chain_key=chain_key(master))
+    key = chain_key(master) if settings.audit else None
+    meta = SQLiteMetaStore(data.meta_path, chain_key=key)
     volume = DiskChunkStore(data.chunks_path)
     service = ObjectService(meta=meta, chunks=volume, config=config, chain_key=chain_key(master))
     auth = Authenticator(meta, SecretBox(master))
