@@ -15,7 +15,7 @@ from xolo.api.metrics import Metrics
 from xolo.api.s3 import buckets, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
-from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
+from xolo.core.errors import InvalidArgument, MethodNotAllowed, NotImplementedByXolo, XoloError
 from xolo.service.auth import Authenticator
 from xolo.service.context import ACTOR
 from xolo.service.objects import ObjectService
@@ -52,8 +52,6 @@ UNSUPPORTED = frozenset(
         "restore",
         "select",
         "attributes",
-        "versions",
-        "versionId",
     }
 )
 """Subresources out of scope: answered with NotImplemented rather than misread as plain requests."""
@@ -79,6 +77,9 @@ def route(r: S3Request) -> Handler:
     unsupported = UNSUPPORTED.intersection(q)
     if unsupported:
         raise NotImplementedByXolo(f"the {sorted(unsupported)[0]!r} subresource is not implemented")
+    if q.get("versionId", "null") != "null":
+        # Buckets are never versioned (yet): every object's one version is the null version.
+        raise InvalidArgument("Invalid version id specified")
     if not r.bucket:
         if method == "GET":
             return buckets.list_buckets
@@ -89,10 +90,14 @@ def route(r: S3Request) -> Handler:
                 return buckets.get_location
             if "versioning" in q:
                 return buckets.get_versioning
+            if "versions" in q:
+                return buckets.list_object_versions
             if "uploads" in q:
                 return multipart.list_uploads
             return buckets.list_objects_v2 if q.get("list-type") == "2" else buckets.list_objects_v1
-        if method == "PUT" and "versioning" not in q:
+        if method == "PUT" and "versioning" in q:
+            raise NotImplementedByXolo("bucket versioning is not implemented yet")
+        if method == "PUT":
             return buckets.create_bucket
         if method == "HEAD":
             return buckets.head_bucket

@@ -196,3 +196,52 @@ async def list_objects_v1(r: S3Request) -> Response:
     parts.append(_contents(page, url=url, fetch_owner=True, owner_id=r.owner_id))
     parts.append(_prefixes(page, url=url))
     return xml.xml_response(xml.document("ListBucketResult", *parts))
+
+
+async def list_object_versions(r: S3Request) -> Response:
+    """ListObjectVersions: buckets are not versioned, so each object is its one (null) version;
+    tools that empty a bucket through this call work on every bucket."""
+    await r.require("read")
+    q = r.query
+    url = _encoding(r)
+    max_keys = xml.check_int(q.get("max-keys"), "max-keys", 1000)
+    prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
+    key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
+    if version_marker and not key_marker:
+        raise InvalidArgument("a version-id-marker needs a key-marker")
+    start_after, cursor = _resume_after(key_marker, delimiter)
+    page = await _page(r, prefix, delimiter, start_after, cursor, max_keys)
+    parts = [
+        xml.el("Name", r.bucket),
+        xml.el("Prefix", xml.encode_key(prefix, url)),
+        xml.el("KeyMarker", xml.encode_key(key_marker, url)),
+        xml.el("VersionIdMarker", version_marker),
+        xml.el("MaxKeys", max_keys),
+    ]
+    if delimiter:
+        parts.append(xml.el("Delimiter", xml.encode_key(delimiter, url)))
+    parts.append(xml.el("IsTruncated", page.truncated))
+    if page.truncated:
+        last = max([o.key for o in page.objects] + page.prefixes, key=str.encode)
+        parts.append(xml.el("NextKeyMarker", xml.encode_key(last, url)))
+        parts.append(xml.el("NextVersionIdMarker", "null"))
+    if url:
+        parts.append(xml.el("EncodingType", "url"))
+    parts.append(
+        xml.join(
+            xml.raw(
+                "Version",
+                xml.el("Key", xml.encode_key(o.key, url)),
+                xml.el("VersionId", "null"),
+                xml.el("IsLatest", True),
+                xml.el("LastModified", xml.iso(o.modified)),
+                xml.el("ETag", f'"{o.etag}"'),
+                xml.el("Size", o.size),
+                xml.el("StorageClass", "STANDARD"),
+                xml.owner(r.owner_id),
+            )
+            for o in page.objects
+        )
+    )
+    parts.append(_prefixes(page, url=url))
+    return xml.xml_response(xml.document("ListVersionsResult", *parts))
