@@ -222,3 +222,16 @@ def test_the_cli_says_valid_for_an_intact_chain(audited: XoloServer) -> None:
         env=dict(os.environ, XOLO_ACCESS_KEY=ROOT_KEY, XOLO_SECRET_KEY=ROOT_SECRET),
     )
     assert r.returncode == 0 and "valid, 8 entries" in r.stdout
+
+
+@pytest.mark.parametrize("after", ["126007925595501899993705809621024768", "-1", "1e3", "٣"])
+def test_an_out_of_range_cursor_is_bad_input_not_a_server_error(
+    audited: XoloServer, after: str
+) -> None:
+    with audited.client() as http:
+        r = http.get("/v1/admin/audit", params={"after": after})
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["code"] == "InvalidArgument"
+        assert http.put("/v1/buckets/cursor-bounds").status_code in (200, 201, 409)
+        r = http.get("/v1/events", params={"bucket": "cursor-bounds", "after": after})
+        assert r.status_code == 400, r.text

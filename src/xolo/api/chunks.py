@@ -20,6 +20,8 @@ from xolo.service.chunks import ChunkService
 from xolo.service.policy import require_service_admin
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+INVENTORY_PAGE = 1000
+"""The most chunk names one inventory page returns, so a listing of a large peer stays small."""
 
 
 class _ChunkFile(FileResponse):
@@ -92,7 +94,7 @@ class ChunkAPI:
     async def inventory(self, request: Request) -> Response:
         await self._authorize(request)
         after = request.query_params.get("after", "")
-        limit = int_param(request, "limit") or 1000
+        limit = int_param(request, "limit", minimum=1, maximum=INVENTORY_PAGE) or INVENTORY_PAGE
         refs = await self._chunks.inventory(after, limit)
         return JSONResponse({"chunks": [[r.sha256, r.size] for r in refs]})
 

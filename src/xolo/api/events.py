@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from xolo.api.http import bounded_int
 from xolo.core.errors import InvalidArgument
 from xolo.core.events import check_types, event_json
 from xolo.core.names import check_bucket_name
@@ -26,9 +27,7 @@ HEARTBEAT = 15.0
 
 def cursor(request: Request) -> int:
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
-    if not raw.isdigit():
-        raise InvalidArgument("Last-Event-ID (or after) must be an event sequence number")
-    return int(raw)
+    return bounded_int(raw, name="Last-Event-ID (or after)")
 
 
 class EventsAPI:

@@ -74,14 +74,32 @@ def write_condition(request: Request) -> WriteCondition:
     )
 
 
-def int_param(request: Request, name: str) -> int | None:
+MAX_COUNTER = 2**63 - 1
+"""The largest sequence number or page size a query may name: the stores keep signed 64-bit
+integers, so a larger one is bad input (400), not a driver overflow (500)."""
+
+
+def bounded_int(raw: str, *, name: str, minimum: int = 0, maximum: int = MAX_COUNTER) -> int:
+    """Parse a decimal query value within ``[minimum, maximum]`` or raise ``InvalidArgument``;
+    one rule for every integer a request carries, so no surface passes a value the stores
+    cannot hold."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        raise InvalidArgument(f"{name} must be an integer from {minimum} to {maximum}")
+    value = int(raw)
+    if not minimum <= value <= maximum:
+        raise InvalidArgument(f"{name} must be an integer from {minimum} to {maximum}")
+    return value
+
+
+def int_param(
+    request: Request, name: str, *, minimum: int = 0, maximum: int = MAX_COUNTER
+) -> int | None:
+    """The integer query parameter ``name`` (absent or empty is ``None``), bounded as
+    ``bounded_int`` says."""
     value = request.query_params.get(name)
     if value is None or value == "":
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise InvalidArgument(f"query parameter {name!r} must be an integer") from None
+    return bounded_int(value, name=f"query parameter {name!r}", minimum=minimum, maximum=maximum)
 
 
 class _RequestIds:

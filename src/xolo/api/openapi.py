@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from xolo.api.http import MAX_COUNTER
+
 ERROR_CODES = ("400", "401", "403", "404", "405", "409", "412", "416", "503")
 """Every operation may answer these, each with the JSON error document."""
 
@@ -206,7 +208,8 @@ OPERATIONS: list[Row] = [
 """Every operation the native API serves (routers and ``xolo serve``; the chunk routes are
 those of peers and ``xolo serve``)."""
 
-_QUERY_TYPES = {"limit": "integer", "after": "integer"}
+_COUNTER = {"type": "integer", "minimum": 0, "maximum": MAX_COUNTER}
+_QUERY_TYPES: dict[str, dict[str, Any]] = {"limit": _COUNTER, "after": _COUNTER}
 
 
 def _operation(row: Row) -> dict[str, Any]:
@@ -235,7 +238,7 @@ def _operation(row: Row) -> dict[str, Any]:
                 "name": q,
                 "in": "query",
                 "required": False,
-                "schema": {"type": _QUERY_TYPES.get(q, "string")},
+                "schema": _QUERY_TYPES.get(q, {"type": "string"}),
             }
             for q in query
         ]
