@@ -37,6 +37,9 @@ def cluster() -> None:
 @click.option("--down-after", default=60.0, type=float)
 @click.option("--repair-rate", default="64MiB")
 @click.option("--capacity", default=None, help="Capacity each peer reports (default: its disk).")
+@click.option(
+    "--router-workers", default=1, type=click.IntRange(1, 64), help="Processes per router."
+)
 @click.option("--log-level", default="warning")
 def cluster_up(
     directory: Path,
@@ -51,6 +54,7 @@ def cluster_up(
     down_after: float,
     repair_rate: str,
     capacity: str | None,
+    router_workers: int,
     log_level: str,
 ) -> None:
     """Start routers and peers, wait until every peer is up, write DIR/cluster.json."""
@@ -62,6 +66,7 @@ def cluster_up(
         down_after=down_after,
         repair_rate=repair_rate,
         capacity=capacity,
+        router_workers=router_workers,
         log_level=log_level,
     )
     try:

@@ -200,6 +200,7 @@ class Options:
     down_after: float = 60.0
     repair_rate: str = "64MiB"
     capacity: str | None = None
+    router_workers: int = 1
     log_level: str = "warning"
 
 
@@ -219,6 +220,7 @@ def router_process(cluster: Cluster, index: int, opts: Options) -> Process:
         "--suspect-after", str(opts.suspect_after),
         "--down-after", str(opts.down_after),
         "--repair-rate", opts.repair_rate,
+        "--workers", str(opts.router_workers),
         "--log-level", opts.log_level,
     ]  # fmt: skip
     return Process(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import click
 from starlette.types import ASGIApp
 
 import xolo
-from xolo.cli import runner
+from xolo.cli import logs, runner
 from xolo.cli.sizes import SizeParam
 from xolo.cluster.membership import Timing
 from xolo.cluster.peer import PeerSettings, build_peer, ensure_peer_root
@@ -88,6 +90,13 @@ async def prepare_router(
 @click.option("--gc-grace", default=24 * 3600.0, type=float, help="GC grace period, seconds.")
 @click.option("--root-access-key", envvar="XOLO_ROOT_ACCESS_KEY", default=None)
 @click.option("--root-secret-key", envvar="XOLO_ROOT_SECRET_KEY", default=None)
+@click.option(
+    "--workers",
+    envvar="XOLO_WORKERS",
+    default=1,
+    type=click.IntRange(1, 256),
+    help="Processes serving the ports; each is a router of its own to the cluster.",
+)
 @click.option("--log-level", envvar="XOLO_LOG_LEVEL", default="info")
 def router(
     host: str,
@@ -109,6 +118,7 @@ def router(
     gc_grace: float,
     root_access_key: str | None,
     root_secret_key: str | None,
+    workers: int,
     log_level: str,
 ) -> None:
     """A stateless router over a metadata store and the peers that join it."""
@@ -140,6 +150,46 @@ def router(
         scrub_rate=float(scrub_rate),
         gc_grace=gc_grace,
     )
+    sockets = [runner.bind(host, port)]
+    if s3_port:
+        sockets.append(runner.bind(host, s3_port))
+    click.echo(
+        f"xolo: router on {url} (S3 on port {s3_port}, {workers} worker(s)), metadata {meta}"
+    )
+    if workers == 1:
+        runner.run(router_app(settings), sockets=sockets, log_level=log_level)
+        return
+    os.environ[ROUTER_ENV] = settings_to_json(settings)
+    runner.run(
+        "xolo.cli.roles:create_router_app", sockets=sockets, workers=workers, log_level=log_level
+    )
+
+
+ROUTER_ENV = "XOLO_ROUTER_CONFIG"
+"""How ``xolo router --workers N`` hands its resolved settings to its worker processes."""
+
+
+def settings_to_json(settings: RouterSettings) -> str:
+    """``settings`` as JSON for the worker processes (the master key as hex)."""
+    doc = dataclasses.asdict(settings)
+    doc["master_key"] = settings.master_key.hex()
+    return json.dumps(doc)
+
+
+def settings_from_json(text: str) -> RouterSettings:
+    """The inverse of ``settings_to_json``."""
+    doc = json.loads(text)
+    doc["master_key"] = bytes.fromhex(doc["master_key"])
+    doc["timing"] = Timing(**doc["timing"])
+    if doc.get("root") is not None:
+        doc["root"] = tuple(doc["root"])
+    return RouterSettings(**doc)
+
+
+def router_app(settings: RouterSettings) -> ASGIApp:
+    """One router's app, built inside its server's event loop. Each worker process is a
+    router of its own (own id, heartbeats and task leases), so several workers share work
+    exactly as several routers do."""
     node = Router(settings, version=xolo.__version__)
 
     @contextlib.asynccontextmanager
@@ -147,11 +197,13 @@ def router(
         async with node.running() as parts:
             yield parts.app
 
-    sockets = [runner.bind(host, port)]
-    if s3_port:
-        sockets.append(runner.bind(host, s3_port))
-    click.echo(f"xolo: router {node.id} on {url} (S3 on port {s3_port}), metadata {meta}")
-    runner.run(runner.Deferred(build), sockets=sockets, log_level=log_level)
+    return runner.Deferred(build)
+
+
+def create_router_app() -> ASGIApp:
+    """The app factory uvicorn calls in each worker process of ``xolo router --workers``."""
+    logs.install()
+    return router_app(settings_from_json(os.environ[ROUTER_ENV]))
 
 
 @click.command()
