@@ -587,7 +587,7 @@ def test_malformed_xml_method_not_allowed_not_implemented(
     r = signed(server, "POST", "/")
     assert r.status_code == 405 and b"<Code>MethodNotAllowed</Code>" in r.content
     with pytest.raises(ClientError) as e:
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.get_bucket_website(Bucket=bucket)
     assert code(e) == "NotImplemented" and status(e) == 501
     with pytest.raises(ClientError) as e:
         s3.get_bucket_policy(Bucket=bucket)

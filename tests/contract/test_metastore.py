@@ -128,9 +128,9 @@ async def test_objects_need_their_bucket(meta: MetaStore) -> None:
 async def test_put_get_replace_delete_keep_totals(meta: MetaStore) -> None:
     await bucket(meta)
     assert await meta.get_object("b", "k") is None
-    assert await meta.put_object(obj("k", 10), NO_CONDITION) is None
+    assert await meta.put_object(obj("k", 10), NO_CONDITION) == (obj("k", 10), None)
     assert await meta.get_object("b", "k") == obj("k", 10)
-    previous = await meta.put_object(obj("k", 2, etag="e2", version="v2"), NO_CONDITION)
+    _, previous = await meta.put_object(obj("k", 2, etag="e2", version="v2"), NO_CONDITION)
     assert previous == obj("k", 10)
     await meta.put_object(obj("j", 5), NO_CONDITION)
     got = await meta.get_bucket("b")

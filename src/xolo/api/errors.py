@@ -23,6 +23,9 @@ def error_response(exc: XoloError, request_id: str, *, head: bool = False) -> Re
         if modified:
             headers["last-modified"] = format_http_date(float(modified))
         return Response(status_code=304, headers=headers)
+    if exc.details.get("delete_marker") == "true":
+        headers["x-xolo-delete-marker"] = "true"
+        headers["x-xolo-version-id"] = exc.details.get("version_id", "null")
     if isinstance(exc, InvalidRange) and exc.size is not None:
         headers["content-range"] = f"bytes */{exc.size}"
     body = json.dumps(

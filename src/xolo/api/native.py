@@ -35,6 +35,7 @@ def bucket_json(bucket: Bucket) -> dict[str, Any]:
         "settings": bucket.settings.to_json(),
         "object_count": bucket.object_count,
         "bytes": bucket.bytes_used,
+        "versioning": bucket.versioning,
     }
 
 
@@ -48,6 +49,7 @@ def object_json(record: ObjectRecord) -> dict[str, Any]:
         "content_type": record.content_type,
         "modified": iso_time(record.modified),
         "version": record.version,
+        "version_id": record.version_id,
     }
 
 
@@ -62,6 +64,7 @@ def object_headers(record: ObjectRecord) -> dict[str, str]:
         "content-type": record.content_type,
         "accept-ranges": "bytes",
         "x-xolo-version": record.version,
+        "x-xolo-version-id": record.version_id,
     }
     if record.sha256:
         headers["x-checksum-sha256"] = record.sha256
@@ -190,6 +193,8 @@ class NativeAPI:
         bucket = request.path_params["bucket"]
         await self.require(request, "read", bucket)
         q = request.query_params
+        if "versions" in q:
+            return await self._list_versions(request, bucket)
         page = await self.service.list_objects(
             bucket,
             prefix=q.get("prefix", ""),
@@ -219,6 +224,38 @@ class NativeAPI:
             }
         )
 
+    async def _list_versions(self, request: Request, bucket: str) -> Response:
+        q = request.query_params
+        page = await self.service.list_versions(
+            bucket,
+            prefix=q.get("prefix", ""),
+            delimiter=q.get("delimiter", ""),
+            key_marker=q.get("key_marker", ""),
+            version_id_marker=q.get("version_id_marker", ""),
+            limit=int_param(request, "limit"),
+        )
+        return JSONResponse(
+            {
+                "bucket": bucket,
+                "versions": [
+                    {
+                        "key": v.key,
+                        "version_id": v.version_id,
+                        "latest": v.is_latest,
+                        "delete_marker": v.delete_marker,
+                        "size": v.size,
+                        "etag": v.etag or None,
+                        "modified": iso_time(v.modified),
+                    }
+                    for v in page.versions
+                ],
+                "common_prefixes": page.prefixes,
+                "truncated": page.truncated,
+                "next_key_marker": page.next_key_marker,
+                "next_version_id_marker": page.next_version_id_marker,
+            }
+        )
+
     async def object(self, request: Request) -> Response:
         bucket = request.path_params["bucket"]
         key = request.path_params["key"]
@@ -228,8 +265,16 @@ class NativeAPI:
             return await self._read(request, bucket, key)
         await self.require(request, "write", bucket)
         if method == "DELETE":
-            await self.service.delete_object(bucket, key, write_condition(request))
-            return Response(status_code=204)
+            removed = await self.service.delete_object(
+                bucket,
+                key,
+                write_condition(request),
+                version_id=request.query_params.get("version_id"),
+            )
+            headers = {"x-xolo-version-id": removed.version_id}
+            if removed.delete_marker:
+                headers["x-xolo-delete-marker"] = "true"
+            return Response(status_code=204, headers=headers)
         if method == "POST":
             record = await self.service.append_object(
                 bucket,
@@ -290,6 +335,7 @@ class NativeAPI:
             if_modified_since=h.get("if-modified-since"),
             if_unmodified_since=h.get("if-unmodified-since"),
             body=request.method != "HEAD",
+            version_id=request.query_params.get("version_id"),
         )
         return self.stream(reader, head=request.method == "HEAD")
 

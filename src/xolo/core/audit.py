@@ -19,7 +19,10 @@ import hmac
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from xolo.core.records import ObjectRecord
 
 GENESIS = "0" * 64
 SYSTEM = ""
@@ -93,6 +96,13 @@ class Entry:
     @property
     def event_type(self) -> str | None:
         return EVENT_TYPES.get(self.op)
+
+
+def deleted_change(change: Change, removed: ObjectRecord) -> Change:
+    """``change`` (a delete) completed with what it removed, or the delete marker it added."""
+    return dataclasses.replace(
+        change, size=removed.size, etag=removed.etag or None, version=removed.version
+    )
 
 
 def canonical(fields: dict[str, Any]) -> bytes:

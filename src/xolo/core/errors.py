@@ -11,7 +11,7 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     │   └── InvalidDigest, InvalidRequest, AuthorizationHeaderMalformed
     ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403),
     │   SignatureDoesNotMatch (403), InvalidAccessKeyId (403), RequestTimeTooSkewed (403)
-    ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchUpload, NoSuchChunk
+    ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchVersion, NoSuchUpload, NoSuchChunk
     ├── MethodNotAllowed (405)
     ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, BucketAlreadyExists,
     │   ConcurrentUpdate
@@ -212,6 +212,12 @@ class NoSuchKey(NotFound):
     """The object does not exist."""
 
     code = "NoSuchKey"
+
+
+class NoSuchVersion(NotFound):
+    """The specified version does not exist."""
+
+    code = "NoSuchVersion"
 
 
 class NoSuchUpload(NotFound):

@@ -80,6 +80,8 @@ class Bucket:
     """The access key that created it (None for buckets older than owners)."""
     object_count: int = 0
     bytes_used: int = 0
+    versioning: str | None = None
+    """``Enabled``, ``Suspended``, or None for a bucket never versioned (``core/versions.py``)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -99,6 +101,21 @@ class ObjectInfo:
     etag: str
     modified: float
     content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionInfo:
+    """What a listing of versions shows of one version or delete marker."""
+
+    key: str
+    version_id: str
+    size: int
+    etag: str
+    modified: float
+    is_latest: bool
+    delete_marker: bool = False
+    seq: int = 0
+    """The version's place among its key's versions (higher is newer); paging resumes by it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,6 +139,10 @@ class ObjectRecord:
     headers: Mapping[str, str] = field(default_factory=dict)
     """Representation headers returned on reads: cache-control, content-disposition,
     content-encoding, content-language, expires."""
+    version_id: str = "null"
+    """The S3 version id: ``null`` unless written while the bucket's versioning was enabled."""
+    delete_marker: bool = False
+    """A delete marker has no bytes; it records that the key was deleted (versioned buckets)."""
 
     def info(self) -> ObjectInfo:
         return ObjectInfo(
@@ -219,6 +240,20 @@ class ListPage:
     @property
     def truncated(self) -> bool:
         return self.next_cursor is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VersionPage:
+    """One page of a listing of versions; where the next resumes (both None on the last)."""
+
+    versions: list[VersionInfo]
+    prefixes: list[str]
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+
+    @property
+    def truncated(self) -> bool:
+        return self.next_key_marker is not None
 
 
 # -- the cluster's records ------------------------------------------------------------------------

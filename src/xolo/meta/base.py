@@ -45,6 +45,7 @@ from xolo.core.records import (
     RouterRecord,
     TaskRecord,
     Upload,
+    VersionInfo,
 )
 
 
@@ -82,7 +83,7 @@ class BucketStore(Protocol):
 
     async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
         """Remove an empty bucket with its pending uploads. Raises NoSuchBucket, or
-        BucketNotEmpty while it holds objects."""
+        BucketNotEmpty while it holds objects, versions or delete markers."""
         ...
 
 
@@ -100,13 +101,16 @@ class ObjectStore(Protocol):
         *,
         upload_id: str | None = None,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
-        """Store ``record``, replacing the current object; returns the replaced one.
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """Store ``record`` as the key's current version; returns it as stored (its
+        ``version_id`` is ``null`` unless the bucket's versioning is enabled, read in the same
+        transaction) and the version it replaced. What happens to the replaced version is
+        ``core/versions.py``'s ``plan_put``: kept in the history, or gone.
 
-        The chunks the record names gain a reference and those of the replaced object lose one,
-        in the same transaction (ChunkCollected when a named chunk has been collected). With
-        ``upload_id`` the declared upload is consumed too (NoSuchUpload when it is expired or
-        used). Raises NoSuchBucket and PreconditionFailed (ConcurrentUpdate for a failed
+        The chunks the record names gain a reference and those of a version that is gone lose
+        one, in the same transaction (ChunkCollected when a named chunk has been collected).
+        With ``upload_id`` the declared upload is consumed too (NoSuchUpload when it is expired
+        or used). Raises NoSuchBucket and PreconditionFailed (ConcurrentUpdate for a failed
         ``expect_version``).
         """
         ...
@@ -118,9 +122,43 @@ class ObjectStore(Protocol):
         condition: WriteCondition,
         *,
         now: float,
+        version_id: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
-        """Remove and return the object; None when absent. Raises NoSuchBucket."""
+        """Without ``version_id``: remove the current version (``plan_delete``); in a bucket
+        whose versioning is enabled or suspended the current version may be kept and a delete
+        marker is added, which is returned; otherwise the removed version is returned, None
+        when there was none. With ``version_id``: remove that version or delete marker for
+        good and return it (None when the key has no such version); when it was the current
+        version or the newest marker, the newest version beneath becomes current unless it is
+        a marker. ``condition`` is checked against the version removed. Raises NoSuchBucket."""
+        ...
+
+    async def get_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectRecord | None:
+        """The version ``version_id`` of the key (a delete marker has ``delete_marker``), or
+        with None its newest version: the current one, or the delete marker that hides it.
+        None when there is no such version. Raises NoSuchBucket."""
+        ...
+
+    async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
+        """The place of a version among its key's versions (for resuming a listing)."""
+        ...
+
+    async def scan_versions(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, int] | None, limit: int
+    ) -> list[VersionInfo]:
+        """Up to ``limit`` versions and delete markers whose key starts with ``prefix``, by key
+        (byte order) and newest first within a key, after the position ``after`` (key bytes,
+        place). The bucket is not checked."""
+        ...
+
+    async def set_versioning(
+        self, bucket: str, status: str, *, change: Change | None = None
+    ) -> Bucket:
+        """Set the bucket's versioning status (``Enabled`` or ``Suspended``). Raises
+        NoSuchBucket."""
         ...
 
     async def scan_objects(
@@ -184,7 +222,7 @@ class MultipartStore(Protocol):
         condition: WriteCondition,
         *,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
         """Atomically end the upload (NoSuchUpload if already ended), drop its parts'
         references and store ``record`` as ``put_object`` does."""
         ...

@@ -12,7 +12,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from xolo.core.audit import GENESIS, Change, Entry, link
+from xolo.core import versions
+from xolo.core.audit import GENESIS, Change, Entry, deleted_change, link
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
@@ -31,6 +32,7 @@ from xolo.core.records import (
     RouterRecord,
     TaskRecord,
     Upload,
+    VersionInfo,
 )
 from xolo.core.refs import ref_delta
 
@@ -45,13 +47,95 @@ class _ChunkRow:
 
 
 class _BucketState:
-    __slots__ = ("bucket", "bytes_used", "keys", "objects")
+    __slots__ = ("bucket", "bytes_used", "history", "history_keys", "keys", "objects", "seqs")
 
     def __init__(self, bucket: Bucket) -> None:
         self.bucket = bucket
         self.objects: dict[bytes, ObjectRecord] = {}
         self.keys: list[bytes] = []
         self.bytes_used = 0
+        self.seqs: dict[bytes, int] = {}
+        """The place of each current version among its key's versions."""
+        self.history: dict[bytes, list[tuple[int, ObjectRecord]]] = {}
+        """Older versions and delete markers per key, oldest first."""
+        self.history_keys: list[bytes] = []
+
+    def top_seq(self, raw: bytes) -> int:
+        older = self.history.get(raw)
+        return max(self.seqs.get(raw, 0), older[-1][0] if older else 0)
+
+    def add_history(self, raw: bytes, seq: int, record: ObjectRecord) -> None:
+        older = self.history.get(raw)
+        if older is None:
+            older = self.history[raw] = []
+            bisect.insort(self.history_keys, raw)
+        bisect.insort(older, (seq, record), key=lambda e: e[0])
+
+    def remove_history(self, raw: bytes, seq: int) -> ObjectRecord | None:
+        older = self.history.get(raw, [])
+        for i, (s, record) in enumerate(older):
+            if s == seq:
+                del older[i]
+                if not older:
+                    del self.history[raw]
+                    del self.history_keys[bisect.bisect_left(self.history_keys, raw)]
+                return record
+        return None
+
+    def find_history(self, raw: bytes, version_id: str) -> tuple[int, ObjectRecord] | None:
+        for seq, record in self.history.get(raw, []):
+            if record.version_id == version_id:
+                return seq, record
+        return None
+
+    def set_current(self, raw: bytes, record: ObjectRecord, seq: int) -> ObjectRecord | None:
+        current = self.objects.get(raw)
+        if current is None:
+            bisect.insort(self.keys, raw)
+        self.objects[raw] = record
+        self.seqs[raw] = seq
+        self.bytes_used += record.size - (current.size if current else 0)
+        return current
+
+    def drop_current(self, raw: bytes) -> ObjectRecord:
+        current = self.objects.pop(raw)
+        del self.seqs[raw]
+        del self.keys[bisect.bisect_left(self.keys, raw)]
+        self.bytes_used -= current.size
+        return current
+
+    def apply_history(
+        self, raw: bytes, plan: versions.Plan, replaced: tuple[int, ObjectRecord] | None
+    ) -> list[frozenset[str]]:
+        """The history part of ``plan`` (see ``meta/sql/history.py``); released chunk sets."""
+        lost: list[frozenset[str]] = []
+        if plan.drop_current and replaced is not None:
+            lost.append(replaced[1].chunk_names())
+        if plan.drop_null:
+            found = self.find_history(raw, versions.NULL)
+            if found is not None:
+                self.remove_history(raw, found[0])
+                lost.append(found[1].chunk_names())
+        for version in plan.to_history:
+            if replaced is not None and version is replaced[1]:
+                self.add_history(raw, replaced[0], version)
+            else:
+                newest = replaced[0] if replaced is not None else 0
+                self.add_history(raw, max(newest, self.top_seq(raw)) + 1, version)
+        return lost
+
+
+def _version_info(record: ObjectRecord, seq: int, *, latest: bool) -> VersionInfo:
+    return VersionInfo(
+        key=record.key,
+        version_id=record.version_id,
+        size=record.size,
+        etag=record.etag,
+        modified=record.modified,
+        is_latest=latest,
+        delete_marker=record.delete_marker,
+        seq=seq,
+    )
 
 
 class MemoryState:
@@ -144,6 +228,8 @@ class MemoryMetaStore:
         state = self._state(name)
         if state.objects:
             raise BucketNotEmpty(f"bucket {name!r} still holds objects")
+        if state.history:
+            raise BucketNotEmpty(f"bucket {name!r} still holds object versions")
         del self._s.buckets[name]
         for upload_id in [u.upload_id for u in self._s.uploads.values() if u.bucket == name]:
             del self._s.uploads[upload_id]
@@ -152,6 +238,11 @@ class MemoryMetaStore:
         self._audit(change)
 
     # -- references --------------------------------------------------------------------------
+
+    def _check_present(self, names: frozenset[str]) -> None:
+        for name in names:
+            if name not in self._s.chunks:
+                raise ChunkCollected(f"chunk {name} was collected while this write was running")
 
     def _apply(self, gained: list[frozenset[str]], lost: list[frozenset[str]], now: float) -> None:
         delta = ref_delta(gained, lost)
@@ -179,19 +270,22 @@ class MemoryMetaStore:
         condition: WriteCondition,
         also_lost: list[frozenset[str]],
         change: Change | None,
-    ) -> ObjectRecord | None:
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
         state = self._state(record.bucket)
         raw = record.key.encode()
         current = state.objects.get(raw)
         condition.check(current.etag if current else None, current.version if current else None)
-        lost = [current.chunk_names()] if current else []
-        self._apply([record.chunk_names()], lost + also_lost, record.modified)
-        if current is None:
-            bisect.insort(state.keys, raw)
-        state.objects[raw] = record
-        state.bytes_used += record.size - (current.size if current else 0)
+        plan = versions.plan_put(state.bucket.versioning, current, record)
+        assert plan.current is not None
+        # Check every chunk before changing anything: a collected one fails the whole write.
+        self._check_present(plan.current.chunk_names())
+        seq = state.top_seq(raw) + 1
+        replaced = (state.seqs[raw], current) if current is not None else None
+        state.set_current(raw, plan.current, seq)
+        lost = state.apply_history(raw, plan, replaced)
+        self._apply([plan.current.chunk_names()], lost + also_lost, record.modified)
         self._audit(change)
-        return current
+        return plan.current, current
 
     async def put_object(
         self,
@@ -200,16 +294,16 @@ class MemoryMetaStore:
         *,
         upload_id: str | None = None,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
         self._state(record.bucket)
         if upload_id is not None:
             upload = self._s.uploads.get(upload_id)
             if upload is None or upload.expires <= record.modified:
                 raise NoSuchUpload()
-        current = self._write(record, condition, [], change)
+        written = self._write(record, condition, [], change)
         if upload_id is not None:
             del self._s.uploads[upload_id]
-        return current
+        return written
 
     async def delete_object(
         self,
@@ -218,25 +312,125 @@ class MemoryMetaStore:
         condition: WriteCondition,
         *,
         now: float,
+        version_id: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
         state = self._state(bucket)
         raw = key.encode()
+        if version_id is not None:
+            removed = self._remove_version(state, raw, version_id, condition, now)
+        else:
+            removed = self._delete_current(state, raw, condition, now)
+        if removed is not None and change is not None:
+            self._audit(deleted_change(change, removed))
+        return removed
+
+    def _delete_current(
+        self, state: _BucketState, raw: bytes, condition: WriteCondition, now: float
+    ) -> ObjectRecord | None:
+        mode = state.bucket.versioning
         current = state.objects.get(raw)
         condition.check(current.etag if current else None, current.version if current else None)
-        if current is None:
+        plan = versions.plan_delete(
+            mode, current, bucket=state.bucket.name, key=raw.decode(), now=now
+        )
+        if current is None and mode is None:
             return None
-        self._apply([], [current.chunk_names()], now)
-        del state.objects[raw]
-        del state.keys[bisect.bisect_left(state.keys, raw)]
-        state.bytes_used -= current.size
-        if change is not None:
-            self._audit(
-                dataclasses.replace(
-                    change, size=current.size, etag=current.etag, version=current.version
-                )
-            )
-        return current
+        replaced = (state.seqs[raw], current) if current is not None else None
+        if current is not None:
+            state.drop_current(raw)
+        lost = state.apply_history(raw, plan, replaced)
+        self._apply([], lost, now)
+        return plan.to_history[-1] if plan.to_history else current
+
+    def _remove_version(
+        self,
+        state: _BucketState,
+        raw: bytes,
+        version_id: str,
+        condition: WriteCondition,
+        now: float,
+    ) -> ObjectRecord | None:
+        current = state.objects.get(raw)
+        if current is not None and current.version_id == version_id:
+            condition.check(current.etag, current.version)
+            removed = state.drop_current(raw)
+        else:
+            found = state.find_history(raw, version_id)
+            if found is None:
+                condition.check(None, None)
+                return None
+            removed = found[1]
+            condition.check(removed.etag if not removed.delete_marker else None, removed.version)
+            state.remove_history(raw, found[0])
+        self._apply([], [removed.chunk_names()], now)
+        older = state.history.get(raw)
+        if raw not in state.objects and older and versions.promotes(older[-1][1]):
+            seq, record = older[-1]
+            state.remove_history(raw, seq)
+            state.set_current(raw, record, seq)
+        return removed
+
+    async def get_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectRecord | None:
+        state = self._state(bucket)
+        raw = key.encode()
+        current = state.objects.get(raw)
+        if current is not None and version_id in (None, current.version_id):
+            return current
+        if version_id is None:
+            older = state.history.get(raw)
+            return older[-1][1] if older and older[-1][1].delete_marker else None
+        found = state.find_history(raw, version_id)
+        return found[1] if found else None
+
+    async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
+        state = self._state(bucket)
+        raw = key.encode()
+        current = state.objects.get(raw)
+        if current is not None and current.version_id == version_id:
+            return state.seqs[raw]
+        found = state.find_history(raw, version_id)
+        return found[0] if found else None
+
+    async def scan_versions(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, int] | None, limit: int
+    ) -> list[VersionInfo]:
+        state = self._s.buckets.get(bucket)
+        if state is None:
+            return []
+        end = prefix_end(prefix)
+        start = max(prefix, after[0]) if after else prefix
+        keys = sorted(set(state.keys) | set(state.history_keys))
+        out: list[VersionInfo] = []
+        for raw in keys[bisect.bisect_left(keys, start) :]:
+            if (end is not None and raw >= end) or len(out) >= limit:
+                break
+            for seq, record in self._versions_of(state, raw):
+                if after is not None and raw == after[0] and seq >= after[1]:
+                    continue
+                if len(out) >= limit:
+                    break
+                out.append(_version_info(record, seq, latest=seq == state.top_seq(raw)))
+        return out
+
+    @staticmethod
+    def _versions_of(state: _BucketState, raw: bytes) -> list[tuple[int, ObjectRecord]]:
+        """The key's versions newest first."""
+        found = list(reversed(state.history.get(raw, [])))
+        current = state.objects.get(raw)
+        if current is not None:
+            found.insert(0, (state.seqs[raw], current))
+        return found
+
+    async def set_versioning(
+        self, bucket: str, status: str, *, change: Change | None = None
+    ) -> Bucket:
+        state = self._state(bucket)
+        state.bucket = dataclasses.replace(state.bucket, versioning=status)
+        self._audit(change)
+        return self._with_stats(state)
 
     async def scan_objects(
         self, bucket: str, prefix: bytes, start: bytes, limit: int
@@ -322,7 +516,7 @@ class MemoryMetaStore:
         condition: WriteCondition,
         *,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
         if upload_id not in self._s.multiparts:
             raise NoSuchUpload()
         previous = self._write(record, condition, self._part_chunks(upload_id), change)

@@ -30,6 +30,7 @@ from xolo.core.names import (
     check_tags,
 )
 from xolo.core.records import MultipartUpload, ObjectRecord, Part
+from xolo.core.versions import new_version_id
 from xolo.meta.base import MetaStore
 from xolo.service.audit import recorded
 from xolo.service.config import ServiceConfig
@@ -173,12 +174,13 @@ class MultipartMixin:
             tags=dict(upload.tags),
             chunks=tuple(c for p in chosen for c in p.chunks),
             headers=dict(upload.headers),
+            version_id=new_version_id(),
         )
-        await self._meta.complete_multipart(
+        committed, _ = await self._meta.complete_multipart(
             upload.upload_id, record, condition, change=recorded("complete", record)
         )
         self._changed(upload.bucket)
-        return record
+        return committed
 
     async def abort_multipart(self, upload: MultipartUpload) -> None:
         if not await self._meta.abort_multipart(upload.upload_id, now=self._clock()):

@@ -24,9 +24,11 @@ from xolo.core.errors import (
     ChunkUnavailable,
     ConcurrentUpdate,
     InvalidArgument,
+    MethodNotAllowed,
     NoSuchChunk,
     NoSuchKey,
     NoSuchUpload,
+    NoSuchVersion,
     SizeMismatch,
 )
 from xolo.core.listing import (
@@ -54,6 +56,7 @@ from xolo.core.records import (
     ObjectRecord,
     Upload,
 )
+from xolo.core.versions import check_mode, check_version_id, new_version_id
 from xolo.meta.base import MetaStore
 from xolo.service.audit import AuditLog, recorded
 from xolo.service.config import ServiceConfig
@@ -63,6 +66,7 @@ from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
 from xolo.service.policy import AccessPolicy
+from xolo.service.versions import VersionsMixin
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
@@ -85,6 +89,13 @@ async def _one(data: bytes) -> AsyncIterator[bytes]:
 
 def _new_version() -> str:
     return secrets.token_hex(8)
+
+
+def _marker(record: ObjectRecord | None) -> dict[str, str]:
+    """Error details that tell a client a delete marker answered (S3's headers)."""
+    if record is None or not record.delete_marker:
+        return {}
+    return {"delete_marker": "true", "version_id": record.version_id}
 
 
 @dataclass(slots=True, kw_only=True)
@@ -181,7 +192,7 @@ def _ready(data: bytes) -> asyncio.Future[bytes]:
     return fut
 
 
-class ObjectService(MultipartMixin):
+class ObjectService(MultipartMixin, VersionsMixin):
     """Object semantics over a metadata store and a chunk store; every surface calls this.
 
     Policy that must hold everywhere lives here: what a conditional write, an append or a copy
@@ -266,11 +277,17 @@ class ObjectService(MultipartMixin):
     ) -> tuple[Bucket, bool]:
         """Create the bucket with the settings ``changes`` names (defaults for the rest), or,
         when it exists, change only those settings; the flag says whether it was created."""
-        settings = BucketSettings.from_json(changes or {})
+        rest = dict(changes or {})
+        versioning = rest.pop("versioning", None)
+        if versioning is not None:
+            check_mode(versioning)
+        settings = BucketSettings.from_json(rest)
         bucket, created = await self.create_bucket(name, settings, owner=owner)
-        if created or not changes:
-            return bucket, created
-        return await self.update_bucket(name, changes), False
+        if rest and not created:
+            bucket = await self.update_bucket(name, rest)
+        if versioning is not None and versioning != bucket.versioning:
+            bucket = await self.set_versioning(name, versioning)
+        return bucket, created
 
     async def get_bucket(self, name: str) -> Bucket:
         return await self._meta.get_bucket(name)
@@ -327,6 +344,7 @@ class ObjectService(MultipartMixin):
             sha256=data.sha256,
             modified=self._clock(),
             version=_new_version(),
+            version_id=new_version_id(),
             content_type=content_type or DEFAULT_CONTENT_TYPE,
             metadata=dict(metadata),
             tags=dict(tags),
@@ -408,9 +426,9 @@ class ObjectService(MultipartMixin):
             tags=tag_map,
             headers=stored_headers,
         )
-        await self._meta.put_object(record, condition, change=recorded("put", record))
+        stored, _ = await self._meta.put_object(record, condition, change=recorded("put", record))
         self._changed(bucket)
-        return record
+        return stored
 
     async def put_bytes(
         self,
@@ -508,6 +526,7 @@ class ObjectService(MultipartMixin):
             sha256=data.sha256,
             modified=self._clock(),
             version=_new_version(),
+            version_id=new_version_id(),
             content_type=content_type
             or (current.content_type if current else DEFAULT_CONTENT_TYPE),
             metadata=meta or (dict(current.metadata) if current else {}),
@@ -518,11 +537,13 @@ class ObjectService(MultipartMixin):
         )
         guarded = dataclasses.replace(condition, expect_version=current.version if current else "")
         try:
-            await self._meta.put_object(record, guarded, change=recorded("append", record))
+            stored, _ = await self._meta.put_object(
+                record, guarded, change=recorded("append", record)
+            )
         except ConcurrentUpdate:
             return record, current.size if current else 0
         self._changed(bucket)
-        return record
+        return stored
 
     async def _feed(self, record: ObjectRecord, digest: ObjectDigest) -> None:
         reader = self._reader(record, None)
@@ -541,16 +562,19 @@ class ObjectService(MultipartMixin):
         metadata: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         condition: WriteCondition = NO_CONDITION,
+        source_version_id: str | None = None,
     ) -> ObjectRecord:
-        """Copy by manifest: no chunk is read or written."""
+        """Copy by manifest (of the source's current version, or of ``source_version_id``): no
+        chunk is read or written."""
         meta, _ = self._check_object_args(bucket, key, content_type, metadata, None)
-        source = await self.head_object(source_bucket, source_key)
+        source = await self.head_object(source_bucket, source_key, version_id=source_version_id)
         record = dataclasses.replace(
             source,
             bucket=bucket,
             key=key,
             modified=self._clock(),
             version=_new_version(),
+            version_id=new_version_id(),
             content_type=(content_type or DEFAULT_CONTENT_TYPE)
             if replace_metadata
             else source.content_type,
@@ -559,29 +583,62 @@ class ObjectService(MultipartMixin):
         )
         # The commit gives the copy its own reference to each chunk; a chunk GC collected since
         # the source was read fails it (ChunkCollected) rather than committing a hole.
-        await self._meta.put_object(record, condition, change=recorded("copy", record))
+        stored, _ = await self._meta.put_object(record, condition, change=recorded("copy", record))
         self._changed(bucket)
-        return record
+        return stored
 
     async def delete_object(
-        self, bucket: str, key: str, condition: WriteCondition = NO_CONDITION
+        self,
+        bucket: str,
+        key: str,
+        condition: WriteCondition = NO_CONDITION,
+        *,
+        version_id: str | None = None,
     ) -> ObjectRecord:
+        """Delete the object, or with ``version_id`` that one version (or delete marker) for
+        good. In a versioned bucket a delete without a version id adds a delete marker, which is
+        returned; otherwise the removed version. NoSuchKey (NoSuchVersion) when there was
+        nothing to remove."""
         check_key(key)
+        if version_id is not None:
+            check_version_id(version_id)
         now = self._clock()
         change = Change(op="delete", bucket=bucket, key=key, time=now, actor=actor())
-        deleted = await self._meta.delete_object(bucket, key, condition, now=now, change=change)
+        deleted = await self._meta.delete_object(
+            bucket, key, condition, now=now, version_id=version_id, change=change
+        )
         self._changed(bucket)
         if deleted is None:
+            if version_id is not None:
+                raise NoSuchVersion(f"no version {version_id!r} of {key!r} in bucket {bucket!r}")
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
         return deleted
 
     # -- reading objects -----------------------------------------------------------------------
 
-    async def head_object(self, bucket: str, key: str) -> ObjectRecord:
+    async def head_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> ObjectRecord:
+        """The current version, or the version ``version_id``. A key whose newest version is
+        a delete marker is NoSuchKey (with the marker's id in the details); asking for a
+        delete marker by id is MethodNotAllowed, as S3 answers both."""
         check_key(key)
-        record = await self._meta.get_object(bucket, key)
+        if version_id is None:
+            record = await self._meta.get_object(bucket, key)
+            if record is None:
+                hidden = await self._meta.get_version(bucket, key, None)
+                raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}", **_marker(hidden))
+            return record
+        check_version_id(version_id)
+        record = await self._meta.get_version(bucket, key, version_id)
         if record is None:
-            raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
+            raise NoSuchVersion(f"no version {version_id!r} of {key!r} in bucket {bucket!r}")
+        if record.delete_marker:
+            raise MethodNotAllowed(
+                "the specified version is a delete marker",
+                **_marker(record),
+                modified=str(record.modified),
+            )
         return record
 
     async def open_object(
@@ -595,13 +652,14 @@ class ObjectService(MultipartMixin):
         if_modified_since: str | None = None,
         if_unmodified_since: str | None = None,
         body: bool = True,
+        version_id: str | None = None,
     ) -> ObjectReader:
         """Resolve conditions and range; raises NotModified, PreconditionFailed, InvalidRange.
 
         With ``body`` (a GET, not a HEAD) the first bytes are read before this returns, so an
         object that cannot be served fails here (ChunkUnavailable, 503) and never as a cut body.
         """
-        record = await self.head_object(bucket, key)
+        record = await self.head_object(bucket, key, version_id=version_id)
         check_read(
             etag=record.etag,
             modified=record.modified,
@@ -729,8 +787,8 @@ class ObjectService(MultipartMixin):
             metadata={},
             tags=upload.tags,
         )
-        await self._meta.put_object(
+        stored, _ = await self._meta.put_object(
             record, NO_CONDITION, upload_id=upload.upload_id, change=recorded("upload", record)
         )
         self._changed(upload.bucket)
-        return record
+        return stored

@@ -15,7 +15,7 @@ from xolo.api.metrics import Metrics
 from xolo.api.s3 import buckets, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
-from xolo.core.errors import InvalidArgument, MethodNotAllowed, NotImplementedByXolo, XoloError
+from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
 from xolo.service.auth import Authenticator
 from xolo.service.context import ACTOR
 from xolo.service.objects import ObjectService
@@ -77,9 +77,6 @@ def route(r: S3Request) -> Handler:
     unsupported = UNSUPPORTED.intersection(q)
     if unsupported:
         raise NotImplementedByXolo(f"the {sorted(unsupported)[0]!r} subresource is not implemented")
-    if q.get("versionId", "null") != "null":
-        # Buckets are never versioned (yet): every object's one version is the null version.
-        raise InvalidArgument("Invalid version id specified")
     if not r.bucket:
         if method == "GET":
             return buckets.list_buckets
@@ -96,7 +93,7 @@ def route(r: S3Request) -> Handler:
                 return multipart.list_uploads
             return buckets.list_objects_v2 if q.get("list-type") == "2" else buckets.list_objects_v1
         if method == "PUT" and "versioning" in q:
-            raise NotImplementedByXolo("bucket versioning is not implemented yet")
+            return buckets.put_versioning
         if method == "PUT":
             return buckets.create_bucket
         if method == "HEAD":

@@ -15,7 +15,7 @@ from xolo.core.errors import (
 )
 from xolo.core.listing import encode_cursor
 from xolo.core.names import check_bucket_name
-from xolo.core.records import BucketSettings, ListPage
+from xolo.core.records import BucketSettings, ListPage, VersionInfo
 from xolo.service.policy import Created
 
 
@@ -81,9 +81,21 @@ async def get_location(r: S3Request) -> Response:
 
 
 async def get_versioning(r: S3Request) -> Response:
+    """GetBucketVersioning: no Status for a bucket never versioned, as S3 answers."""
     await r.require("read")
-    await r.service.get_bucket(r.bucket)
-    return xml.xml_response(xml.document("VersioningConfiguration"))
+    bucket = await r.service.get_bucket(r.bucket)
+    status = [xml.el("Status", bucket.versioning)] if bucket.versioning else []
+    return xml.xml_response(xml.document("VersioningConfiguration", *status))
+
+
+async def put_versioning(r: S3Request) -> Response:
+    """PutBucketVersioning (Enabled or Suspended); MFA delete is not supported."""
+    await r.require("admin")
+    doc = await r.body().read(xml.MAX_XML)
+    if b"<MfaDelete>Enabled" in doc:
+        raise NotImplementedByXolo("MFA delete is not supported")
+    await r.service.set_versioning(r.bucket, xml.parse_versioning(doc))
+    return Response()
 
 
 def _contents(page: ListPage, *, url: bool, fetch_owner: bool, owner_id: str) -> str:
@@ -199,8 +211,8 @@ async def list_objects_v1(r: S3Request) -> Response:
 
 
 async def list_object_versions(r: S3Request) -> Response:
-    """ListObjectVersions: buckets are not versioned, so each object is its one (null) version;
-    tools that empty a bucket through this call work on every bucket."""
+    """ListObjectVersions: every version and delete marker, newest first within a key;
+    objects of a bucket never versioned are each their one ``null`` version."""
     await r.require("read")
     q = r.query
     url = _encoding(r)
@@ -208,9 +220,15 @@ async def list_object_versions(r: S3Request) -> Response:
     prefix, delimiter = q.get("prefix", ""), q.get("delimiter", "")
     key_marker, version_marker = q.get("key-marker", ""), q.get("version-id-marker", "")
     if version_marker and not key_marker:
-        raise InvalidArgument("a version-id-marker needs a key-marker")
-    start_after, cursor = _resume_after(key_marker, delimiter)
-    page = await _page(r, prefix, delimiter, start_after, cursor, max_keys)
+        raise InvalidArgument("A version-id marker cannot be specified without a key marker.")
+    page = await r.service.list_versions(
+        r.bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_id_marker=version_marker,
+        limit=max_keys,
+    )
     parts = [
         xml.el("Name", r.bucket),
         xml.el("Prefix", xml.encode_key(prefix, url)),
@@ -221,27 +239,36 @@ async def list_object_versions(r: S3Request) -> Response:
     if delimiter:
         parts.append(xml.el("Delimiter", xml.encode_key(delimiter, url)))
     parts.append(xml.el("IsTruncated", page.truncated))
-    if page.truncated:
-        last = max([o.key for o in page.objects] + page.prefixes, key=str.encode)
-        parts.append(xml.el("NextKeyMarker", xml.encode_key(last, url)))
-        parts.append(xml.el("NextVersionIdMarker", "null"))
+    if page.next_key_marker is not None:
+        parts.append(xml.el("NextKeyMarker", xml.encode_key(page.next_key_marker, url)))
+        if page.next_version_id_marker is not None:
+            parts.append(xml.el("NextVersionIdMarker", page.next_version_id_marker))
     if url:
         parts.append(xml.el("EncodingType", "url"))
+    parts.append(xml.join(_version(v, url=url, owner_id=r.owner_id) for v in page.versions))
     parts.append(
         xml.join(
-            xml.raw(
-                "Version",
-                xml.el("Key", xml.encode_key(o.key, url)),
-                xml.el("VersionId", "null"),
-                xml.el("IsLatest", True),
-                xml.el("LastModified", xml.iso(o.modified)),
-                xml.el("ETag", f'"{o.etag}"'),
-                xml.el("Size", o.size),
-                xml.el("StorageClass", "STANDARD"),
-                xml.owner(r.owner_id),
-            )
-            for o in page.objects
+            xml.raw("CommonPrefixes", xml.el("Prefix", xml.encode_key(p, url)))
+            for p in page.prefixes
         )
     )
-    parts.append(_prefixes(page, url=url))
     return xml.xml_response(xml.document("ListVersionsResult", *parts))
+
+
+def _version(v: VersionInfo, *, url: bool, owner_id: str) -> str:
+    common = [
+        xml.el("Key", xml.encode_key(v.key, url)),
+        xml.el("VersionId", v.version_id),
+        xml.el("IsLatest", v.is_latest),
+        xml.el("LastModified", xml.iso(v.modified)),
+    ]
+    if v.delete_marker:
+        return xml.raw("DeleteMarker", *common, xml.owner(owner_id))
+    return xml.raw(
+        "Version",
+        *common,
+        xml.el("ETag", f'"{v.etag}"'),
+        xml.el("Size", v.size),
+        xml.el("StorageClass", "STANDARD"),
+        xml.owner(owner_id),
+    )

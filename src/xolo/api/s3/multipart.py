@@ -16,6 +16,7 @@ from xolo.api.s3.objects import (
     refuse_object_acl,
     stored_headers,
     user_metadata,
+    version_headers,
 )
 from xolo.core.errors import InvalidArgument, NotImplementedByXolo
 from xolo.core.records import MultipartUpload
@@ -79,14 +80,16 @@ async def upload_part(r: S3Request) -> Response:
 
 
 async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -> Response:
-    src_bucket, src_key = copy_source(r)
+    src_bucket, src_key, src_version = copy_source(r)
     await r.require("read", src_bucket)
-    source = await r.service.head_object(src_bucket, src_key)
+    source = await r.service.head_object(src_bucket, src_key, version_id=src_version)
     await check_copy_conditions(r, source)
     source_range = r.request.headers.get("x-amz-copy-source-range")
     if source_range is not None and not source_range.startswith("bytes="):
         raise InvalidArgument("x-amz-copy-source-range must look like bytes=first-last")
-    reader = await r.service.open_object(src_bucket, src_key, range=source_range)
+    reader = await r.service.open_object(
+        src_bucket, src_key, range=source_range, version_id=src_version
+    )
     if reader.record.version != source.version:
         raise InvalidArgument("the copy source changed while it was being read; retry")
     part = await r.service.upload_part(upload, number, reader)
@@ -113,7 +116,7 @@ async def complete(r: S3Request) -> Response:
         xml.el("Key", r.key),
         xml.el("ETag", f'"{record.etag}"'),
     )
-    return xml.xml_response(body, headers=checksum_headers(record))
+    return xml.xml_response(body, headers={**checksum_headers(record), **version_headers(record)})
 
 
 async def abort(r: S3Request) -> Response:

@@ -13,6 +13,7 @@ from xolo.core.errors import (
     InvalidArgument,
     InvalidRequest,
     NoSuchKey,
+    NoSuchVersion,
     NotImplementedByXolo,
     NotModified,
     PreconditionFailed,
@@ -47,6 +48,27 @@ def stored_headers(r: S3Request) -> dict[str, str]:
         else:
             del out["content-encoding"]
     return out
+
+
+def version_query(r: S3Request) -> str | None:
+    """The ``versionId`` the request names, if any (an empty one is invalid, as in S3)."""
+    value = r.query.get("versionId")
+    if value is None:
+        return None
+    if not value:
+        raise InvalidArgument("Version id cannot be the empty string")
+    return value
+
+
+def version_headers(record: ObjectRecord, *, asked: bool = False) -> dict[str, str]:
+    """``x-amz-version-id`` for a versioned object (or when the request named a version), and
+    ``x-amz-delete-marker`` for a delete marker."""
+    headers: dict[str, str] = {}
+    if record.version_id != "null" or asked:
+        headers["x-amz-version-id"] = record.version_id
+    if record.delete_marker:
+        headers["x-amz-delete-marker"] = "true"
+    return headers
 
 
 def condition(r: S3Request) -> WriteCondition:
@@ -87,7 +109,9 @@ async def put_object(r: S3Request) -> Response:
         expected_checksums=body.expected,
     )
     r.metrics.bytes_in.inc(record.size)
-    return Response(headers={"etag": f'"{record.etag}"', **checksum_headers(record)})
+    return Response(
+        headers={"etag": f'"{record.etag}"', **checksum_headers(record), **version_headers(record)}
+    )
 
 
 def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
@@ -120,8 +144,10 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
         if_modified_since=h.get("if-modified-since"),
         if_unmodified_since=h.get("if-unmodified-since"),
         body=not head,
+        version_id=version_query(r),
     )
     headers = object_headers(r, reader.record)
+    headers.update(version_headers(reader.record, asked="versionId" in r.query))
     headers["content-length"] = str(reader.length)
     status = 200
     if reader.range is not None:
@@ -141,13 +167,19 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
 
 async def delete_object(r: S3Request) -> Response:
     await r.require("write")
+    version_id = version_query(r)
     try:
-        await r.service.delete_object(
-            r.bucket, r.key, WriteCondition(if_match=r.request.headers.get("if-match"))
+        removed = await r.service.delete_object(
+            r.bucket,
+            r.key,
+            WriteCondition(if_match=r.request.headers.get("if-match")),
+            version_id=version_id,
         )
-    except NoSuchKey:
-        await r.service.get_bucket(r.bucket)  # S3 answers 204 for an absent key, 404 for no bucket
-    return Response(status_code=204)
+    except (NoSuchKey, NoSuchVersion):
+        # S3 answers 204 for an absent key or version, 404 only for a missing bucket.
+        await r.service.get_bucket(r.bucket)
+        return Response(status_code=204)
+    return Response(status_code=204, headers=version_headers(removed, asked=version_id is not None))
 
 
 async def delete_objects(r: S3Request) -> Response:
@@ -159,10 +191,11 @@ async def delete_objects(r: S3Request) -> Response:
     keys, quiet = xml.parse_delete(data)
     await r.service.get_bucket(r.bucket)
     results = []
-    for key in keys:
+    for key, version_id in keys:
+        removed: ObjectRecord | None = None
         try:
-            await r.service.delete_object(r.bucket, key)
-        except NoSuchKey:
+            removed = await r.service.delete_object(r.bucket, key, version_id=version_id)
+        except (NoSuchKey, NoSuchVersion):
             pass
         except XoloError as exc:
             code, _ = xml.s3_code(exc)
@@ -170,25 +203,48 @@ async def delete_objects(r: S3Request) -> Response:
                 xml.raw(
                     "Error",
                     xml.el("Key", key),
+                    *([xml.el("VersionId", version_id)] if version_id else []),
                     xml.el("Code", code),
                     xml.el("Message", exc.message),
                 )
             )
             continue
         if not quiet:
-            results.append(xml.raw("Deleted", xml.el("Key", key)))
+            results.append(_deleted(key, version_id, removed))
     return xml.xml_response(xml.document("DeleteResult", *results))
 
 
-def copy_source(r: S3Request) -> tuple[str, str]:
+def _deleted(key: str, version_id: str | None, removed: ObjectRecord | None) -> str:
+    """A ``Deleted`` element as S3 writes it: the version asked for, and whether a delete
+    marker was removed or added (with the added marker's version id)."""
+    parts = [xml.el("Key", key)]
+    if version_id is not None:
+        parts.append(xml.el("VersionId", version_id))
+        if removed is not None and removed.delete_marker:
+            parts.append(xml.el("DeleteMarker", True))
+            parts.append(xml.el("DeleteMarkerVersionId", removed.version_id))
+    elif removed is not None and removed.delete_marker:
+        parts.append(xml.el("DeleteMarker", True))
+        parts.append(xml.el("DeleteMarkerVersionId", removed.version_id))
+    return xml.raw("Deleted", *parts)
+
+
+def copy_source(r: S3Request) -> tuple[str, str, str | None]:
+    """``x-amz-copy-source``: bucket, key and the ``versionId`` it names, if any."""
     source = r.request.headers["x-amz-copy-source"]
-    path, _, version = source.partition("?")
-    if version:
-        raise NotImplementedByXolo("versioned copy sources are not supported")
+    path, _, query = source.partition("?")
+    version_id: str | None = None
+    if query:
+        params = urllib.parse.parse_qs(query, keep_blank_values=True)
+        if set(params) != {"versionId"} or len(params["versionId"]) != 1:
+            raise InvalidArgument("x-amz-copy-source may carry only ?versionId=")
+        version_id = params["versionId"][0]
+        if not version_id:
+            raise InvalidArgument("Version id cannot be the empty string")
     bucket, sep, key = urllib.parse.unquote(path).lstrip("/").partition("/")
     if not sep or not key:
         raise InvalidArgument("x-amz-copy-source must be bucket/key")
-    return bucket, key
+    return bucket, key, version_id
 
 
 async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
@@ -209,14 +265,14 @@ async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
 async def copy_object(r: S3Request) -> Response:
     await r.require("write")
     refuse_object_acl(r)
-    src_bucket, src_key = copy_source(r)
+    src_bucket, src_key, src_version = copy_source(r)
     await r.require("read", src_bucket)
-    source = await r.service.head_object(src_bucket, src_key)
+    source = await r.service.head_object(src_bucket, src_key, version_id=src_version)
     await check_copy_conditions(r, source)
     directive = r.request.headers.get("x-amz-metadata-directive", "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
         raise InvalidArgument("x-amz-metadata-directive must be COPY or REPLACE")
-    if (src_bucket, src_key) == (r.bucket, r.key) and directive == "COPY":
+    if (src_bucket, src_key) == (r.bucket, r.key) and directive == "COPY" and not src_version:
         raise InvalidRequest(
             "This copy request is illegal because it is trying to copy an object to itself "
             "without changing the object's metadata, storage class, website redirect location "
@@ -232,10 +288,14 @@ async def copy_object(r: S3Request) -> Response:
         metadata=user_metadata(r),
         headers=stored_headers(r),
         condition=condition(r),
+        source_version_id=src_version,
     )
     body = xml.document(
         "CopyObjectResult",
         xml.el("LastModified", xml.iso(record.modified)),
         xml.el("ETag", f'"{record.etag}"'),
     )
-    return xml.xml_response(body)
+    headers = version_headers(record)
+    if source.version_id != "null" or src_version:
+        headers["x-amz-copy-source-version-id"] = source.version_id
+    return xml.xml_response(body, headers=headers)

@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
+from xolo.core.conditions import format_http_date
 from xolo.core.errors import (
     Conflict,
     InvalidArgument,
@@ -96,6 +97,11 @@ def error_response(exc: XoloError, resource: str, request_id: str, *, head: bool
     if isinstance(exc, NotModified):
         return Response(status_code=304, headers=headers)
     code, status = s3_code(exc)
+    if exc.details.get("delete_marker") == "true":
+        headers["x-amz-delete-marker"] = "true"
+        headers["x-amz-version-id"] = exc.details.get("version_id", "null")
+        if "modified" in exc.details:
+            headers["last-modified"] = format_http_date(float(exc.details["modified"]))
     if head:
         return Response(status_code=status, headers=headers)
     body = document(
@@ -147,20 +153,30 @@ def parse_complete(body: bytes) -> list[tuple[int, str]]:
     return parts
 
 
-def parse_delete(body: bytes) -> tuple[list[str], bool]:
+def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:
+    """DeleteObjects' document: (key, version id or None) per object, and Quiet."""
     doc = parse(body, "Delete")
-    keys = []
+    keys: list[tuple[str, str | None]] = []
     for obj in doc.findall("Object"):
         key = text(obj, "Key")
         if key is None:
             raise MalformedXML("each Object needs a Key")
-        keys.append(key)
+        keys.append((key, text(obj, "VersionId")))
     if not keys:
         raise MalformedXML("the Delete document names no object")
     if len(keys) > 1000:
         raise MalformedXML("at most 1000 objects may be deleted at once")
     quiet = (text(doc, "Quiet") or "").strip().lower() == "true"
     return keys, quiet
+
+
+def parse_versioning(body: bytes) -> str:
+    """PutBucketVersioning's document: the Status (Enabled or Suspended)."""
+    doc = parse(body, "VersioningConfiguration")
+    status = text(doc, "Status")
+    if status not in ("Enabled", "Suspended"):
+        raise MalformedXML("VersioningConfiguration needs a Status of Enabled or Suspended")
+    return status
 
 
 def parse_location(body: bytes) -> str | None:

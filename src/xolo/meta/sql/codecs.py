@@ -24,10 +24,12 @@ from xolo.meta.sql.tx import Row
 
 OBJECT_COLUMNS = (
     "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, "
-    "checksums, headers, inline"
+    "checksums, headers, version_id, inline"
 )
+"""The columns of an object record, in both the objects table and its history."""
+HISTORY_COLUMNS = f"{OBJECT_COLUMNS}, delete_marker, vseq"
 BUCKET_SELECT = (
-    "SELECT b.name, b.created, b.settings, b.owner, "
+    "SELECT b.name, b.created, b.settings, b.owner, b.versioning, "
     "(SELECT CAST(COALESCE(SUM(s.objects), 0) AS {bigint}) FROM bucket_stats s "
     "WHERE s.bucket = b.name), "
     "(SELECT CAST(COALESCE(SUM(s.bytes), 0) AS {bigint}) FROM bucket_stats s "
@@ -48,7 +50,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def bucket(row: Row) -> Bucket:
-    name, created, settings, owner, count, used = row
+    name, created, settings, owner, versioning, count, used = row
     return Bucket(
         name=name,
         created=created,
@@ -56,6 +58,7 @@ def bucket(row: Row) -> Bucket:
         owner=owner,
         object_count=int(count),
         bytes_used=int(used),
+        versioning=versioning,
     )
 
 
@@ -67,8 +70,24 @@ def chunks_json(refs: tuple[ChunkRef, ...]) -> str:
     return json.dumps([[c.sha256, c.size] for c in refs], separators=(",", ":"))
 
 
-def record(bucket_name: str, row: Row) -> ObjectRecord:
-    (key, size, etag, modified, ctype, sha256, version, meta, tags, refs, sums, hdrs, inline) = row
+def record(bucket_name: str, row: Row, *, delete_marker: bool = False) -> ObjectRecord:
+    """An object record from the OBJECT_COLUMNS of ``row`` (columns after them are ignored)."""
+    (
+        key,
+        size,
+        etag,
+        modified,
+        ctype,
+        sha256,
+        version,
+        meta,
+        tags,
+        refs,
+        sums,
+        hdrs,
+        vid,
+        inline,
+    ) = row[:14]
     return ObjectRecord(
         bucket=bucket_name,
         key=bytes(key).decode(),
@@ -84,7 +103,14 @@ def record(bucket_name: str, row: Row) -> ObjectRecord:
         inline=bytes(inline) if inline is not None else None,
         checksums=json.loads(sums),
         headers=json.loads(hdrs),
+        version_id=vid,
+        delete_marker=delete_marker,
     )
+
+
+def history(bucket_name: str, row: Row) -> tuple[ObjectRecord, int]:
+    """A history row (HISTORY_COLUMNS): the version or delete marker, and its place."""
+    return record(bucket_name, row, delete_marker=bool(row[14])), int(row[15])
 
 
 def record_values(rec: ObjectRecord) -> tuple[Any, ...]:
@@ -102,6 +128,7 @@ def record_values(rec: ObjectRecord) -> tuple[Any, ...]:
         chunks_json(rec.chunks),
         dumps(rec.checksums),
         dumps(rec.headers),
+        rec.version_id,
         rec.inline,
     )
 

@@ -5,13 +5,13 @@ Read ``meta/base.py`` for the concurrency rule these transactions keep.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import zlib
 from collections.abc import Mapping
 from typing import Any
 
-from xolo.core.audit import Change, Entry
+from xolo.core import versions
+from xolo.core.audit import Change, Entry, deleted_change
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
@@ -23,9 +23,11 @@ from xolo.core.records import (
     ObjectRecord,
     Part,
     Upload,
+    VersionInfo,
 )
 from xolo.meta.sql import audit, codecs
 from xolo.meta.sql.codecs import MULTIPART_COLUMNS, OBJECT_COLUMNS, PART_COLUMNS, UPLOAD_COLUMNS
+from xolo.meta.sql.history import History
 from xolo.meta.sql.refs import apply_ref_delta, ref_delta
 from xolo.meta.sql.tx import Database, Tx
 
@@ -37,7 +39,7 @@ WRITE_TRIES = 8
 """Re-reads of a row whose guarded update lost to another writer; each loss means another
 transaction committed, so running out is a sign of pathological contention (409)."""
 
-_PLACEHOLDERS = ", ".join("?" * 13)
+_PLACEHOLDERS = ", ".join("?" * 14)
 
 
 def _shard(raw_key: bytes) -> int:
@@ -52,6 +54,7 @@ class SqlObjects:
         self._d = db.dialect
         self._chain_key = chain_key
         self._bucket_select = codecs.BUCKET_SELECT.format(bigint=self._d.bigint)
+        self._history = History(db.dialect)
 
     async def _audit(self, t: Tx, change: Change | None) -> None:
         """Record ``change`` in its bucket's audit chain, in this same transaction."""
@@ -137,6 +140,8 @@ class SqlObjects:
             await self._require_bucket(t, name, self._d.for_update)
             if await t.one("SELECT 1 FROM objects WHERE bucket = ? LIMIT 1", name):
                 raise BucketNotEmpty(f"bucket {name!r} still holds objects")
+            if await self._history.holds_any(t, name):
+                raise BucketNotEmpty(f"bucket {name!r} still holds object versions")
             rows = await t.all(
                 "SELECT p.chunks FROM parts p JOIN multipart_uploads m "
                 "ON p.upload_id = m.upload_id WHERE m.bucket = ?",
@@ -167,14 +172,53 @@ class SqlObjects:
 
         return await self._db.read(q)
 
-    async def _current(self, t: Tx, bucket: str, raw: bytes) -> ObjectRecord | None:
+    async def _current(
+        self, t: Tx, bucket: str, raw: bytes, *, lock: bool = True
+    ) -> tuple[ObjectRecord, int] | None:
+        """The key's current version and its place among the key's versions, locked unless
+        this is a read."""
         row = await t.one(
-            f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key = ?"
-            f"{self._d.for_update}",
+            f"SELECT {OBJECT_COLUMNS}, vseq FROM objects WHERE bucket = ? AND key = ?"
+            f"{self._d.for_update if lock else ''}",
             bucket,
             raw,
         )
-        return codecs.record(bucket, row) if row else None
+        return (codecs.record(bucket, row), int(row[14])) if row else None
+
+    async def _mode(self, t: Tx, bucket: str) -> str | None:
+        """The bucket's versioning status; raises NoSuchBucket."""
+        row = await t.one("SELECT versioning FROM buckets WHERE name = ?", bucket)
+        if row is None:
+            raise NoSuchBucket(f"bucket {bucket!r} does not exist")
+        return str(row[0]) if row[0] is not None else None
+
+    async def _store_current(
+        self, t: Tx, record: ObjectRecord, seq: int, replaced: tuple[ObjectRecord, int] | None
+    ) -> bool:
+        """Insert ``record`` as the key's current version, or replace ``replaced`` (guarded by
+        its version); False when another writer got there first."""
+        values = codecs.record_values(record)
+        if replaced is None:
+            written = await t.run(
+                f"INSERT INTO objects (bucket, {OBJECT_COLUMNS}, vseq) "
+                f"VALUES (?, {_PLACEHOLDERS}, ?) ON CONFLICT (bucket, key) DO NOTHING",
+                record.bucket,
+                *values,
+                seq,
+            )
+        else:
+            written = await t.run(
+                "UPDATE objects SET size = ?, etag = ?, modified = ?, content_type = ?, "
+                "sha256 = ?, version = ?, metadata = ?, tags = ?, chunks = ?, checksums = ?, "
+                "headers = ?, version_id = ?, inline = ?, vseq = ? "
+                "WHERE bucket = ? AND key = ? AND version = ?",
+                *values[1:],
+                seq,
+                record.bucket,
+                values[0],
+                replaced[0].version,
+            )
+        return written == 1
 
     async def _write_object(
         self,
@@ -183,37 +227,28 @@ class SqlObjects:
         condition: WriteCondition,
         also_lost: list[frozenset[str]],
         change: Change | None,
-    ) -> ObjectRecord | None:
-        """Insert or replace ``record`` under ``condition``; moves its references and totals."""
-        await self._require_bucket(t, record.bucket)
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """Make ``record`` the key's current version under ``condition`` and the bucket's
+        versioning (``core/versions.py``); moves references and totals. Returns the version
+        as stored and the one it replaced."""
+        mode = await self._mode(t, record.bucket)
         raw = record.key.encode()
-        values = codecs.record_values(record)
         for _ in range(WRITE_TRIES):
-            current = await self._current(t, record.bucket, raw)
+            found = await self._current(t, record.bucket, raw)
+            current = found[0] if found else None
             condition.check(current.etag if current else None, current.version if current else None)
-            if current is None:
-                written = await t.run(
-                    f"INSERT INTO objects (bucket, {OBJECT_COLUMNS}) VALUES (?, {_PLACEHOLDERS}) "
-                    "ON CONFLICT (bucket, key) DO NOTHING",
-                    record.bucket,
-                    *values,
-                )
+            plan = versions.plan_put(mode, current, record)
+            assert plan.current is not None
+            if found is not None:
+                seq = found[1] + 1
             else:
-                written = await t.run(
-                    "UPDATE objects SET size = ?, etag = ?, modified = ?, content_type = ?, "
-                    "sha256 = ?, version = ?, metadata = ?, tags = ?, chunks = ?, checksums = ?, "
-                    "headers = ?, inline = ? WHERE bucket = ? AND key = ? AND version = ?",
-                    *values[1:],
-                    record.bucket,
-                    raw,
-                    current.version,
-                )
-            if written == 1:
+                seq = 1 + (await self._history.top_seq(t, record.bucket, raw) if mode else 0)
+            if await self._store_current(t, plan.current, seq, found):
                 break
         else:
             raise ConcurrentUpdate("the object kept changing under this write; retry it")
-        lost = [current.chunk_names()] if current else []
-        delta = ref_delta([record.chunk_names()], lost + also_lost)
+        lost = await self._history.apply(t, record.bucket, raw, plan, found)
+        delta = ref_delta([plan.current.chunk_names()], lost + also_lost)
         await apply_ref_delta(t, delta, record.modified)
         await self._count(
             t,
@@ -223,7 +258,7 @@ class SqlObjects:
             record.size - (current.size if current else 0),
         )
         await self._audit(t, change)
-        return current
+        return plan.current, current
 
     @staticmethod
     async def _count(t: Tx, bucket: str, raw: bytes, objects: int, size: int) -> None:
@@ -247,9 +282,9 @@ class SqlObjects:
         *,
         upload_id: str | None = None,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
-        async def tx(t: Tx) -> ObjectRecord | None:
-            current = await self._write_object(t, record, condition, [], change)
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        async def tx(t: Tx) -> tuple[ObjectRecord, ObjectRecord | None]:
+            written = await self._write_object(t, record, condition, [], change)
             if upload_id is not None:
                 consumed = await t.run(
                     "DELETE FROM uploads WHERE upload_id = ? AND expires > ?",
@@ -258,7 +293,7 @@ class SqlObjects:
                 )
                 if consumed != 1:
                     raise NoSuchUpload()
-            return current
+            return written
 
         return await self._db.write(tx)
 
@@ -269,39 +304,158 @@ class SqlObjects:
         condition: WriteCondition,
         *,
         now: float,
+        version_id: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
         raw = key.encode()
 
         async def tx(t: Tx) -> ObjectRecord | None:
-            await self._require_bucket(t, bucket)
-            for _ in range(WRITE_TRIES):
-                current = await self._current(t, bucket, raw)
-                condition.check(
-                    current.etag if current else None, current.version if current else None
-                )
-                if current is None:
-                    return None
-                deleted = await t.run(
+            mode = await self._mode(t, bucket)
+            if version_id is not None:
+                removed = await self._remove_version(t, bucket, raw, version_id, condition, now)
+            else:
+                removed = await self._delete_current(t, mode, bucket, raw, condition, now)
+            if removed is not None and change is not None:
+                await self._audit(t, deleted_change(change, removed))
+            return removed
+
+        return await self._db.write(tx)
+
+    async def _delete_current(
+        self,
+        t: Tx,
+        mode: str | None,
+        bucket: str,
+        raw: bytes,
+        condition: WriteCondition,
+        now: float,
+    ) -> ObjectRecord | None:
+        """A delete without a version id: removes the current version, or in a versioned
+        bucket adds a delete marker; returns what was removed or the marker added."""
+        for _ in range(WRITE_TRIES):
+            found = await self._current(t, bucket, raw)
+            current = found[0] if found else None
+            condition.check(current.etag if current else None, current.version if current else None)
+            plan = versions.plan_delete(mode, current, bucket=bucket, key=raw.decode(), now=now)
+            if found is None:
+                break
+            deleted = await t.run(
+                "DELETE FROM objects WHERE bucket = ? AND key = ? AND version = ?",
+                bucket,
+                raw,
+                found[0].version,
+            )
+            if deleted == 1:
+                break
+        else:
+            raise ConcurrentUpdate("the object kept changing under this delete; retry it")
+        if current is None and mode is None:
+            return None
+        lost = await self._history.apply(t, bucket, raw, plan, found)
+        await apply_ref_delta(t, ref_delta((), lost), now)
+        if current is not None:
+            await self._count(t, bucket, raw, -1, -current.size)
+        return plan.to_history[-1] if plan.to_history else current
+
+    async def _remove_version(
+        self,
+        t: Tx,
+        bucket: str,
+        raw: bytes,
+        version_id: str,
+        condition: WriteCondition,
+        now: float,
+    ) -> ObjectRecord | None:
+        """Remove one version (or delete marker) for good; if it was the current version or
+        the newest marker, the version beneath becomes current (``versions.promotes``)."""
+        for _ in range(WRITE_TRIES):
+            found = await self._current(t, bucket, raw)
+            if found is not None and found[0].version_id == version_id:
+                removed = found[0]
+                condition.check(removed.etag, removed.version)
+                gone = await t.run(
                     "DELETE FROM objects WHERE bucket = ? AND key = ? AND version = ?",
                     bucket,
                     raw,
-                    current.version,
+                    removed.version,
                 )
-                if deleted == 1:
-                    break
-            else:
-                raise ConcurrentUpdate("the object kept changing under this delete; retry it")
-            await apply_ref_delta(t, ref_delta((), [current.chunk_names()]), now)
-            await self._count(t, bucket, raw, -1, -current.size)
-            if change is not None:
-                await self._audit(
-                    t,
-                    dataclasses.replace(
-                        change, size=current.size, etag=current.etag, version=current.version
-                    ),
-                )
-            return current
+                if gone != 1:
+                    continue
+                await self._count(t, bucket, raw, -1, -removed.size)
+                found = None
+                break
+            old = await self._history.find(t, bucket, raw, version_id, lock=True)
+            if old is None:
+                condition.check(None, None)
+                return None
+            removed = old[0]
+            condition.check(removed.etag if not removed.delete_marker else None, removed.version)
+            if await self._history.remove(t, bucket, raw, old[1]):
+                break
+        else:
+            raise ConcurrentUpdate("the key's versions kept changing under this delete; retry it")
+        await apply_ref_delta(t, ref_delta((), [removed.chunk_names()]), now)
+        if found is None:
+            await self._promote(t, bucket, raw)
+        return removed
+
+    async def _promote(self, t: Tx, bucket: str, raw: bytes) -> None:
+        """Make the newest historic version current when the key has none and it is not a
+        delete marker."""
+        top = await self._history.top(t, bucket, raw)
+        if top is None or not versions.promotes(top[0]):
+            return
+        record, seq = top
+        if await self._store_current(t, record, seq, None):
+            await self._history.remove(t, bucket, raw, seq)
+            await self._count(t, bucket, raw, 1, record.size)
+
+    async def get_version(
+        self, bucket: str, key: str, version_id: str | None
+    ) -> ObjectRecord | None:
+        raw = key.encode()
+
+        async def q(t: Tx) -> ObjectRecord | None:
+            await self._mode(t, bucket)
+            found = await self._current(t, bucket, raw, lock=False)
+            if found is not None and version_id in (None, found[0].version_id):
+                return found[0]
+            if version_id is None:
+                top = await self._history.top(t, bucket, raw, lock=False)
+                return top[0] if top and top[0].delete_marker else None
+            old = await self._history.find(t, bucket, raw, version_id)
+            return old[0] if old else None
+
+        return await self._db.read(q)
+
+    async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
+        raw = key.encode()
+
+        async def q(t: Tx) -> int | None:
+            found = await self._current(t, bucket, raw, lock=False)
+            if found is not None and found[0].version_id == version_id:
+                return found[1]
+            old = await self._history.find(t, bucket, raw, version_id)
+            return old[1] if old else None
+
+        return await self._db.read(q)
+
+    async def scan_versions(
+        self, bucket: str, prefix: bytes, after: tuple[bytes, int] | None, limit: int
+    ) -> list[VersionInfo]:
+        async def q(t: Tx) -> list[VersionInfo]:
+            return await self._history.scan(t, bucket, prefix, after, limit)
+
+        return await self._db.read(q)
+
+    async def set_versioning(
+        self, bucket: str, status: str, *, change: Change | None = None
+    ) -> Bucket:
+        async def tx(t: Tx) -> Bucket:
+            await self._mode(t, bucket)
+            await t.run("UPDATE buckets SET versioning = ? WHERE name = ?", status, bucket)
+            await self._audit(t, change)
+            return await self._bucket(t, bucket)
 
         return await self._db.write(tx)
 
@@ -487,8 +641,8 @@ class SqlObjects:
         condition: WriteCondition,
         *,
         change: Change | None = None,
-    ) -> ObjectRecord | None:
-        async def tx(t: Tx) -> ObjectRecord | None:
+    ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        async def tx(t: Tx) -> tuple[ObjectRecord, ObjectRecord | None]:
             await self._lock_multipart(t, upload_id)
             parts = await self._part_chunks(t, upload_id)
             await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)

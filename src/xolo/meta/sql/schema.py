@@ -211,6 +211,35 @@ CREATE TABLE notify_targets (
 )
 """
 
+V6 = """
+ALTER TABLE buckets ADD COLUMN versioning {text};
+ALTER TABLE objects ADD COLUMN version_id {text} NOT NULL DEFAULT 'null';
+ALTER TABLE objects ADD COLUMN vseq {bigint} NOT NULL DEFAULT 1;
+CREATE TABLE object_versions (
+    bucket        {text} NOT NULL REFERENCES buckets(name),
+    key           {blob} NOT NULL,
+    vseq          {bigint} NOT NULL,
+    version_id    {text} NOT NULL,
+    delete_marker {bigint} NOT NULL DEFAULT 0,
+    size          {bigint} NOT NULL,
+    etag          {text} NOT NULL,
+    modified      {real} NOT NULL,
+    content_type  {text} NOT NULL,
+    sha256        {text},
+    version       {text} NOT NULL,
+    metadata      {text} NOT NULL,
+    tags          {text} NOT NULL,
+    chunks        {text} NOT NULL,
+    checksums     {text} NOT NULL DEFAULT '{{}}',
+    headers       {text} NOT NULL DEFAULT '{{}}',
+    inline        {blob},
+    PRIMARY KEY (bucket, key, vseq)
+);
+CREATE UNIQUE INDEX object_versions_id ON object_versions (bucket, key, version_id)
+"""
+"""Versioning (``core/versions.py``): the bucket's status, each current object's version id and
+place among its key's versions, and the history of older versions and delete markers."""
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
@@ -219,6 +248,7 @@ MIGRATIONS: list[list[Step]] = [
     [V3],
     [V4],
     [V5],
+    [V6],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
