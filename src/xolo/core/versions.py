@@ -42,8 +42,8 @@ def check_mode(mode: str) -> str:
 
 
 def new_version_id() -> str:
-    """A version id that sorts by creation time: 16 hex digits of nanoseconds, 16 random.
-    Order among versions of a key comes from the stores' per-key sequence, not from this."""
+    """A candidate version id: 32 hex digits, random but for a time prefix. The store that
+    commits the version replaces the first ``SEQ_DIGITS`` with its place (``placed``)."""
     return f"{time.time_ns():016x}{os.urandom(8).hex()}"
 
 
@@ -138,3 +138,24 @@ def promotes(top: ObjectRecord | None) -> bool:
     the newest version left in the history becomes current (it does unless it is a delete
     marker, which then stays the newest version and keeps the key deleted)."""
     return top is not None and not top.delete_marker
+
+
+SEQ_DIGITS = 12
+"""Leading hex digits of a version id that hold its place among the key's versions."""
+
+
+def placed(record: ObjectRecord, seq: int) -> ObjectRecord:
+    """``record`` with its place written into its version id (not into ``null``), so a listing
+    resumes after a version even once that version has been deleted, as S3's do."""
+    if record.version_id == NULL:
+        return record
+    return dataclasses.replace(
+        record, version_id=f"{seq:0{SEQ_DIGITS}x}{record.version_id[SEQ_DIGITS:]}"
+    )
+
+
+def seq_of(version_id: str) -> int | None:
+    """The place a version id records (None for ``null``, whose place must be looked up)."""
+    if version_id == NULL:
+        return None
+    return int(version_id[:SEQ_DIGITS], 16)

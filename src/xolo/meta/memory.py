@@ -106,8 +106,9 @@ class _BucketState:
 
     def apply_history(
         self, raw: bytes, plan: versions.Plan, replaced: tuple[int, ObjectRecord] | None
-    ) -> list[frozenset[str]]:
-        """The history part of ``plan`` (see ``meta/sql/history.py``); released chunk sets."""
+    ) -> tuple[list[frozenset[str]], list[ObjectRecord]]:
+        """The history part of ``plan`` (see ``meta/sql/history.py``): released chunk sets,
+        and the versions added as stored."""
         lost: list[frozenset[str]] = []
         if plan.drop_current and replaced is not None:
             lost.append(replaced[1].chunk_names())
@@ -116,13 +117,17 @@ class _BucketState:
             if found is not None:
                 self.remove_history(raw, found[0])
                 lost.append(found[1].chunk_names())
+        added: list[ObjectRecord] = []
         for version in plan.to_history:
             if replaced is not None and version is replaced[1]:
                 self.add_history(raw, replaced[0], version)
             else:
                 newest = replaced[0] if replaced is not None else 0
-                self.add_history(raw, max(newest, self.top_seq(raw)) + 1, version)
-        return lost
+                seq = max(newest, self.top_seq(raw)) + 1
+                version = versions.placed(version, seq)
+                self.add_history(raw, seq, version)
+            added.append(version)
+        return lost, added
 
 
 def _version_info(record: ObjectRecord, seq: int, *, latest: bool) -> VersionInfo:
@@ -280,12 +285,13 @@ class MemoryMetaStore:
         # Check every chunk before changing anything: a collected one fails the whole write.
         self._check_present(plan.current.chunk_names())
         seq = state.top_seq(raw) + 1
+        stored = versions.placed(plan.current, seq)
         replaced = (state.seqs[raw], current) if current is not None else None
-        state.set_current(raw, plan.current, seq)
-        lost = state.apply_history(raw, plan, replaced)
-        self._apply([plan.current.chunk_names()], lost + also_lost, record.modified)
+        state.set_current(raw, stored, seq)
+        lost, _ = state.apply_history(raw, plan, replaced)
+        self._apply([stored.chunk_names()], lost + also_lost, record.modified)
         self._audit(change)
-        return plan.current, current
+        return stored, current
 
     async def put_object(
         self,
@@ -339,9 +345,9 @@ class MemoryMetaStore:
         replaced = (state.seqs[raw], current) if current is not None else None
         if current is not None:
             state.drop_current(raw)
-        lost = state.apply_history(raw, plan, replaced)
+        lost, added = state.apply_history(raw, plan, replaced)
         self._apply([], lost, now)
-        return plan.to_history[-1] if plan.to_history else current
+        return added[-1] if added else current
 
     def _remove_version(
         self,

@@ -11,7 +11,7 @@ from xolo.core.audit import Change
 from xolo.core.listing import check_page_size, common_prefix, prefix_end
 from xolo.core.names import check_bucket_name, check_key
 from xolo.core.records import Bucket, VersionInfo, VersionPage
-from xolo.core.versions import check_mode, check_version_id
+from xolo.core.versions import check_mode, check_version_id, seq_of
 from xolo.meta.base import MetaStore
 from xolo.service.context import actor
 
@@ -115,5 +115,9 @@ class VersionsMixin:
             return raw, 0
         check_key(key_marker)
         check_version_id(version_marker)
-        seq = await self._meta.version_seq(bucket, key_marker, version_marker)
+        # A version id holds its place, so a listing resumes after a version that has been
+        # deleted since (emptying a bucket page by page does exactly that).
+        seq = seq_of(version_marker)
+        if seq is None:
+            seq = await self._meta.version_seq(bucket, key_marker, version_marker)
         return raw, seq if seq is not None else 0

@@ -64,7 +64,7 @@ def version_headers(record: ObjectRecord, *, asked: bool = False) -> dict[str, s
     """``x-amz-version-id`` for a versioned object (or when the request named a version), and
     ``x-amz-delete-marker`` for a delete marker."""
     headers: dict[str, str] = {}
-    if record.version_id != "null" or asked:
+    if record.version_id != "null" or asked or record.delete_marker:
         headers["x-amz-version-id"] = record.version_id
     if record.delete_marker:
         headers["x-amz-delete-marker"] = "true"

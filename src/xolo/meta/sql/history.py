@@ -14,7 +14,7 @@ from typing import Any
 from xolo.core.errors import ConcurrentUpdate
 from xolo.core.listing import prefix_end
 from xolo.core.records import ObjectRecord, VersionInfo
-from xolo.core.versions import NULL, Plan
+from xolo.core.versions import NULL, Plan, placed
 from xolo.meta.sql import codecs
 from xolo.meta.sql.codecs import HISTORY_COLUMNS
 from xolo.meta.sql.dialect import Dialect
@@ -96,17 +96,19 @@ class History:
         raw: bytes,
         plan: Plan,
         replaced: tuple[ObjectRecord, int] | None,
-    ) -> list[frozenset[str]]:
+    ) -> tuple[list[frozenset[str]], list[ObjectRecord]]:
         """Carry out the history part of ``plan`` for the key whose current version was
-        ``replaced`` (with its place); the chunk sets whose references are released."""
+        ``replaced`` (with its place); the chunk sets whose references are released, and the
+        versions added as stored (a new marker's id holds its place)."""
         lost: list[frozenset[str]] = []
         if plan.drop_current and replaced is not None:
             lost.append(replaced[0].chunk_names())
         for _ in range(TRIES):
             if plan.drop_null:
                 lost += await self.drop_null(t, bucket, raw)
-            if await self._add_all(t, plan, replaced, bucket, raw):
-                return lost
+            added = await self._add_all(t, plan, replaced, bucket, raw)
+            if added is not None:
+                return lost, added
         raise ConcurrentUpdate("the key's versions kept changing under this write; retry it")
 
     async def _add_all(
@@ -116,16 +118,19 @@ class History:
         replaced: tuple[ObjectRecord, int] | None,
         bucket: str,
         raw: bytes,
-    ) -> bool:
+    ) -> list[ObjectRecord] | None:
+        added: list[ObjectRecord] = []
         for version in plan.to_history:
             if replaced is not None and version is replaced[0]:
                 seq = replaced[1]
             else:
                 newest = replaced[1] if replaced is not None else 0
                 seq = max(newest, await self.top_seq(t, bucket, raw)) + 1
+                version = placed(version, seq)
             if not await self.add(t, version, seq):
-                return False
-        return True
+                return None
+            added.append(version)
+        return added
 
     async def scan(
         self,

@@ -5,6 +5,7 @@ Read ``meta/base.py`` for the concurrency rule these transactions keep.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import zlib
 from collections.abc import Mapping
@@ -243,11 +244,13 @@ class SqlObjects:
                 seq = found[1] + 1
             else:
                 seq = 1 + (await self._history.top_seq(t, record.bucket, raw) if mode else 0)
+            plan = dataclasses.replace(plan, current=versions.placed(plan.current, seq))
+            assert plan.current is not None
             if await self._store_current(t, plan.current, seq, found):
                 break
         else:
             raise ConcurrentUpdate("the object kept changing under this write; retry it")
-        lost = await self._history.apply(t, record.bucket, raw, plan, found)
+        lost, _ = await self._history.apply(t, record.bucket, raw, plan, found)
         delta = ref_delta([plan.current.chunk_names()], lost + also_lost)
         await apply_ref_delta(t, delta, record.modified)
         await self._count(
@@ -351,11 +354,11 @@ class SqlObjects:
             raise ConcurrentUpdate("the object kept changing under this delete; retry it")
         if current is None and mode is None:
             return None
-        lost = await self._history.apply(t, bucket, raw, plan, found)
+        lost, added = await self._history.apply(t, bucket, raw, plan, found)
         await apply_ref_delta(t, ref_delta((), lost), now)
         if current is not None:
             await self._count(t, bucket, raw, -1, -current.size)
-        return plan.to_history[-1] if plan.to_history else current
+        return added[-1] if added else current
 
     async def _remove_version(
         self,
