@@ -25,9 +25,11 @@ def read_events(
     *,
     count: int,
     headers: dict[str, str] | None = None,
+    following: threading.Event | None = None,
     **params: str,
 ) -> list[tuple[str, str, dict[str, Any]]]:
-    """The first ``count`` events of the bucket's feed: (id, type, data)."""
+    """The first ``count`` events of the bucket's feed: (id, type, data). ``following`` is set
+    once the server says where the stream starts (its ``: following`` comment)."""
     out: list[tuple[str, str, dict[str, Any]]] = []
     with httpx.stream(
         "GET",
@@ -41,6 +43,8 @@ def read_events(
         assert r.headers["content-type"].startswith("text/event-stream")
         message: dict[str, str] = {}
         for line in r.iter_lines():
+            if line.startswith(": following") and following is not None:
+                following.set()
             if line.startswith(":") or line.startswith("retry:"):
                 continue
             if line:
@@ -92,14 +96,15 @@ def test_sse_filters_by_prefix_and_type(server: XoloServer, http: httpx.Client) 
 def test_sse_of_a_live_stream_sees_new_writes(server: XoloServer, http: httpx.Client) -> None:
     http.put("/v1/buckets/feed-live")
     got: list[Any] = []
+    following = threading.Event()
 
     def listen() -> None:
-        got.extend(read_events(server, "feed-live", count=3, start="end"))
+        got.extend(read_events(server, "feed-live", count=3, start="end", following=following))
 
     thread = threading.Thread(target=listen)
     thread.start()
-    with server.client() as probe:
-        wait_for("the listener to connect", lambda: _feed_connected(server, probe), timeout=10)
+    # The stream's start ("end" of the chain) is fixed before the server's first comment.
+    assert following.wait(10), "the listener did not connect"
     for i in range(3):
         http.put(f"/v1/buckets/feed-live/objects/n{i}", content=b"x")
     thread.join(30)
