@@ -6,7 +6,13 @@ from xolo.core import errors
 from xolo.core.chunking import Rechunker
 from xolo.core.conditions import WriteCondition, check_read, format_http_date
 from xolo.core.listing import common_prefix, decode_cursor, encode_cursor, prefix_end
-from xolo.core.names import check_bucket_name, check_key, check_metadata, check_tags
+from xolo.core.names import (
+    check_bucket_name,
+    check_key,
+    check_metadata,
+    check_tags,
+    tags_from_query,
+)
 from xolo.core.ranges import ByteRange, parse_range
 from xolo.core.records import ChunkRef, ObjectRecord
 
@@ -53,10 +59,17 @@ def test_metadata_and_tags_limits() -> None:
         check_metadata({"a": "caf\u00e9"})
     with pytest.raises(errors.InvalidMetadata, match="header token"):
         check_metadata({"a b": "x"})
-    with pytest.raises(errors.InvalidMetadata, match="at most 10 tags"):
+    with pytest.raises(errors.BadRequest, match="cannot be greater than 10"):
         check_tags({str(i): "v" for i in range(11)})
-    with pytest.raises(errors.InvalidMetadata, match="tag value"):
+    with pytest.raises(errors.InvalidTag, match="tag value"):
         check_tags({"k": "v" * 257})
+    with pytest.raises(errors.InvalidTag, match="1 to 128"):
+        check_tags({"k" * 129: "v"})
+    with pytest.raises(errors.InvalidTag, match="aws:"):
+        check_tags({"aws:cloudformation:stack": "v"})
+    with pytest.raises(errors.InvalidTag, match="more than once"):
+        tags_from_query("a=1&a=2")
+    assert tags_from_query("a=1&b=x%20y&c=") == {"a": "1", "b": "x y", "c": ""}
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from xolo.api.metrics import Metrics
 from xolo.core.audit import SYSTEM, Entry
 from xolo.core.conditions import format_http_date
 from xolo.core.errors import InvalidArgument, MalformedJSON
-from xolo.core.names import REPRESENTATION_HEADERS
+from xolo.core.names import REPRESENTATION_HEADERS, tags_from_query
 from xolo.core.records import Bucket, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
 from xolo.service.objects import ObjectReader, ObjectService
@@ -84,12 +84,6 @@ def user_metadata(request: Request) -> dict[str, str]:
         for name, value in request.headers.items()
         if name.startswith(META_PREFIX)
     }
-
-
-def parse_tagging(header: str | None) -> dict[str, str]:
-    if not header:
-        return {}
-    return dict(urllib.parse.parse_qsl(header, keep_blank_values=True))
 
 
 def parse_copy_source(header: str) -> tuple[str, str]:
@@ -312,7 +306,7 @@ class NativeAPI:
             body_stream(request),
             content_type=request.headers.get("content-type"),
             metadata=user_metadata(request),
-            tags=parse_tagging(request.headers.get("x-xolo-tagging")),
+            tags=tags_from_query(request.headers.get("x-xolo-tagging")),
             headers=representation_headers(request),
             sha256=checksum.strip().lower() if checksum else None,
             condition=write_condition(request),

@@ -75,6 +75,12 @@ class InvalidMetadata(BadRequest):
     code = "InvalidMetadata"
 
 
+class InvalidTag(BadRequest):
+    """A tag's key or value breaks S3's tagging rules (length, duplicate key, ``aws:``)."""
+
+    code = "InvalidTag"
+
+
 class InvalidChunkName(BadRequest):
     """A chunk name must be 64 lowercase hex characters (its SHA-256)."""
 
@@ -275,6 +281,13 @@ class PreconditionFailed(XoloError):
 
     status = 412
     code = "PreconditionFailed"
+
+
+class InvalidPartNumber(XoloError):
+    """A ``partNumber`` read beyond the object's parts."""
+
+    status = 416
+    code = "InvalidPartNumber"
 
 
 class InvalidRange(XoloError):

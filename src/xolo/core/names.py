@@ -8,9 +8,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import urllib.parse
 from collections.abc import Mapping
 
-from xolo.core.errors import InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata
+from xolo.core.errors import (
+    BadRequest,
+    InvalidArgument,
+    InvalidBucketName,
+    InvalidKeyName,
+    InvalidMetadata,
+    InvalidTag,
+)
 
 MAX_KEY_BYTES = 1024
 """S3's limit; keys longer than this cannot round-trip through S3 clients."""
@@ -95,17 +103,32 @@ def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
-    """Validate object tags against S3's tagging limits."""
+    """Validate object tags against S3's tagging limits: at most 10, keys of 1 to 128
+    characters not starting with ``aws:``, values of at most 256."""
     if len(tags) > MAX_TAGS:
-        raise InvalidMetadata(f"at most {MAX_TAGS} tags are allowed, got {len(tags)}")
+        # S3 answers this one as a plain BadRequest.
+        raise BadRequest(f"Object tags cannot be greater than {MAX_TAGS} (got {len(tags)})")
     for k, v in tags.items():
         if not isinstance(k, str) or not isinstance(v, str):
-            raise InvalidMetadata("tag keys and values must be strings")
+            raise InvalidTag("tag keys and values must be strings")
         if not 1 <= len(k) <= MAX_TAG_KEY:
-            raise InvalidMetadata(f"tag key must be 1 to {MAX_TAG_KEY} characters")
+            raise InvalidTag(f"a tag key must be 1 to {MAX_TAG_KEY} characters")
         if len(v) > MAX_TAG_VALUE:
-            raise InvalidMetadata(f"tag value must be at most {MAX_TAG_VALUE} characters")
+            raise InvalidTag(f"a tag value must be at most {MAX_TAG_VALUE} characters")
+        if k.lower().startswith("aws:"):
+            raise InvalidTag("a tag key may not start with 'aws:' (reserved)")
     return dict(tags)
+
+
+def tags_from_query(text: str | None) -> dict[str, str]:
+    """Tags from S3's ``x-amz-tagging`` form (``k1=v1&k2=v2``, URL-encoded); a key given twice
+    is refused, as S3 does, rather than silently keeping one value."""
+    tags: dict[str, str] = {}
+    for k, v in urllib.parse.parse_qsl(text or "", keep_blank_values=True):
+        if k in tags:
+            raise InvalidTag(f"the tag key {k!r} is given more than once")
+        tags[k] = v
+    return check_tags(tags)
 
 
 def check_content_type(content_type: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from xolo.core.errors import InvalidArgument
+from xolo.core.errors import InvalidArgument, InvalidPartNumber
 
 MAX_REPLICATION = 16
 """More copies than this is a configuration mistake, not durability."""
@@ -70,6 +70,33 @@ class BucketSettings:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class BucketConfig:
+    """What S3 configures per bucket beyond its settings, each section as the store keeps it
+    (validated JSON documents: ``core/lifecycle.py``, ``core/cors.py``). A section is replaced
+    whole and alone, so two callers configuring different sections never undo each other."""
+
+    lifecycle: tuple[Mapping[str, Any], ...] = ()
+    cors: tuple[Mapping[str, Any], ...] = ()
+    acl: str = "private"
+    """The canned ACL (``core/acl.py``); ``public_read`` in the settings is kept in step."""
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> BucketConfig:
+        return cls(
+            lifecycle=tuple(doc.get("lifecycle", ())),
+            cors=tuple(doc.get("cors", ())),
+            acl=str(doc.get("acl", "private")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"lifecycle": list(self.lifecycle), "cors": list(self.cors), "acl": self.acl}
+
+
+CONFIG_SECTIONS = ("lifecycle", "cors", "acl")
+"""The sections of a BucketConfig a store sets one at a time."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Bucket:
     """A bucket with its settings and its usage totals."""
 
@@ -82,6 +109,7 @@ class Bucket:
     bytes_used: int = 0
     versioning: str | None = None
     """``Enabled``, ``Suspended``, or None for a bucket never versioned (``core/versions.py``)."""
+    config: BucketConfig = BucketConfig()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -90,6 +118,17 @@ class ChunkRef:
 
     sha256: str
     size: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PartLayout:
+    """One part of a completed multipart object, in order: what ``partNumber`` reads,
+    GetObjectAttributes and a repeated CompleteMultipartUpload need after the parts are gone."""
+
+    number: int
+    size: int
+    etag: str
+    checksums: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -143,6 +182,12 @@ class ObjectRecord:
     """The S3 version id: ``null`` unless written while the bucket's versioning was enabled."""
     delete_marker: bool = False
     """A delete marker has no bytes; it records that the key was deleted (versioned buckets)."""
+    parts: tuple[PartLayout, ...] = ()
+    """The parts of a multipart object, in order; empty for an object written in one piece."""
+    upload_id: str | None = None
+    """The multipart upload that made this version (a repeated completion finds it)."""
+    acl: str | None = None
+    """The object's canned ACL (``core/acl.py``); None: private, as the bucket decides."""
 
     def info(self) -> ObjectInfo:
         return ObjectInfo(
@@ -169,6 +214,17 @@ class ObjectRecord:
             pos = chunk_end
             if pos > end:
                 break
+
+    def part_range(self, number: int) -> tuple[int, int]:
+        """The first and last byte of part ``number``; an object written in one piece is its
+        part 1. Raises InvalidPartNumber beyond the last part."""
+        sizes = [p.size for p in self.parts] if self.parts else [self.size]
+        if not 1 <= number <= len(sizes):
+            raise InvalidPartNumber(
+                f"the object has {len(sizes)} part(s); part {number} is out of range"
+            )
+        start = sum(sizes[: number - 1])
+        return start, start + sizes[number - 1] - 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -73,6 +73,15 @@ class BucketStore(Protocol):
         Raises NoSuchBucket."""
         ...
 
+    async def set_bucket_config(
+        self, name: str, section: str, value: Any, *, change: Change | None = None
+    ) -> Bucket:
+        """Replace one section of the bucket's configuration (``BucketConfig``: lifecycle
+        rules, CORS rules, canned ACL) and leave the others as they are, in one transaction,
+        so configuring one section never undoes a concurrent change to another. Raises
+        NoSuchBucket."""
+        ...
+
     async def get_bucket(self, name: str) -> Bucket:
         """Raises NoSuchBucket."""
         ...
@@ -140,6 +149,23 @@ class ObjectStore(Protocol):
         """The version ``version_id`` of the key (a delete marker has ``delete_marker``), or
         with None its newest version: the current one, or the delete marker that hides it.
         None when there is no such version. Raises NoSuchBucket."""
+        ...
+
+    async def amend_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        acl: str | None = None,
+        change: Change | None = None,
+    ) -> ObjectRecord | None:
+        """Replace the tags and/or canned ACL of one version (the current one without
+        ``version_id``) and nothing else: its bytes, ETag and version token stay, as S3's
+        tagging and ACL calls leave an object's version alone. Returns the version as amended;
+        a delete marker is returned unchanged (callers refuse it); None when there is no such
+        version. Raises NoSuchBucket."""
         ...
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:

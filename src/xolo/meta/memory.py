@@ -18,8 +18,10 @@ from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
 from xolo.core.records import (
+    CONFIG_SECTIONS,
     AccessKey,
     Bucket,
+    BucketConfig,
     BucketSettings,
     ChunkInfo,
     ChunkRef,
@@ -223,6 +225,18 @@ class MemoryMetaStore:
         self._audit(change)
         return self._with_stats(state)
 
+    async def set_bucket_config(
+        self, name: str, section: str, value: Any, *, change: Change | None = None
+    ) -> Bucket:
+        if section not in CONFIG_SECTIONS:
+            raise ValueError(f"unknown bucket configuration section {section!r}")
+        state = self._state(name)
+        doc = state.bucket.config.to_json()
+        doc[section] = value
+        state.bucket = dataclasses.replace(state.bucket, config=BucketConfig.from_json(doc))
+        self._audit(change)
+        return self._with_stats(state)
+
     async def get_bucket(self, name: str) -> Bucket:
         return self._with_stats(self._state(name))
 
@@ -390,6 +404,44 @@ class MemoryMetaStore:
             return older[-1][1] if older and older[-1][1].delete_marker else None
         found = state.find_history(raw, version_id)
         return found[1] if found else None
+
+    async def amend_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        acl: str | None = None,
+        change: Change | None = None,
+    ) -> ObjectRecord | None:
+        state = self._state(bucket)
+        raw = key.encode()
+        current = state.objects.get(raw)
+        if current is not None and version_id in (None, current.version_id):
+            place: tuple[int, ObjectRecord] | None = None
+            record = current
+        elif version_id is None:
+            return None
+        else:
+            place = state.find_history(raw, version_id)
+            if place is None:
+                return None
+            record = place[1]
+        if record.delete_marker:
+            return record
+        amended = dataclasses.replace(
+            record,
+            tags=dict(tags) if tags is not None else record.tags,
+            acl=acl if acl is not None else record.acl,
+        )
+        if place is None:
+            state.objects[raw] = amended
+        else:
+            older = state.history[raw]
+            older[older.index(place)] = (place[0], amended)
+        self._audit(change)
+        return amended
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
         state = self._state(bucket)

@@ -19,6 +19,7 @@ from xolo.api.s3.objects import (
     version_headers,
 )
 from xolo.core.errors import InvalidArgument, NotImplementedByXolo
+from xolo.core.names import tags_from_query
 from xolo.core.records import MultipartUpload
 
 
@@ -36,7 +37,7 @@ async def create(r: S3Request) -> Response:
         r.key,
         content_type=h.get("content-type"),
         metadata=user_metadata(r),
-        tags=dict(urllib.parse.parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True)),
+        tags=tags_from_query(h.get("x-amz-tagging")),
         checksum_algorithm=algorithm.lower() if algorithm else None,
         headers=stored_headers(r),
     )

@@ -19,7 +19,7 @@ from xolo.core.errors import (
     PreconditionFailed,
     XoloError,
 )
-from xolo.core.names import REPRESENTATION_HEADERS
+from xolo.core.names import REPRESENTATION_HEADERS, tags_from_query
 from xolo.core.records import ObjectRecord
 
 META = "x-amz-meta-"
@@ -99,7 +99,7 @@ async def put_object(r: S3Request) -> Response:
         body,
         content_type=h.get("content-type"),
         metadata=user_metadata(r),
-        tags=dict(urllib.parse.parse_qsl(h.get("x-amz-tagging", ""), keep_blank_values=True)),
+        tags=tags_from_query(h.get("x-amz-tagging")),
         headers=stored_headers(r),
         sha256=body.payload_sha256,
         condition=condition(r),

@@ -9,12 +9,14 @@ from typing import Any
 from xolo.core.records import (
     AccessKey,
     Bucket,
+    BucketConfig,
     BucketSettings,
     ChunkInfo,
     ChunkRef,
     MultipartUpload,
     ObjectRecord,
     Part,
+    PartLayout,
     PeerRecord,
     RouterRecord,
     TaskRecord,
@@ -24,12 +26,12 @@ from xolo.meta.sql.tx import Row
 
 OBJECT_COLUMNS = (
     "key, size, etag, modified, content_type, sha256, version, metadata, tags, chunks, "
-    "checksums, headers, version_id, inline"
+    "checksums, headers, version_id, parts, acl, inline"
 )
 """The columns of an object record, in both the objects table and its history."""
 HISTORY_COLUMNS = f"{OBJECT_COLUMNS}, delete_marker, vseq"
 BUCKET_SELECT = (
-    "SELECT b.name, b.created, b.settings, b.owner, b.versioning, "
+    "SELECT b.name, b.created, b.settings, b.owner, b.versioning, b.config, "
     "(SELECT CAST(COALESCE(SUM(s.objects), 0) AS {bigint}) FROM bucket_stats s "
     "WHERE s.bucket = b.name), "
     "(SELECT CAST(COALESCE(SUM(s.bytes), 0) AS {bigint}) FROM bucket_stats s "
@@ -50,7 +52,7 @@ def dumps(doc: Mapping[str, Any]) -> str:
 
 
 def bucket(row: Row) -> Bucket:
-    name, created, settings, owner, versioning, count, used = row
+    name, created, settings, owner, versioning, config, count, used = row
     return Bucket(
         name=name,
         created=created,
@@ -59,6 +61,7 @@ def bucket(row: Row) -> Bucket:
         object_count=int(count),
         bytes_used=int(used),
         versioning=versioning,
+        config=BucketConfig.from_json(json.loads(config)),
     )
 
 
@@ -86,8 +89,11 @@ def record(bucket_name: str, row: Row, *, delete_marker: bool = False) -> Object
         sums,
         hdrs,
         vid,
+        layout,
+        acl,
         inline,
-    ) = row[:14]
+    ) = row[:16]
+    upload_id, parts = parts_from_json(layout)
     return ObjectRecord(
         bucket=bucket_name,
         key=bytes(key).decode(),
@@ -105,12 +111,15 @@ def record(bucket_name: str, row: Row, *, delete_marker: bool = False) -> Object
         headers=json.loads(hdrs),
         version_id=vid,
         delete_marker=delete_marker,
+        parts=parts,
+        upload_id=upload_id,
+        acl=acl,
     )
 
 
 def history(bucket_name: str, row: Row) -> tuple[ObjectRecord, int]:
     """A history row (HISTORY_COLUMNS): the version or delete marker, and its place."""
-    return record(bucket_name, row, delete_marker=bool(row[14])), int(row[15])
+    return record(bucket_name, row, delete_marker=bool(row[16])), int(row[17])
 
 
 def record_values(rec: ObjectRecord) -> tuple[Any, ...]:
@@ -129,8 +138,31 @@ def record_values(rec: ObjectRecord) -> tuple[Any, ...]:
         dumps(rec.checksums),
         dumps(rec.headers),
         rec.version_id,
+        parts_json(rec),
+        rec.acl,
         rec.inline,
     )
+
+
+def parts_json(rec: ObjectRecord) -> str:
+    """The multipart layout of a record: its upload and each part (number, size, ETag,
+    checksums); ``{}`` for an object written in one piece."""
+    if not rec.parts and rec.upload_id is None:
+        return "{}"
+    doc = {
+        "upload_id": rec.upload_id,
+        "parts": [[p.number, p.size, p.etag, dict(p.checksums)] for p in rec.parts],
+    }
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def parts_from_json(doc: str) -> tuple[str | None, tuple[PartLayout, ...]]:
+    parsed = json.loads(doc)
+    parts = tuple(
+        PartLayout(number=n, size=size, etag=etag, checksums=sums)
+        for n, size, etag, sums in parsed.get("parts", ())
+    )
+    return parsed.get("upload_id"), parts
 
 
 def multipart(row: Row) -> MultipartUpload:

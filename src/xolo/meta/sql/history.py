@@ -21,7 +21,7 @@ from xolo.meta.sql.dialect import Dialect
 from xolo.meta.sql.tx import Tx
 
 TRIES = 8
-_HISTORY_PLACEHOLDERS = ", ".join("?" * 16)
+_HISTORY_PLACEHOLDERS = ", ".join("?" * len(HISTORY_COLUMNS.split(",")))
 
 
 class History:

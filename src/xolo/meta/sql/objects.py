@@ -17,6 +17,7 @@ from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
 from xolo.core.listing import prefix_end
 from xolo.core.records import (
+    CONFIG_SECTIONS,
     Bucket,
     BucketSettings,
     MultipartUpload,
@@ -40,7 +41,7 @@ WRITE_TRIES = 8
 """Re-reads of a row whose guarded update lost to another writer; each loss means another
 transaction committed, so running out is a sign of pathological contention (409)."""
 
-_PLACEHOLDERS = ", ".join("?" * 14)
+_PLACEHOLDERS = ", ".join("?" * len(OBJECT_COLUMNS.split(",")))
 
 
 def _shard(raw_key: bytes) -> int:
@@ -122,6 +123,26 @@ class SqlObjects:
 
         return await self._db.write(tx)
 
+    async def set_bucket_config(
+        self, name: str, section: str, value: Any, *, change: Change | None = None
+    ) -> Bucket:
+        if section not in CONFIG_SECTIONS:
+            raise ValueError(f"unknown bucket configuration section {section!r}")
+
+        async def tx(t: Tx) -> Bucket:
+            row = await t.one(
+                f"SELECT config FROM buckets WHERE name = ?{self._d.for_update}", name
+            )
+            if row is None:
+                raise NoSuchBucket(f"bucket {name!r} does not exist")
+            doc = json.loads(row[0])
+            doc[section] = value
+            await t.run("UPDATE buckets SET config = ? WHERE name = ?", codecs.dumps(doc), name)
+            await self._audit(t, change)
+            return await self._bucket(t, name)
+
+        return await self._db.write(tx)
+
     async def get_bucket(self, name: str) -> Bucket:
         async def q(t: Tx) -> Bucket:
             return await self._bucket(t, name)
@@ -184,7 +205,7 @@ class SqlObjects:
             bucket,
             raw,
         )
-        return (codecs.record(bucket, row), int(row[14])) if row else None
+        return (codecs.record(bucket, row), int(row[16])) if row else None
 
     async def _mode(self, t: Tx, bucket: str) -> str | None:
         """The bucket's versioning status; raises NoSuchBucket."""
@@ -211,7 +232,7 @@ class SqlObjects:
             written = await t.run(
                 "UPDATE objects SET size = ?, etag = ?, modified = ?, content_type = ?, "
                 "sha256 = ?, version = ?, metadata = ?, tags = ?, chunks = ?, checksums = ?, "
-                "headers = ?, version_id = ?, inline = ?, vseq = ? "
+                "headers = ?, version_id = ?, parts = ?, acl = ?, inline = ?, vseq = ? "
                 "WHERE bucket = ? AND key = ? AND version = ?",
                 *values[1:],
                 seq,
@@ -430,6 +451,52 @@ class SqlObjects:
             return old[0] if old else None
 
         return await self._db.read(q)
+
+    async def amend_object(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str | None,
+        *,
+        tags: Mapping[str, str] | None = None,
+        acl: str | None = None,
+        change: Change | None = None,
+    ) -> ObjectRecord | None:
+        raw = key.encode()
+
+        async def tx(t: Tx) -> ObjectRecord | None:
+            await self._mode(t, bucket)
+            found = await self._current(t, bucket, raw)
+            if found is not None and version_id in (None, found[0].version_id):
+                table, record = "objects", found[0]
+            elif version_id is None:
+                return None
+            else:
+                old = await self._history.find(t, bucket, raw, version_id)
+                if old is None:
+                    return None
+                record = old[0]
+                table = "object_versions"
+            if record.delete_marker:
+                return record
+            amended = dataclasses.replace(
+                record,
+                tags=dict(tags) if tags is not None else record.tags,
+                acl=acl if acl is not None else record.acl,
+            )
+            where = "bucket = ? AND key = ? AND version_id = ?"
+            await t.run(
+                f"UPDATE {table} SET tags = ?, acl = ? WHERE {where}",
+                codecs.dumps(amended.tags),
+                amended.acl,
+                bucket,
+                raw,
+                record.version_id,
+            )
+            await self._audit(t, change)
+            return amended
+
+        return await self._db.write(tx)
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
         raw = key.encode()

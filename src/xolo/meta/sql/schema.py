@@ -240,6 +240,16 @@ CREATE UNIQUE INDEX object_versions_id ON object_versions (bucket, key, version_
 """Versioning (``core/versions.py``): the bucket's status, each current object's version id and
 place among its key's versions, and the history of older versions and delete markers."""
 
+V7 = """
+ALTER TABLE buckets ADD COLUMN config {text} NOT NULL DEFAULT '{{}}';
+ALTER TABLE objects ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
+ALTER TABLE objects ADD COLUMN acl {text};
+ALTER TABLE object_versions ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
+ALTER TABLE object_versions ADD COLUMN acl {text}
+"""
+"""Bucket configuration (lifecycle, CORS, canned ACL), each object's multipart layout (parts,
+the upload that made it) and its canned ACL."""
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
@@ -249,6 +259,7 @@ MIGRATIONS: list[list[Step]] = [
     [V4],
     [V5],
     [V6],
+    [V7],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
