@@ -593,7 +593,7 @@ def test_malformed_xml_method_not_allowed_not_implemented(
         s3.get_bucket_policy(Bucket=bucket)
     assert code(e) == "NotImplemented"
     with pytest.raises(ClientError) as e:
-        s3.put_object_tagging(Bucket=bucket, Key="x", Tagging={"TagSet": []})
+        s3.put_object_retention(Bucket=bucket, Key="x", Retention={"Mode": "GOVERNANCE"})
     assert code(e) == "NotImplemented"
 
 

@@ -59,7 +59,7 @@ def test_metadata_and_tags_limits() -> None:
         check_metadata({"a": "caf\u00e9"})
     with pytest.raises(errors.InvalidMetadata, match="header token"):
         check_metadata({"a b": "x"})
-    with pytest.raises(errors.BadRequest, match="cannot be greater than 10"):
+    with pytest.raises(errors.TooManyTags, match="cannot be greater than 10"):
         check_tags({str(i): "v" for i in range(11)})
     with pytest.raises(errors.InvalidTag, match="tag value"):
         check_tags({"k": "v" * 257})

@@ -35,6 +35,8 @@ EVENT_TYPES = {
     "append": "object.appended",
     "copy": "object.copied",
     "delete": "object.deleted",
+    "tag": "object.tagged",
+    "expire": "object.expired",
     "bucket.create": "bucket.created",
     "bucket.delete": "bucket.deleted",
     "bucket.update": "bucket.updated",

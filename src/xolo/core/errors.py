@@ -81,6 +81,12 @@ class InvalidTag(BadRequest):
     code = "InvalidTag"
 
 
+class TooManyTags(BadRequest):
+    """More tags than an object may carry (S3 answers this one with its plain BadRequest)."""
+
+    code = "TooManyTags"
+
+
 class InvalidChunkName(BadRequest):
     """A chunk name must be 64 lowercase hex characters (its SHA-256)."""
 

@@ -18,6 +18,8 @@ TYPES = (
     "object.appended",
     "object.copied",
     "object.deleted",
+    "object.tagged",
+    "object.expired",
     "bucket.created",
     "bucket.deleted",
 )

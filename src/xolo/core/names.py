@@ -12,12 +12,12 @@ import urllib.parse
 from collections.abc import Mapping
 
 from xolo.core.errors import (
-    BadRequest,
     InvalidArgument,
     InvalidBucketName,
     InvalidKeyName,
     InvalidMetadata,
     InvalidTag,
+    TooManyTags,
 )
 
 MAX_KEY_BYTES = 1024
@@ -106,8 +106,7 @@ def check_tags(tags: Mapping[str, str]) -> dict[str, str]:
     """Validate object tags against S3's tagging limits: at most 10, keys of 1 to 128
     characters not starting with ``aws:``, values of at most 256."""
     if len(tags) > MAX_TAGS:
-        # S3 answers this one as a plain BadRequest.
-        raise BadRequest(f"Object tags cannot be greater than {MAX_TAGS} (got {len(tags)})")
+        raise TooManyTags(f"Object tags cannot be greater than {MAX_TAGS} (got {len(tags)})")
     for k, v in tags.items():
         if not isinstance(k, str) or not isinstance(v, str):
             raise InvalidTag("tag keys and values must be strings")

@@ -215,16 +215,20 @@ class ObjectRecord:
             if pos > end:
                 break
 
-    def part_range(self, number: int) -> tuple[int, int]:
-        """The first and last byte of part ``number``; an object written in one piece is its
-        part 1. Raises InvalidPartNumber beyond the last part."""
-        sizes = [p.size for p in self.parts] if self.parts else [self.size]
-        if not 1 <= number <= len(sizes):
-            raise InvalidPartNumber(
-                f"the object has {len(sizes)} part(s); part {number} is out of range"
-            )
-        start = sum(sizes[: number - 1])
-        return start, start + sizes[number - 1] - 1
+    def part_range(self, number: int) -> tuple[int, int] | None:
+        """The first and last byte of the part numbered ``number`` (as it was uploaded); an
+        object written in one piece is its part 1; None for the empty part 1 of an empty object.
+        Raises InvalidPartNumber for a part the object does not have."""
+        if not self.parts:
+            if number != 1:
+                raise InvalidPartNumber("the object was written in one piece: it has only part 1")
+            return (0, self.size - 1) if self.size else None
+        start = 0
+        for part in self.parts:
+            if part.number == number:
+                return (start, start + part.size - 1) if part.size else None
+            start += part.size
+        raise InvalidPartNumber(f"the object has no part {number} ({len(self.parts)} parts)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -254,6 +258,8 @@ class MultipartUpload:
     metadata: Mapping[str, str] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
     checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    """``COMPOSITE`` (a checksum of the parts' checksums) or ``FULL_OBJECT`` (CRCs only)."""
     headers: Mapping[str, str] = field(default_factory=dict)
 
 

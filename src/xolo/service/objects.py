@@ -24,6 +24,7 @@ from xolo.core.errors import (
     ChunkUnavailable,
     ConcurrentUpdate,
     InvalidArgument,
+    InvalidRequest,
     MethodNotAllowed,
     NoSuchChunk,
     NoSuchKey,
@@ -58,6 +59,7 @@ from xolo.core.records import (
 )
 from xolo.core.versions import check_mode, check_version_id, new_version_id
 from xolo.meta.base import MetaStore
+from xolo.service.attributes import AttributesMixin
 from xolo.service.audit import AuditLog, recorded
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
@@ -192,7 +194,7 @@ def _ready(data: bytes) -> asyncio.Future[bytes]:
     return fut
 
 
-class ObjectService(MultipartMixin, VersionsMixin):
+class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin):
     """Object semantics over a metadata store and a chunk store; every surface calls this.
 
     Policy that must hold everywhere lives here: what a conditional write, an append or a copy
@@ -653,8 +655,11 @@ class ObjectService(MultipartMixin, VersionsMixin):
         if_unmodified_since: str | None = None,
         body: bool = True,
         version_id: str | None = None,
+        part_number: int | None = None,
     ) -> ObjectReader:
         """Resolve conditions and range; raises NotModified, PreconditionFailed, InvalidRange.
+        ``part_number`` reads one part of a multipart object (an object written in one piece
+        is its part 1) instead of a range (InvalidPartNumber beyond the last part).
 
         With ``body`` (a GET, not a HEAD) the first bytes are read before this returns, so an
         object that cannot be served fails here (ChunkUnavailable, 503) and never as a cut body.
@@ -668,6 +673,11 @@ class ObjectService(MultipartMixin, VersionsMixin):
             if_modified_since=if_modified_since,
             if_unmodified_since=if_unmodified_since,
         )
+        if part_number is not None:
+            if range is not None:
+                raise InvalidRequest("a read may name a Range or a partNumber, not both")
+            bounds = record.part_range(part_number)
+            range = f"bytes={bounds[0]}-{bounds[1]}" if bounds else None
         reader = self._reader(record, parse_range(range, record.size))
         if body:
             await reader.prefetch()

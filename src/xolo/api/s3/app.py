@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xolo.api.http import close_if_body_unread, new_request_id
 from xolo.api.metrics import Metrics
-from xolo.api.s3 import buckets, multipart, objects, xml
+from xolo.api.s3 import attributes, buckets, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
 from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
@@ -56,6 +56,9 @@ UNSUPPORTED = frozenset(
 )
 """Subresources out of scope: answered with NotImplemented rather than misread as plain requests."""
 
+OBJECT_SUBRESOURCES = frozenset({"tagging", "attributes"})
+"""Subresources implemented on objects only (bucket tagging stays out of scope)."""
+
 
 def locate(scope: Scope, domain: str | None) -> tuple[str, str]:
     """Bucket and key from a virtual-host (bucket.<domain>) or a path-style request."""
@@ -74,7 +77,7 @@ def locate(scope: Scope, domain: str | None) -> tuple[str, str]:
 def route(r: S3Request) -> Handler:
     method = r.request.method
     q = r.query
-    unsupported = UNSUPPORTED.intersection(q)
+    unsupported = UNSUPPORTED.intersection(q) - (OBJECT_SUBRESOURCES if r.key else frozenset())
     if unsupported:
         raise NotImplementedByXolo(f"the {sorted(unsupported)[0]!r} subresource is not implemented")
     if not r.bucket:
@@ -103,6 +106,14 @@ def route(r: S3Request) -> Handler:
         if method == "POST" and "delete" in q:
             return objects.delete_objects
         raise NotImplementedByXolo(f"{method} on a bucket with {sorted(q)} is not implemented")
+    if "tagging" in q and method in ("GET", "PUT", "DELETE"):
+        return {
+            "GET": attributes.get_tagging,
+            "PUT": attributes.put_tagging,
+            "DELETE": attributes.delete_tagging,
+        }[method]
+    if "attributes" in q and method == "GET":
+        return attributes.get_attributes
     if method == "PUT":
         if "partNumber" in q and "uploadId" in q:
             return multipart.upload_part

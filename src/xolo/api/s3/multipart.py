@@ -10,7 +10,6 @@ from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.api.s3.objects import (
     check_copy_conditions,
-    checksum_headers,
     condition,
     copy_source,
     refuse_object_acl,
@@ -18,7 +17,7 @@ from xolo.api.s3.objects import (
     user_metadata,
     version_headers,
 )
-from xolo.core.errors import InvalidArgument, NotImplementedByXolo
+from xolo.core.errors import InvalidArgument, NoSuchUpload, NotImplementedByXolo
 from xolo.core.names import tags_from_query
 from xolo.core.records import MultipartUpload
 
@@ -32,6 +31,7 @@ async def create(r: S3Request) -> Response:
     refuse_object_acl(r)
     h = r.request.headers
     algorithm = h.get("x-amz-checksum-algorithm")
+    kind = h.get("x-amz-checksum-type")
     upload = await r.service.create_multipart(
         r.bucket,
         r.key,
@@ -39,6 +39,7 @@ async def create(r: S3Request) -> Response:
         metadata=user_metadata(r),
         tags=tags_from_query(h.get("x-amz-tagging")),
         checksum_algorithm=algorithm.lower() if algorithm else None,
+        checksum_type=kind.upper() if kind else None,
         headers=stored_headers(r),
     )
     body = xml.document(
@@ -47,7 +48,10 @@ async def create(r: S3Request) -> Response:
         xml.el("Key", r.key),
         xml.el("UploadId", upload.upload_id),
     )
-    headers = {"x-amz-checksum-algorithm": algorithm.upper()} if algorithm else None
+    headers = {}
+    if upload.checksum_algorithm and upload.checksum_type:
+        headers["x-amz-checksum-algorithm"] = upload.checksum_algorithm.upper()
+        headers["x-amz-checksum-type"] = upload.checksum_type
     return xml.xml_response(body, headers=headers)
 
 
@@ -104,9 +108,15 @@ async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -
 
 async def complete(r: S3Request) -> Response:
     await r.require("write")
-    upload = await _upload(r)
-    parts = xml.parse_complete(await r.body().read(xml.MAX_XML))
-    record = await r.service.complete_multipart(upload, parts, condition(r))
+    parts = xml.parse_complete(await r.body().read(xml.MAX_XML, checksums_name_object=True))
+    try:
+        upload = await _upload(r)
+    except NoSuchUpload:
+        record = await r.service.completed_again(r.bucket, r.key, r.query["uploadId"], parts)
+    else:
+        record = await r.service.complete_multipart(
+            upload, parts, condition(r), expected_checksum=_expected_checksum(r, upload)
+        )
     location = (
         f"{r.request.url.scheme}://{r.request.url.netloc}/{r.bucket}/{urllib.parse.quote(r.key)}"
     )
@@ -116,8 +126,16 @@ async def complete(r: S3Request) -> Response:
         xml.el("Bucket", r.bucket),
         xml.el("Key", r.key),
         xml.el("ETag", f'"{record.etag}"'),
+        *xml.checksum_elements(record.checksums),
     )
-    return xml.xml_response(body, headers={**checksum_headers(record), **version_headers(record)})
+    return xml.xml_response(body, headers=version_headers(record))
+
+
+def _expected_checksum(r: S3Request, upload: MultipartUpload) -> str | None:
+    """The whole-object checksum a client sends with a FULL_OBJECT completion, if any."""
+    if upload.checksum_algorithm is None:
+        return None
+    return r.request.headers.get(f"x-amz-checksum-{upload.checksum_algorithm}")
 
 
 async def abort(r: S3Request) -> Response:
@@ -151,6 +169,7 @@ async def list_parts(r: S3Request) -> Response:
                 xml.el("LastModified", xml.iso(p.modified)),
                 xml.el("ETag", f'"{p.etag}"'),
                 xml.el("Size", p.size),
+                *xml.checksum_elements(p.checksums)[:-1],
             )
             for p in parts
         ),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 
 from starlette.responses import Response, StreamingResponse
 
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
+from xolo.core.checksums import checksum_type
 from xolo.core.conditions import WriteCondition, check_read, format_http_date
 from xolo.core.errors import (
     InvalidArgument,
@@ -76,8 +78,21 @@ def condition(r: S3Request) -> WriteCondition:
     return WriteCondition(if_match=h.get("if-match"), if_none_match=h.get("if-none-match"))
 
 
-def checksum_headers(record: ObjectRecord) -> dict[str, str]:
-    return {f"x-amz-checksum-{k}": v for k, v in record.checksums.items()}
+def checksum_headers(checksums: Mapping[str, str]) -> dict[str, str]:
+    """``x-amz-checksum-*`` and ``x-amz-checksum-type`` of a set of stored checksums."""
+    headers = {f"x-amz-checksum-{k}": v for k, v in checksums.items()}
+    if checksums:
+        headers["x-amz-checksum-type"] = checksum_type(next(iter(checksums.values())))
+    return headers
+
+
+def _part_number(r: S3Request) -> int | None:
+    raw = r.query.get("partNumber")
+    if raw is None:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+        raise InvalidArgument("Part number must be an integer between 1 and 10000, inclusive")
+    return int(raw)
 
 
 def refuse_object_acl(r: S3Request) -> None:
@@ -110,7 +125,11 @@ async def put_object(r: S3Request) -> Response:
     )
     r.metrics.bytes_in.inc(record.size)
     return Response(
-        headers={"etag": f'"{record.etag}"', **checksum_headers(record), **version_headers(record)}
+        headers={
+            "etag": f'"{record.etag}"',
+            **checksum_headers(record.checksums),
+            **version_headers(record),
+        }
     )
 
 
@@ -122,6 +141,8 @@ def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
         "accept-ranges": "bytes",
     }
     headers.update(record.headers)
+    if record.tags:
+        headers["x-amz-tagging-count"] = str(len(record.tags))
     for name, value in record.metadata.items():
         headers[META + name] = value
     for param, header in RESPONSE_OVERRIDES.items():
@@ -133,8 +154,7 @@ def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
 async def get_object(r: S3Request, *, head: bool) -> Response:
     await r.require("read")
     h = r.request.headers
-    if "partNumber" in r.query:
-        raise NotImplementedByXolo("reading by part number is not supported; use a Range")
+    part_number = _part_number(r)
     reader = await r.service.open_object(
         r.bucket,
         r.key,
@@ -145,16 +165,24 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
         if_unmodified_since=h.get("if-unmodified-since"),
         body=not head,
         version_id=version_query(r),
+        part_number=part_number,
     )
-    headers = object_headers(r, reader.record)
-    headers.update(version_headers(reader.record, asked="versionId" in r.query))
+    record = reader.record
+    headers = object_headers(r, record)
+    headers.update(version_headers(record, asked="versionId" in r.query))
     headers["content-length"] = str(reader.length)
     status = 200
     if reader.range is not None:
         status = 206
-        headers["content-range"] = reader.range.content_range(reader.record.size)
-    elif h.get("x-amz-checksum-mode", "").upper() == "ENABLED":
-        headers.update(checksum_headers(reader.record))
+        headers["content-range"] = reader.range.content_range(record.size)
+    checksums = h.get("x-amz-checksum-mode", "").upper() == "ENABLED"
+    if part_number is not None and record.parts:
+        headers["x-amz-mp-parts-count"] = str(len(record.parts))
+        if checksums:
+            part = next(p for p in record.parts if p.number == part_number)
+            headers.update(checksum_headers(part.checksums))
+    elif checksums and (reader.range is None or part_number is not None):
+        headers.update(checksum_headers(record.checksums))
     if head:
         return Response(status_code=status, headers=headers)
     r.metrics.bytes_out.inc(reader.length)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import urllib.parse
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from starlette.responses import Response
 
+from xolo.core.checksums import checksum_type
 from xolo.core.conditions import format_http_date
 from xolo.core.errors import (
     Conflict,
@@ -21,6 +22,7 @@ from xolo.core.errors import (
     ServiceUnavailable,
     XoloError,
 )
+from xolo.service.multipart import ListedPart
 
 NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 MAX_XML = 4 * 1024 * 1024
@@ -74,6 +76,7 @@ _RENAMES: dict[str, tuple[str, int]] = {
     "SizeMismatch": ("IncompleteBody", 400),
     "ConcurrentUpdate": ("OperationAborted", 409),
     "BadRequest": ("InvalidRequest", 400),
+    "TooManyTags": ("BadRequest", 400),
 }
 
 
@@ -139,18 +142,42 @@ def text(node: ET.Element, name: str) -> str | None:
     return None if child is None else (child.text or "")
 
 
-def parse_complete(body: bytes) -> list[tuple[int, str]]:
+CHECKSUM_ELEMENTS = {
+    "ChecksumCRC32": "crc32",
+    "ChecksumCRC32C": "crc32c",
+    "ChecksumCRC64NVME": "crc64nvme",
+    "ChecksumSHA1": "sha1",
+    "ChecksumSHA256": "sha256",
+}
+"""The XML element of each checksum algorithm."""
+
+
+def parse_complete(body: bytes) -> list[ListedPart]:
     doc = parse(body, "CompleteMultipartUpload")
     parts = []
     for part in doc.findall("Part"):
         number, etag = text(part, "PartNumber"), text(part, "ETag")
         if number is None or etag is None:
             raise MalformedXML("each Part needs a PartNumber and an ETag")
+        sums = {
+            algorithm: value
+            for element, algorithm in CHECKSUM_ELEMENTS.items()
+            if (value := text(part, element)) is not None
+        }
         try:
-            parts.append((int(number), etag))
+            parts.append(ListedPart(number=int(number), etag=etag, checksums=sums))
         except ValueError:
             raise MalformedXML("PartNumber must be an integer") from None
     return parts
+
+
+def checksum_elements(checksums: Mapping[str, str]) -> list[str]:
+    """The ``Checksum*`` elements (and ``ChecksumType``) of a stored set of checksums."""
+    names = {a: e for e, a in CHECKSUM_ELEMENTS.items()}
+    out = [el(names[a], v) for a, v in checksums.items() if a in names]
+    if out:
+        out.append(el("ChecksumType", checksum_type(next(iter(checksums.values())))))
+    return out
 
 
 def parse_delete(body: bytes) -> tuple[list[tuple[str, str | None]], bool]:

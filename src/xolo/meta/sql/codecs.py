@@ -38,7 +38,8 @@ BUCKET_SELECT = (
     "WHERE s.bucket = b.name) FROM buckets b"
 )
 MULTIPART_COLUMNS = (
-    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm, headers"
+    "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm, headers, "
+    "checksum_type"
 )
 PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 UPLOAD_COLUMNS = "upload_id, bucket, key, size, sha256, content_type, tags, created, expires"
@@ -166,7 +167,7 @@ def parts_from_json(doc: str) -> tuple[str | None, tuple[PartLayout, ...]]:
 
 
 def multipart(row: Row) -> MultipartUpload:
-    uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs = row
+    uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs, kind = row
     return MultipartUpload(
         upload_id=uid,
         bucket=bucket_name,
@@ -176,6 +177,7 @@ def multipart(row: Row) -> MultipartUpload:
         metadata=json.loads(meta),
         tags=json.loads(tags),
         checksum_algorithm=algorithm,
+        checksum_type=kind,
         headers=json.loads(hdrs),
     )
 
@@ -191,6 +193,7 @@ def multipart_values(up: MultipartUpload) -> tuple[Any, ...]:
         dumps(up.tags),
         up.checksum_algorithm,
         dumps(up.headers),
+        up.checksum_type,
     )
 
 

@@ -609,7 +609,7 @@ class SqlObjects:
             await self._require_bucket(t, upload.bucket)
             await t.run(
                 f"INSERT INTO multipart_uploads ({MULTIPART_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 *codecs.multipart_values(upload),
             )
 

@@ -245,10 +245,12 @@ ALTER TABLE buckets ADD COLUMN config {text} NOT NULL DEFAULT '{{}}';
 ALTER TABLE objects ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
 ALTER TABLE objects ADD COLUMN acl {text};
 ALTER TABLE object_versions ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
-ALTER TABLE object_versions ADD COLUMN acl {text}
+ALTER TABLE object_versions ADD COLUMN acl {text};
+ALTER TABLE multipart_uploads ADD COLUMN checksum_type {text}
 """
 """Bucket configuration (lifecycle, CORS, canned ACL), each object's multipart layout (parts,
-the upload that made it) and its canned ACL."""
+the upload that made it) and its canned ACL; a multipart upload's checksum type (COMPOSITE
+or FULL_OBJECT)."""
 
 Step = str | Callable[[Tx], Awaitable[None]]
 
