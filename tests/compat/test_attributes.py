@@ -329,3 +329,36 @@ def test_awscli_reads_object_attributes(aws: Any, s3: Any, bucket: str) -> None:
     )
     doc = json.loads(out.stdout)
     assert doc["ObjectSize"] == 5 and doc["ETag"] == hashlib.md5(b"12345").hexdigest()
+
+
+def test_native_api_shows_and_changes_the_same_tags(server: Any, s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="dir/k", Body=b"x", Tagging="from=s3")
+    with server.client() as http:
+        path = f"/v1/buckets/{bucket}/tags/dir/k"
+        assert http.get(path).json()["tags"] == {"from": "s3"}
+        assert http.head(f"/v1/buckets/{bucket}/objects/dir/k").headers["x-xolo-tag-count"] == "1"
+        r = http.put(path, json={"tags": {"from": "native", "n": "2"}})
+        assert r.status_code == 200 and r.json()["tags"] == {"from": "native", "n": "2"}
+        assert tags_of(s3, bucket, "dir/k") == {"from": "native", "n": "2"}
+        r = http.put(path, json={"tags": {f"k{i}": "v" for i in range(11)}})
+        assert r.status_code == 400 and r.json()["error"]["code"] == "TooManyTags"
+        r = http.put(path, json={"labels": {}})
+        assert r.status_code == 400
+        assert http.delete(path).json()["tags"] == {}
+        assert http.get(f"/v1/buckets/{bucket}/tags/missing").status_code == 404
+    assert tags_of(s3, bucket, "dir/k") == {}
+
+
+def test_a_presigned_object_url_does_not_open_the_objects_tags(server: Any, bucket: str) -> None:
+    with server.client() as http:
+        http.put(f"/v1/buckets/{bucket}/objects/k", content=b"x", headers={"x-xolo-tagging": "a=1"})
+        url = http.post(
+            "/v1/presign", json={"method": "PUT", "bucket": bucket, "key": "k", "expires": 60}
+        ).json()["url"]
+    import httpx
+
+    query = url.split("?", 1)[1]
+    r = httpx.put(f"{server.url}/v1/buckets/{bucket}/tags/k?{query}", json={"tags": {}})
+    assert r.status_code in (401, 403)
+    with server.client() as http:
+        assert http.get(f"/v1/buckets/{bucket}/tags/k").json()["tags"] == {"a": "1"}

@@ -67,7 +67,9 @@ def _endpoint(
             if request.method not in allowed:
                 raise MethodNotAllowed(f"{request.method} is not allowed here")
             if access != "public":
-                principal = await _caller(request, access, auth, metrics)
+                principal = await _caller(
+                    request, access, auth, metrics, presignable=name == "object"
+                )
                 request.state.principal = principal
                 ACTOR.set(principal.access_key if principal else None)
             response = await fn(request)
@@ -85,14 +87,20 @@ def _endpoint(
 
 
 async def _caller(
-    request: Request, access: Access, auth: Authenticator, metrics: Metrics
+    request: Request,
+    access: Access,
+    auth: Authenticator,
+    metrics: Metrics,
+    *,
+    presignable: bool,
 ) -> Principal | None:
-    """Who is calling: a key (Basic or Bearer), a presigned URL, or nobody (where allowed).
-    Every failed authentication is counted."""
+    """Who is calling: a key (Basic or Bearer), a presigned URL (on the object route only: a
+    URL for an object's bytes opens nothing else about it), or nobody (where allowed). Every
+    failed authentication is counted."""
     try:
         if PRESIGN_PARAM in request.query_params:
             params = request.path_params
-            if "bucket" not in params or "key" not in params:
+            if not presignable or "bucket" not in params or "key" not in params:
                 raise InvalidCredentials("presigned URLs are for objects")
             return await auth.check_presign(
                 request.query_params[PRESIGN_PARAM],
@@ -223,6 +231,13 @@ def build_app(
             "object",
             native.object,
             ["GET", "HEAD", "PUT", "POST", "DELETE"],
+            "optional",
+        ),
+        (
+            "/v1/buckets/{bucket}/tags/{key:path}",
+            "tags",
+            native.tags,
+            ["GET", "PUT", "DELETE"],
             "optional",
         ),
         ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),

@@ -68,6 +68,8 @@ def object_headers(record: ObjectRecord) -> dict[str, str]:
     }
     if record.sha256:
         headers["x-checksum-sha256"] = record.sha256
+    if record.tags:
+        headers["x-xolo-tag-count"] = str(len(record.tags))
     headers.update(record.headers)
     for name, value in record.metadata.items():
         headers[META_PREFIX + name] = value
@@ -313,6 +315,30 @@ class NativeAPI:
         )
         self.metrics.bytes_in.inc(record.size)
         return self._written(record)
+
+    async def tags(self, request: Request) -> Response:
+        """An object version's tags: GET reads, PUT ``{"tags": {...}}`` replaces, DELETE
+        clears them (``version_id=`` for another version than the current one)."""
+        bucket = request.path_params["bucket"]
+        key = request.path_params["key"]
+        version_id = request.query_params.get("version_id")
+        if request.method == "GET":
+            await self.require(request, "read", bucket)
+            record = await self.service.get_tags(bucket, key, version_id=version_id)
+        elif request.method == "PUT":
+            await self.require(request, "write", bucket)
+            doc = await json_body(request)
+            if not isinstance(doc, Mapping) or set(doc) != {"tags"}:
+                raise MalformedJSON('expected {"tags": {"name": "value", ...}}')
+            if not isinstance(doc["tags"], Mapping):
+                raise MalformedJSON('expected {"tags": {"name": "value", ...}}')
+            record = await self.service.put_tags(bucket, key, doc["tags"], version_id=version_id)
+        else:
+            await self.require(request, "write", bucket)
+            record = await self.service.delete_tags(bucket, key, version_id=version_id)
+        return JSONResponse(
+            {"key": record.key, "version_id": record.version_id, "tags": dict(record.tags)}
+        )
 
     @staticmethod
     def _written(record: ObjectRecord) -> Response:

@@ -116,6 +116,11 @@ BODIES: dict[str, dict[str, Any]] = {
             "tags": {"type": "object", "additionalProperties": _STRING},
         },
     },
+    "tags": {
+        "type": "object",
+        "required": ["tags"],
+        "properties": {"tags": {"type": "object", "additionalProperties": _STRING}},
+    },
     "key": {"type": "object", "properties": {"grants": _ref("Grants")}},
     "key_update": {
         "type": "object",
@@ -172,6 +177,9 @@ OPERATIONS: list[Row] = [
     ("/v1/buckets/{bucket}/objects/{key}", "get", "an object or a byte range (of version_id)", ("200", "206", "304"), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/objects/{key}", "head", "an object's headers", ("200", "206", "304"), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/objects/{key}", "delete", "delete an object (a delete marker when versioned), or one version_id for good", ("204",), None, None, ("version_id",)),
+    ("/v1/buckets/{bucket}/tags/{key}", "get", "an object version's tags", ("200",), None, None, ("version_id",)),
+    ("/v1/buckets/{bucket}/tags/{key}", "put", "replace an object version's tags", ("200",), None, "tags", ("version_id",)),
+    ("/v1/buckets/{bucket}/tags/{key}", "delete", "remove an object version's tags", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/uploads", "post", "declare a two-step upload", ("201",), None, "upload", ()),
     ("/v1/uploads/{upload_id}", "put", "send a declared upload's bytes", ("200",), "Object", None, ()),
     ("/v1/buckets/{bucket}/audit", "get", "a page of the bucket's audit chain", ("200",), None, None, ("after", "limit")),
