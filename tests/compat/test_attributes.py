@@ -362,3 +362,27 @@ def test_a_presigned_object_url_does_not_open_the_objects_tags(server: Any, buck
     assert r.status_code in (401, 403)
     with server.client() as http:
         assert http.get(f"/v1/buckets/{bucket}/tags/k").json()["tags"] == {"a": "1"}
+
+
+# -- ListBuckets pagination ------------------------------------------------------------------------
+
+
+def test_list_buckets_pages_by_max_buckets_and_prefix(s3: Any) -> None:
+    names = [f"page-{i:02d}-bkt" for i in range(7)]
+    for name in names:
+        s3.create_bucket(Bucket=name)
+    seen: list[str] = []
+    kwargs: dict[str, Any] = {"MaxBuckets": 3, "Prefix": "page-"}
+    while True:
+        got = s3.list_buckets(**kwargs)
+        assert got["Prefix"] == "page-" and len(got["Buckets"]) <= 3
+        seen += [b["Name"] for b in got["Buckets"]]
+        if "ContinuationToken" not in got:
+            break
+        kwargs["ContinuationToken"] = got["ContinuationToken"]
+    assert seen == names
+    everything = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert set(names) <= set(everything) and everything == sorted(everything)
+    with pytest.raises(ClientError) as e:
+        s3.list_buckets(MaxBuckets=2, ContinuationToken="not a token!")
+    assert code(e) == "InvalidArgument"

@@ -61,6 +61,7 @@ from xolo.core.versions import check_mode, check_version_id, new_version_id
 from xolo.meta.base import MetaStore
 from xolo.service.attributes import AttributesMixin
 from xolo.service.audit import AuditLog, recorded
+from xolo.service.auth import Principal
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
 from xolo.service.events import EventHub, Feed
@@ -82,6 +83,8 @@ replication settings for the chunks). Only an optimisation: the commit checks th
 own transaction, so a bucket deleted meanwhile still fails the write (after its bytes are read);
 a settings change reaches writes within this time. Saves a metadata read on every small PUT."""
 BUCKET_CACHE_MAX = 10_000
+MAX_BUCKETS_PAGE = 10_000
+"""ListBuckets' largest page (S3's max-buckets bound)."""
 """Buckets remembered at most; past this the cache starts over (it is only an optimisation)."""
 
 
@@ -246,6 +249,29 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin):
 
     async def list_buckets(self) -> list[Bucket]:
         return await self._meta.list_buckets()
+
+    async def bucket_page(
+        self,
+        principal: Principal | None,
+        *,
+        prefix: str = "",
+        cursor: str | None = None,
+        limit: int = MAX_BUCKETS_PAGE,
+    ) -> tuple[list[Bucket], str | None]:
+        """One page of the buckets ``principal`` may read, by name, from ``cursor``; and the
+        cursor of the next page (None on the last). Names are few and short, so the store's
+        whole list is filtered here."""
+        if not 1 <= limit <= MAX_BUCKETS_PAGE:
+            raise InvalidArgument(f"max-buckets must be from 1 to {MAX_BUCKETS_PAGE}")
+        start = decode_cursor(cursor) if cursor else b""
+        names = [
+            b
+            for b in self.policy.visible(principal, await self._meta.list_buckets())
+            if b.name.startswith(prefix) and b.name.encode() >= start
+        ]
+        page = names[:limit]
+        more = len(names) > limit
+        return page, encode_cursor(page[-1].name.encode(), is_prefix=False) if more else None
 
     async def create_bucket(
         self, name: str, settings: BucketSettings | None = None, *, owner: str | None = None

@@ -16,12 +16,24 @@ from xolo.core.errors import (
 from xolo.core.listing import encode_cursor
 from xolo.core.names import check_bucket_name
 from xolo.core.records import BucketSettings, ListPage, VersionInfo
+from xolo.service.objects import MAX_BUCKETS_PAGE
 from xolo.service.policy import Created
 
 
 async def list_buckets(r: S3Request) -> Response:
-    """Any key may list; it sees the buckets it can read."""
-    buckets = r.service.policy.visible(r.caller.principal, await r.service.list_buckets())
+    """Any key may list; it sees the buckets it can read, a page at a time when it asks
+    (``max-buckets``, ``continuation-token``, ``prefix``)."""
+    q = r.query
+    limit = xml.check_int(
+        q.get("max-buckets"), "max-buckets", MAX_BUCKETS_PAGE, low=1, high=MAX_BUCKETS_PAGE
+    )
+    prefix = q.get("prefix", "")
+    buckets, token = await r.service.bucket_page(
+        r.caller.principal, prefix=prefix, cursor=q.get("continuation-token") or None, limit=limit
+    )
+    paging = [xml.el("ContinuationToken", token)] if token else []
+    if "prefix" in q:
+        paging.append(xml.el("Prefix", prefix))
     body = xml.document(
         "ListAllMyBucketsResult",
         xml.owner(r.owner_id),
@@ -34,6 +46,7 @@ async def list_buckets(r: S3Request) -> Response:
                 for b in buckets
             ),
         ),
+        *paging,
     )
     return xml.xml_response(body)
 
