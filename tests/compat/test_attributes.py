@@ -386,3 +386,62 @@ def test_list_buckets_pages_by_max_buckets_and_prefix(s3: Any) -> None:
     with pytest.raises(ClientError) as e:
         s3.list_buckets(MaxBuckets=2, ContinuationToken="not a token!")
     assert code(e) == "InvalidArgument"
+
+
+# -- lifecycle -----------------------------------------------------------------------------------
+
+
+def test_lifecycle_configuration_round_trips_and_is_carried_out(
+    server: Any, s3: Any, bucket: str
+) -> None:
+    import datetime as dt
+
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert code(e) == "NoSuchLifecycleConfiguration"
+    today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    rules = [
+        {
+            "ID": "expire-tmp",
+            "Filter": {"And": {"Prefix": "tmp/", "Tags": [{"Key": "scratch", "Value": "yes"}]}},
+            "Status": "Enabled",
+            "Expiration": {"Date": today},
+        },
+        {
+            "ID": "abort",
+            "Filter": {"Prefix": ""},
+            "Status": "Enabled",
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+        },
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert [r["ID"] for r in got] == ["expire-tmp", "abort"]
+    assert got[0]["Expiration"]["Date"] == today
+    assert got[0]["Filter"]["And"]["Prefix"] == "tmp/"
+    assert got[1]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] == 7
+    s3.put_object(Bucket=bucket, Key="tmp/a", Body=b"x", Tagging="scratch=yes")
+    s3.put_object(Bucket=bucket, Key="tmp/b", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="keep", Body=b"x", Tagging="scratch=yes")
+    with server.client() as http:
+        r = http.post("/v1/admin/tasks/lifecycle/run")
+        assert r.status_code == 200, r.text
+        assert r.json()["counters"]["expired"] == 1
+    left = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
+    assert left == ["keep", "tmp/b"]
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert code(e) == "NoSuchLifecycleConfiguration"
+
+
+def test_a_malformed_lifecycle_configuration_changes_nothing(s3: Any, bucket: str) -> None:
+    good = [{"ID": "a", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 5}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": good})
+    bad = [{"ID": "a", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 0}}]
+    with pytest.raises(ClientError) as e:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": bad})
+    assert code(e) == "InvalidArgument"
+    got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert got[0]["Expiration"]["Days"] == 5

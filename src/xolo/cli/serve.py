@@ -26,6 +26,7 @@ from xolo.cli.runner import bind
 from xolo.cluster.admin_api import AdminAPI
 from xolo.cluster.expiry import UploadExpiry
 from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCReport, GCWorker
+from xolo.cluster.lifecycle import LifecycleWorker
 from xolo.cluster.membership import PeerView
 from xolo.cluster.notify import Notifier
 from xolo.cluster.scrub import Scrubber
@@ -100,6 +101,7 @@ def single_node_scheduler(node: SingleNode, settings: ServeSettings) -> Schedule
             GCWorker(collector),
             Scrubber(volumes=lambda: [("local", node.volume)]),
             UploadExpiry(meta=node.meta),
+            LifecycleWorker(service=node.service),
             Notifier(meta=node.meta, feed=node.service.feed, box=node.auth.box),
         ],
     )

@@ -27,6 +27,7 @@ from xolo.chunks.replicated import ReplicatedChunkStore
 from xolo.cluster.admin_api import AdminAPI
 from xolo.cluster.expiry import UploadExpiry
 from xolo.cluster.gc import DEFAULT_GRACE, GarbageCollector, GCWorker
+from xolo.cluster.lifecycle import LifecycleWorker
 from xolo.cluster.membership import Membership, PeerView, Timing
 from xolo.cluster.notify import Notifier
 from xolo.cluster.repair import Repairer
@@ -180,6 +181,7 @@ class Router:
             Scrubber(volumes=volumes, repair=repairer.repair_chunk, rate=self.s.scrub_rate),
             repairer,
             UploadExpiry(meta=meta),
+            LifecycleWorker(service=service),
             Notifier(meta=meta, feed=service.feed, box=SecretBox(self.s.master_key)),
         ]
         return Scheduler(meta=meta, workers=workers, holder=self.id)

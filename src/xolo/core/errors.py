@@ -238,6 +238,18 @@ class NoSuchUpload(NotFound):
     code = "NoSuchUpload"
 
 
+class NoSuchLifecycleConfiguration(NotFound):
+    """The bucket has no lifecycle rules."""
+
+    code = "NoSuchLifecycleConfiguration"
+
+
+class NoSuchCORSConfiguration(NotFound):
+    """The bucket has no CORS rules."""
+
+    code = "NoSuchCORSConfiguration"
+
+
 class NoSuchChunk(NotFound):
     """The chunk does not exist."""
 

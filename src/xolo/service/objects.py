@@ -66,6 +66,7 @@ from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
 from xolo.service.events import EventHub, Feed
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
+from xolo.service.lifecycle import LifecycleMixin
 from xolo.service.locks import KeyedLocks
 from xolo.service.multipart import MultipartMixin
 from xolo.service.policy import AccessPolicy
@@ -197,7 +198,7 @@ def _ready(data: bytes) -> asyncio.Future[bytes]:
     return fut
 
 
-class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin):
+class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMixin):
     """Object semantics over a metadata store and a chunk store; every surface calls this.
 
     Policy that must hold everywhere lives here: what a conditional write, an append or a copy

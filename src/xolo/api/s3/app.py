@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xolo.api.http import close_if_body_unread, new_request_id
 from xolo.api.metrics import Metrics
-from xolo.api.s3 import attributes, buckets, multipart, objects, xml
+from xolo.api.s3 import attributes, buckets, lifecycle, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
 from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
@@ -29,7 +29,6 @@ UNSUPPORTED = frozenset(
         "acl",
         "policy",
         "policyStatus",
-        "lifecycle",
         "cors",
         "tagging",
         "website",
@@ -85,6 +84,12 @@ def route(r: S3Request) -> Handler:
             return buckets.list_buckets
         raise MethodNotAllowed("the service endpoint only lists buckets")
     if not r.key:
+        if "lifecycle" in q and method in ("GET", "PUT", "DELETE"):
+            return {
+                "GET": lifecycle.get_lifecycle,
+                "PUT": lifecycle.put_lifecycle,
+                "DELETE": lifecycle.delete_lifecycle,
+            }[method]
         if method == "GET":
             if "location" in q:
                 return buckets.get_location

@@ -1,0 +1,124 @@
+"""Put/Get/DeleteBucketLifecycleConfiguration: S3's XML to and from ``core/lifecycle.py`` rules."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from starlette.responses import Response
+
+from xolo.api.s3 import xml
+from xolo.api.s3.context import S3Request
+from xolo.core.errors import MalformedXML
+from xolo.core.lifecycle import Rule
+
+
+def _int(node: ET.Element | None, name: str) -> int | None:
+    if node is None:
+        return None
+    value = xml.text(node, name)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise MalformedXML(f"{name} must be an integer") from None
+
+
+def _tags(nodes: list[ET.Element]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for tag in nodes:
+        key = xml.text(tag, "Key")
+        if key is None:
+            raise MalformedXML("each Tag needs a Key")
+        tags[key] = xml.text(tag, "Value") or ""
+    return tags
+
+
+def _filter(rule: ET.Element) -> tuple[str, dict[str, str]]:
+    """(prefix, tags) of a rule's Filter, or of the older Rule-level Prefix."""
+    found = rule.find("Filter")
+    if found is None:
+        return xml.text(rule, "Prefix") or "", {}
+    both = found.find("And")
+    node = both if both is not None else found
+    return xml.text(node, "Prefix") or "", _tags(node.findall("Tag"))
+
+
+def parse_rules(body: bytes) -> list[dict[str, Any]]:
+    """The rules of a ``LifecycleConfiguration`` document, as ``core/lifecycle.py`` reads them."""
+    doc = xml.parse(body, "LifecycleConfiguration")
+    rules = []
+    for rule in doc.findall("Rule"):
+        status = xml.text(rule, "Status")
+        if status not in ("Enabled", "Disabled"):
+            raise MalformedXML("each Rule needs a Status of Enabled or Disabled")
+        prefix, tags = _filter(rule)
+        expiration = rule.find("Expiration")
+        rules.append(
+            {
+                "id": xml.text(rule, "ID") or "",
+                "enabled": status == "Enabled",
+                "prefix": prefix,
+                "tags": tags,
+                "expiration_days": _int(expiration, "Days"),
+                "expiration_date": xml.text(expiration, "Date") if expiration is not None else None,
+                "noncurrent_days": _int(rule.find("NoncurrentVersionExpiration"), "NoncurrentDays"),
+                "abort_days": _int(
+                    rule.find("AbortIncompleteMultipartUpload"), "DaysAfterInitiation"
+                ),
+            }
+        )
+    return rules
+
+
+def _rule_xml(rule: Rule) -> str:
+    tags = [xml.raw("Tag", xml.el("Key", k), xml.el("Value", v)) for k, v in rule.tags.items()]
+    if tags:
+        inner = [xml.el("Prefix", rule.prefix)] if rule.prefix else []
+        filt = xml.raw(
+            "Filter", xml.raw("And", *inner, *tags) if inner or len(tags) > 1 else tags[0]
+        )
+    else:
+        filt = xml.raw("Filter", xml.el("Prefix", rule.prefix))
+    parts = [
+        xml.el("ID", rule.id),
+        filt,
+        xml.el("Status", "Enabled" if rule.enabled else "Disabled"),
+    ]
+    if rule.expiration_days is not None:
+        parts.append(xml.raw("Expiration", xml.el("Days", rule.expiration_days)))
+    if rule.expiration_date is not None:
+        parts.append(xml.raw("Expiration", xml.el("Date", xml.iso(rule.expiration_date))))
+    if rule.noncurrent_days is not None:
+        parts.append(
+            xml.raw("NoncurrentVersionExpiration", xml.el("NoncurrentDays", rule.noncurrent_days))
+        )
+    if rule.abort_days is not None:
+        parts.append(
+            xml.raw(
+                "AbortIncompleteMultipartUpload", xml.el("DaysAfterInitiation", rule.abort_days)
+            )
+        )
+    return xml.raw("Rule", *parts)
+
+
+async def put_lifecycle(r: S3Request) -> Response:
+    await r.require("admin")
+    rules = parse_rules(await r.body().read(xml.MAX_XML))
+    await r.service.set_lifecycle(r.bucket, rules)
+    return Response()
+
+
+async def get_lifecycle(r: S3Request) -> Response:
+    await r.require("read")
+    rules = await r.service.get_lifecycle(r.bucket)
+    return xml.xml_response(
+        xml.document("LifecycleConfiguration", *(_rule_xml(rule) for rule in rules))
+    )
+
+
+async def delete_lifecycle(r: S3Request) -> Response:
+    await r.require("admin")
+    await r.service.delete_lifecycle(r.bucket)
+    return Response(status_code=204)
