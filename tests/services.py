@@ -73,3 +73,20 @@ def require(service: Service) -> None:
     if services_required():
         pytest.fail(f"{message} ({ENV} is set, so this test may not skip)", pytrace=False)
     pytest.skip(message)
+
+
+CHROMIUM_START = "apt-get install -y chromium (Debian's package; .ci/run installs it when missing)"
+
+
+def require_program(path: str, install: str) -> str:
+    """A program some tests drive (a headless browser): skip without it, or fail under
+    ``XOLO_TEST_SERVICES``, saying how to install it."""
+    import shutil
+
+    found = shutil.which(path)
+    if found:
+        return found
+    message = f"{path} is not installed; install it with: {install}"
+    if services_required():
+        pytest.fail(f"{message} ({ENV} is set, so this test may not skip)", pytrace=False)
+    pytest.skip(message)

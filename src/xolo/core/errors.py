@@ -75,6 +75,13 @@ class InvalidMetadata(BadRequest):
     code = "InvalidMetadata"
 
 
+class CORSForbidden(XoloError):
+    """A browser's cross-origin request that no CORS rule of the bucket allows."""
+
+    status = 403
+    code = "AccessForbidden"
+
+
 class InvalidTag(BadRequest):
     """A tag's key or value breaks S3's tagging rules (length, duplicate key, ``aws:``)."""
 

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xolo.api.http import close_if_body_unread, new_request_id
 from xolo.api.metrics import Metrics
-from xolo.api.s3 import attributes, buckets, lifecycle, multipart, objects, xml
+from xolo.api.s3 import attributes, buckets, config, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
 from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
@@ -29,7 +29,6 @@ UNSUPPORTED = frozenset(
         "acl",
         "policy",
         "policyStatus",
-        "cors",
         "tagging",
         "website",
         "logging",
@@ -84,11 +83,17 @@ def route(r: S3Request) -> Handler:
             return buckets.list_buckets
         raise MethodNotAllowed("the service endpoint only lists buckets")
     if not r.key:
+        if "cors" in q and method in ("GET", "PUT", "DELETE"):
+            return {
+                "GET": config.get_cors,
+                "PUT": config.put_cors,
+                "DELETE": config.delete_cors,
+            }[method]
         if "lifecycle" in q and method in ("GET", "PUT", "DELETE"):
             return {
-                "GET": lifecycle.get_lifecycle,
-                "PUT": lifecycle.put_lifecycle,
-                "DELETE": lifecycle.delete_lifecycle,
+                "GET": config.get_lifecycle,
+                "PUT": config.put_lifecycle,
+                "DELETE": config.delete_lifecycle,
             }[method]
         if method == "GET":
             if "location" in q:
@@ -147,6 +152,22 @@ async def _head(r: S3Request) -> Response:
     return await objects.get_object(r, head=True)
 
 
+async def _preflight(service: ObjectService, request: Request, bucket: str) -> Response:
+    """A browser's CORS preflight: answered from the bucket's rules, before (and without)
+    authentication, since browsers send none."""
+    h = request.headers
+    try:
+        headers = await service.cors_preflight(
+            bucket,
+            origin=h.get("origin"),
+            method=h.get("access-control-request-method"),
+            headers=h.get("access-control-request-headers"),
+        )
+    except XoloError as exc:
+        return xml.error_response(exc, request.url.path, new_request_id(), head=False)
+    return Response(headers=headers)
+
+
 def build_s3_app(
     service: ObjectService,
     auth: Authenticator,
@@ -165,8 +186,13 @@ def build_s3_app(
         request = Request(scope, receive)
         request_id = new_request_id()
         head = request.method == "HEAD"
+        bucket = ""
         try:
             bucket, key = locate(scope, domain)
+            if request.method == "OPTIONS":
+                response = await _preflight(service, request, bucket)
+                await response(scope, receive, send)
+                return
             try:
                 caller = await s3auth.authenticate(request)
             except XoloError as exc:
@@ -182,6 +208,13 @@ def build_s3_app(
             error = XoloError("We encountered an internal error. Please try again.")
             response = xml.error_response(error, scope["path"], request_id, head=head)
         response.headers["x-amz-request-id"] = request_id
+        origin = request.headers.get("origin")
+        if origin and bucket:
+            try:
+                cors = await service.cors_headers(bucket, origin=origin, method=request.method)
+            except XoloError:  # the store is unreachable: the answer goes without CORS headers
+                cors = {}
+            response.headers.update(cors)
         close_if_body_unread(request, response)
         metrics.observe("s3", request.method, response.status_code, time.perf_counter() - started)
         await response(scope, receive, send)

@@ -1,4 +1,5 @@
-"""Put/Get/DeleteBucketLifecycleConfiguration: S3's XML to and from ``core/lifecycle.py`` rules."""
+"""Bucket configuration over S3: lifecycle rules (``core/lifecycle.py``) and CORS rules
+(``core/cors.py``), S3's XML to and from the documents the service keeps."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from starlette.responses import Response
 
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
+from xolo.core.cors import CorsRule
 from xolo.core.errors import MalformedXML
 from xolo.core.lifecycle import Rule
 
@@ -121,4 +123,58 @@ async def get_lifecycle(r: S3Request) -> Response:
 async def delete_lifecycle(r: S3Request) -> Response:
     await r.require("admin")
     await r.service.delete_lifecycle(r.bucket)
+    return Response(status_code=204)
+
+
+# -- CORS -----------------------------------------------------------------------------------------
+
+_CORS_LISTS = {
+    "AllowedOrigin": "allowed_origins",
+    "AllowedMethod": "allowed_methods",
+    "AllowedHeader": "allowed_headers",
+    "ExposeHeader": "expose_headers",
+}
+
+
+def parse_cors(body: bytes) -> list[dict[str, Any]]:
+    """The rules of a ``CORSConfiguration`` document, as ``core/cors.py`` reads them."""
+    doc = xml.parse(body, "CORSConfiguration")
+    rules: list[dict[str, Any]] = []
+    for node in doc.findall("CORSRule"):
+        rule: dict[str, Any] = {
+            field: [child.text or "" for child in node.findall(element)]
+            for element, field in _CORS_LISTS.items()
+        }
+        rule["id"] = xml.text(node, "ID") or ""
+        rule["max_age"] = _int(node, "MaxAgeSeconds")
+        rules.append(rule)
+    return rules
+
+
+def _cors_xml(rule: CorsRule) -> str:
+    parts = [xml.el("ID", rule.id)] if rule.id else []
+    parts += [xml.el("AllowedHeader", h) for h in rule.allowed_headers]
+    parts += [xml.el("AllowedMethod", m) for m in rule.allowed_methods]
+    parts += [xml.el("AllowedOrigin", o) for o in rule.allowed_origins]
+    parts += [xml.el("ExposeHeader", h) for h in rule.expose_headers]
+    if rule.max_age is not None:
+        parts.append(xml.el("MaxAgeSeconds", rule.max_age))
+    return xml.raw("CORSRule", *parts)
+
+
+async def put_cors(r: S3Request) -> Response:
+    await r.require("admin")
+    await r.service.set_cors(r.bucket, parse_cors(await r.body().read(xml.MAX_XML)))
+    return Response()
+
+
+async def get_cors(r: S3Request) -> Response:
+    await r.require("read")
+    rules = await r.service.get_cors(r.bucket)
+    return xml.xml_response(xml.document("CORSConfiguration", *(_cors_xml(x) for x in rules)))
+
+
+async def delete_cors(r: S3Request) -> Response:
+    await r.require("admin")
+    await r.service.delete_cors(r.bucket)
     return Response(status_code=204)
