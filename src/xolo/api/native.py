@@ -257,7 +257,12 @@ class NativeAPI:
         key = request.path_params["key"]
         method = request.method
         if method in ("GET", "HEAD"):
-            await self.require(request, "read", bucket)
+            version_id = request.query_params.get("version_id")
+
+            async def acl() -> str | None:
+                return await self.service.object_acl(bucket, key, version_id=version_id)
+
+            await self.service.policy.require_object_read(self.principal(request), bucket, acl)
             return await self._read(request, bucket, key)
         await self.require(request, "write", bucket)
         if method == "DELETE":

@@ -261,6 +261,8 @@ class MultipartUpload:
     checksum_type: str | None = None
     """``COMPOSITE`` (a checksum of the parts' checksums) or ``FULL_OBJECT`` (CRCs only)."""
     headers: Mapping[str, str] = field(default_factory=dict)
+    acl: str | None = None
+    """The canned ACL the completed object gets."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

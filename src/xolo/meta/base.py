@@ -78,8 +78,9 @@ class BucketStore(Protocol):
     ) -> Bucket:
         """Replace one section of the bucket's configuration (``BucketConfig``: lifecycle
         rules, CORS rules, canned ACL) and leave the others as they are, in one transaction,
-        so configuring one section never undoes a concurrent change to another. Raises
-        NoSuchBucket."""
+        so configuring one section never undoes a concurrent change to another. Setting the
+        ``acl`` section sets ``public_read`` in the settings to match, in the same transaction
+        (the two can never disagree after an S3 PutBucketAcl). Raises NoSuchBucket."""
         ...
 
     async def get_bucket(self, name: str) -> Bucket:

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xolo.core import versions
+from xolo.core.acl import anonymous_reads
 from xolo.core.audit import GENESIS, Change, Entry, deleted_change, link
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
@@ -233,7 +234,12 @@ class MemoryMetaStore:
         state = self._state(name)
         doc = state.bucket.config.to_json()
         doc[section] = value
-        state.bucket = dataclasses.replace(state.bucket, config=BucketConfig.from_json(doc))
+        settings = state.bucket.settings
+        if section == "acl":
+            settings = settings.updated({"public_read": anonymous_reads(str(value))})
+        state.bucket = dataclasses.replace(
+            state.bucket, config=BucketConfig.from_json(doc), settings=settings
+        )
         self._audit(change)
         return self._with_stats(state)
 

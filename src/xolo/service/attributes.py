@@ -1,17 +1,19 @@
-"""What S3 lets a caller change or ask of an object besides its bytes: its tags and its parts.
+"""What S3 lets a caller change or ask of an object besides its bytes: tags, canned ACLs, parts.
 
-A mixin of ObjectService. Tags amend one version in place (S3 gives them no version of
+A mixin of ObjectService. Tags and ACLs amend one version in place (S3 gives them no version of
 their own): the bytes, ETag and version token stay, and the change is audited.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from xolo.core.acl import check_bucket_acl, check_object_acl, effective_bucket_acl
 from xolo.core.audit import Change
-from xolo.core.errors import MethodNotAllowed, NoSuchKey
+from xolo.core.errors import MethodNotAllowed, NoSuchKey, XoloError
 from xolo.core.names import check_tags
-from xolo.core.records import ObjectRecord, PartLayout
+from xolo.core.records import Bucket, ObjectRecord, PartLayout
 from xolo.meta.base import MetaStore
 from xolo.service.context import actor
 
@@ -20,10 +22,11 @@ MAX_PARTS_PAGE = 1000
 
 
 class AttributesMixin:
-    """Tagging and part listings of ObjectService (which provides these)."""
+    """Tagging, ACLs and part listings of ObjectService (which provides these)."""
 
     _meta: MetaStore
     _clock: Callable[[], float]
+    _bucket_cache: dict[str, Any]
 
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
@@ -41,6 +44,7 @@ class AttributesMixin:
         version_id: str | None,
         *,
         tags: Mapping[str, str] | None = None,
+        acl: str | None = None,
     ) -> ObjectRecord:
         # head_object raises what S3 answers for a missing key, version or a delete marker.
         record = await self.head_object(bucket, key, version_id=version_id)
@@ -55,7 +59,7 @@ class AttributesMixin:
             actor=actor(),
         )
         amended = await self._meta.amend_object(
-            bucket, key, record.version_id, tags=tags, change=change
+            bucket, key, record.version_id, tags=tags, acl=acl, change=change
         )
         if amended is None:  # deleted between the two steps
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")
@@ -80,6 +84,38 @@ class AttributesMixin:
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
         return await self._amend("tag", bucket, key, version_id, tags={})
+
+    async def set_object_acl(
+        self, bucket: str, key: str, acl: str, *, version_id: str | None = None
+    ) -> ObjectRecord:
+        """Give one version a canned ACL (``core/acl.py``); ``public-read`` makes it readable
+        by anyone even in a private bucket."""
+        return await self._amend("acl", bucket, key, version_id, acl=check_object_acl(acl))
+
+    async def object_acl(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> str | None:
+        """The version's canned ACL for the access decision: None when there is no such
+        version (or it is a delete marker), so a refusal looks the same either way."""
+        try:
+            record = await self.head_object(bucket, key, version_id=version_id)
+        except XoloError:
+            return None
+        return record.acl
+
+    async def set_bucket_acl(self, bucket: str, acl: str) -> Bucket:
+        """Give the bucket a canned ACL; ``public_read`` follows it in the same transaction."""
+        change = Change(op="bucket.update", bucket=bucket, time=self._clock(), actor=actor())
+        updated = await self._meta.set_bucket_config(
+            bucket, "acl", check_bucket_acl(acl), change=change
+        )
+        self._bucket_cache.pop(bucket, None)
+        return updated
+
+    async def bucket_acl(self, bucket: str) -> str:
+        """The canned ACL the bucket behaves by (its ACL and ``public_read`` together)."""
+        found = await self._meta.get_bucket(bucket)
+        return effective_bucket_acl(found.config.acl, found.settings.public_read)
 
     async def object_parts(
         self,

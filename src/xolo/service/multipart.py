@@ -13,6 +13,7 @@ import secrets
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from xolo.core.acl import check_object_acl
 from xolo.core.checksums import (
     ALGORITHMS,
     COMPOSITE,
@@ -114,6 +115,7 @@ class MultipartMixin:
         checksum_algorithm: str | None = None,
         checksum_type: str | None = None,
         headers: Mapping[str, str] | None = None,
+        acl: str | None = None,
     ) -> MultipartUpload:
         """Start an upload. With ``checksum_algorithm`` every part gets that checksum and the
         object a whole-object one of ``checksum_type``: COMPOSITE (the default, except for
@@ -133,6 +135,7 @@ class MultipartMixin:
             checksum_algorithm=checksum_algorithm,
             checksum_type=checksum_type,
             headers=check_headers(headers or {}),
+            acl=check_object_acl(acl) if acl is not None else None,
         )
         await self._meta.create_multipart(upload)
         return upload
@@ -226,6 +229,7 @@ class MultipartMixin:
                 for p in chosen
             ),
             upload_id=upload.upload_id,
+            acl=upload.acl,
         )
         committed, _ = await self._meta.complete_multipart(
             upload.upload_id, record, condition, change=recorded("complete", record)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from xolo.chunks.base import ChunkStore
+from xolo.core.acl import check_object_acl
 from xolo.core.audit import Change
 from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
@@ -424,6 +425,7 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
         content_md5: str | None = None,
         checksum_algorithms: frozenset[str] = frozenset(),
         expected_checksums: Mapping[str, str] | None = None,
+        acl: str | None = None,
     ) -> ObjectRecord:
         """Store ``body`` as the object, replacing any current one atomically.
 
@@ -434,6 +436,7 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
         """
         meta, tag_map = self._check_object_args(bucket, key, content_type, metadata, tags)
         stored_headers = check_headers(headers or {})
+        acl = check_object_acl(acl) if acl is not None else None
         if sha256 is not None and (len(sha256) != 64 or sha256 != sha256.lower()):
             raise InvalidArgument("sha256 must be 64 lowercase hex characters")
         sink = await self._precheck(bucket, key, condition)
@@ -456,6 +459,7 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
             tags=tag_map,
             headers=stored_headers,
         )
+        record = dataclasses.replace(record, acl=acl) if acl else record
         stored, _ = await self._meta.put_object(record, condition, change=recorded("put", record))
         self._changed(bucket)
         return stored
@@ -593,10 +597,13 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
         headers: Mapping[str, str] | None = None,
         condition: WriteCondition = NO_CONDITION,
         source_version_id: str | None = None,
+        acl: str | None = None,
     ) -> ObjectRecord:
         """Copy by manifest (of the source's current version, or of ``source_version_id``): no
-        chunk is read or written."""
+        chunk is read or written. The copy has its own ACL (``acl``; private by default), as
+        in S3, and keeps the source's tags."""
         meta, _ = self._check_object_args(bucket, key, content_type, metadata, None)
+        acl = check_object_acl(acl) if acl is not None else None
         source = await self.head_object(source_bucket, source_key, version_id=source_version_id)
         record = dataclasses.replace(
             source,
@@ -610,6 +617,8 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
             else source.content_type,
             metadata=meta if replace_metadata else dict(source.metadata),
             headers=check_headers(headers or {}) if replace_metadata else dict(source.headers),
+            acl=acl,
+            upload_id=None,
         )
         # The commit gives the copy its own reference to each chunk; a chunk GC collected since
         # the source was read fails it (ChunkCollected) rather than committing a hole.

@@ -4,7 +4,10 @@ A caller is a ``Principal`` (a key, with grants) or anonymous (None). The rules:
 
 * a key may do what its grants allow on a bucket (``read`` < ``write`` < ``admin``, per bucket
   or on ``*``); root may do anything;
-* an anonymous caller may only read a bucket whose settings say ``public_read``;
+* a bucket's canned ACL (``core/acl.py``) opens it further: ``public-read`` (or the
+  ``public_read`` setting) lets anyone read, ``public-read-write`` lets anyone read and write,
+  ``authenticated-read`` lets any valid key read; an object's own ACL may open that one
+  version to readers the bucket turns away (``require_object_read``);
 * a refusal never says whether the bucket exists: a key without the grant gets AccessDenied
   (403) for a bucket that exists and for one that does not, and an anonymous caller gets
   Unauthenticated (401; S3 answers it as AccessDenied) for both.
@@ -19,6 +22,13 @@ import enum
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Literal
 
+from xolo.core.acl import (
+    PRIVATE,
+    anonymous_reads,
+    anonymous_writes,
+    authenticated_reads,
+    effective_bucket_acl,
+)
 from xolo.core.errors import AccessDenied, BucketAlreadyExists, NoSuchBucket, Unauthenticated
 from xolo.core.records import Bucket
 from xolo.service.auth import Principal
@@ -50,25 +60,55 @@ class AccessPolicy:
     def __init__(self, *, bucket: Callable[[str], Awaitable[Bucket]]) -> None:
         self._bucket = bucket
 
-    async def _public(self, name: str) -> bool:
+    async def _acl(self, name: str) -> str:
         try:
-            return (await self._bucket(name)).settings.public_read
+            bucket = await self._bucket(name)
         except NoSuchBucket:
-            return False  # the same answer as a private bucket
+            return PRIVATE  # the same answer as a private bucket
+        return effective_bucket_acl(bucket.config.acl, bucket.settings.public_read)
+
+    @staticmethod
+    def _acl_allows(acl: str, level: Level, *, signed: bool) -> bool:
+        if level == "read":
+            return authenticated_reads(acl) if signed else anonymous_reads(acl)
+        return level == "write" and anonymous_writes(acl)
 
     async def require(self, principal: Principal | None, level: Level, bucket: str | None) -> None:
         """Raise unless ``principal`` may act at ``level`` on ``bucket`` (None: the service)."""
+        if principal is not None and principal.can(level, bucket):
+            return
+        signed = principal is not None
+        if (
+            bucket
+            and level != "admin"
+            and self._acl_allows(await self._acl(bucket), level, signed=signed)
+        ):
+            return
         if principal is not None:
-            if principal.can(level, bucket):
-                return
             raise AccessDenied(
                 f"this key may not {level} {('bucket ' + bucket) if bucket else 'here'}"
             )
-        if level == "read" and bucket and await self._public(bucket):
-            return
         raise Unauthenticated(
             "credentials are required (anonymous callers may only read public-read buckets)"
         )
+
+    async def require_object_read(
+        self,
+        principal: Principal | None,
+        bucket: str,
+        object_acl: Callable[[], Awaitable[str | None]],
+    ) -> None:
+        """Like ``require(principal, "read", bucket)``, but an object whose own ACL lets this
+        caller read (``object_acl`` looks it up: None when there is no such object) is
+        readable even where the bucket says no. A refusal is the bucket's refusal, whether the
+        object exists or not, so it reveals nothing."""
+        try:
+            await self.require(principal, "read", bucket)
+        except (AccessDenied, Unauthenticated):
+            acl = await object_acl()
+            if acl is not None and self._acl_allows(acl, "read", signed=principal is not None):
+                return
+            raise
 
     def visible(self, principal: Principal | None, buckets: Sequence[Bucket]) -> list[Bucket]:
         """The buckets a bucket listing shows this caller: those it may read."""

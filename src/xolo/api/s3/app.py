@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from xolo.api.http import close_if_body_unread, new_request_id
 from xolo.api.metrics import Metrics
-from xolo.api.s3 import attributes, buckets, config, multipart, objects, xml
+from xolo.api.s3 import acl, attributes, buckets, config, multipart, objects, xml
 from xolo.api.s3.auth import S3Authenticator
 from xolo.api.s3.context import DEFAULT_REGION, S3Request
 from xolo.core.errors import MethodNotAllowed, NotImplementedByXolo, XoloError
@@ -26,7 +26,6 @@ Handler = Callable[[S3Request], Awaitable[Response]]
 
 UNSUPPORTED = frozenset(
     {
-        "acl",
         "policy",
         "policyStatus",
         "tagging",
@@ -82,6 +81,10 @@ def route(r: S3Request) -> Handler:
         if method == "GET":
             return buckets.list_buckets
         raise MethodNotAllowed("the service endpoint only lists buckets")
+    if "acl" in q and method in ("GET", "PUT"):
+        if r.key:
+            return acl.get_object_acl if method == "GET" else acl.put_object_acl
+        return acl.get_bucket_acl if method == "GET" else acl.put_bucket_acl
     if not r.key:
         if "cors" in q and method in ("GET", "PUT", "DELETE"):
             return {

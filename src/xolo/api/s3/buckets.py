@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
+from xolo.core.acl import PRIVATE, PUBLIC_READ, anonymous_reads, check_bucket_acl
 from xolo.core.errors import (
     BucketAlreadyOwnedByYou,
     InvalidArgument,
@@ -56,16 +57,16 @@ async def create_bucket(r: S3Request) -> Response:
     location = xml.parse_location(await r.body().read(64 * 1024))
     if location and location != r.region:
         raise InvalidArgument(f"this endpoint serves region {r.region!r}, not {location!r}")
-    acl = r.request.headers.get("x-amz-acl", "private")
-    if acl not in ("private", "public-read"):
-        raise NotImplementedByXolo(
-            f"canned ACL {acl!r} is not supported; use private or public-read"
-        )
+    acl = check_bucket_acl(r.request.headers.get("x-amz-acl", PRIVATE))
+    if any(name.startswith("x-amz-grant-") for name in r.request.headers):
+        raise NotImplementedByXolo("x-amz-grant-* headers are not supported; use x-amz-acl")
     policy = r.service.policy
     principal = await policy.before_create(r.caller.principal, r.bucket)
     bucket, created = await r.service.create_bucket(
-        r.bucket, BucketSettings(public_read=acl == "public-read"), owner=principal.access_key
+        r.bucket, BucketSettings(public_read=anonymous_reads(acl)), owner=principal.access_key
     )
+    if created and acl not in (PRIVATE, PUBLIC_READ):
+        await r.service.set_bucket_acl(r.bucket, acl)
     outcome = policy.after_create(principal, bucket, created)
     if outcome is Created.ALREADY_YOURS and r.region != "us-east-1":
         raise BucketAlreadyOwnedByYou(

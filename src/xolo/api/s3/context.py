@@ -37,6 +37,14 @@ class S3Request:
         principal = self.caller.principal
         return principal.access_key if principal else "anonymous"
 
+    async def require_object_read(self, version_id: str | None) -> None:
+        """Read access to this request's object: the bucket's, or the object's own ACL."""
+
+        async def acl() -> str | None:
+            return await self.service.object_acl(self.bucket, self.key, version_id=version_id)
+
+        await self.service.policy.require_object_read(self.caller.principal, self.bucket, acl)
+
     async def require(self, level: Level, bucket: str | None = None) -> None:
         """Ask the service's access policy (anonymous refusals are answered as AccessDenied)."""
         bucket = bucket if bucket is not None else self.bucket

@@ -12,7 +12,7 @@ from xolo.api.s3.objects import (
     check_copy_conditions,
     condition,
     copy_source,
-    refuse_object_acl,
+    request_acl,
     stored_headers,
     user_metadata,
     version_headers,
@@ -28,7 +28,7 @@ async def _upload(r: S3Request) -> MultipartUpload:
 
 async def create(r: S3Request) -> Response:
     await r.require("write")
-    refuse_object_acl(r)
+    acl = request_acl(r)
     h = r.request.headers
     algorithm = h.get("x-amz-checksum-algorithm")
     kind = h.get("x-amz-checksum-type")
@@ -41,6 +41,7 @@ async def create(r: S3Request) -> Response:
         checksum_algorithm=algorithm.lower() if algorithm else None,
         checksum_type=kind.upper() if kind else None,
         headers=stored_headers(r),
+        acl=acl,
     )
     body = xml.document(
         "InitiateMultipartUploadResult",

@@ -95,17 +95,18 @@ def _part_number(r: S3Request) -> int | None:
     return int(raw)
 
 
-def refuse_object_acl(r: S3Request) -> None:
-    acl = r.request.headers.get("x-amz-acl", "private")
-    if acl != "private":
+def request_acl(r: S3Request) -> str | None:
+    """The canned ACL a write asks for (``x-amz-acl``); explicit grant headers are refused."""
+    if any(name.startswith("x-amz-grant-") for name in r.request.headers):
         raise NotImplementedByXolo(
-            f"object ACL {acl!r} is not supported; make the bucket public-read"
+            "x-amz-grant-* headers are not supported; use a canned x-amz-acl"
         )
+    return r.request.headers.get("x-amz-acl")
 
 
 async def put_object(r: S3Request) -> Response:
     await r.require("write")
-    refuse_object_acl(r)
+    acl = request_acl(r)
     body = r.body()
     h = r.request.headers
     record = await r.service.put_object(
@@ -122,6 +123,7 @@ async def put_object(r: S3Request) -> Response:
         content_md5=body.content_md5,
         checksum_algorithms=body.algorithms,
         expected_checksums=body.expected,
+        acl=acl,
     )
     r.metrics.bytes_in.inc(record.size)
     return Response(
@@ -152,7 +154,7 @@ def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
 
 
 async def get_object(r: S3Request, *, head: bool) -> Response:
-    await r.require("read")
+    await r.require_object_read(version_query(r))
     h = r.request.headers
     part_number = _part_number(r)
     reader = await r.service.open_object(
@@ -292,7 +294,7 @@ async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
 
 async def copy_object(r: S3Request) -> Response:
     await r.require("write")
-    refuse_object_acl(r)
+    acl = request_acl(r)
     src_bucket, src_key, src_version = copy_source(r)
     await r.require("read", src_bucket)
     source = await r.service.head_object(src_bucket, src_key, version_id=src_version)
@@ -317,6 +319,7 @@ async def copy_object(r: S3Request) -> Response:
         headers=stored_headers(r),
         condition=condition(r),
         source_version_id=src_version,
+        acl=acl,
     )
     body = xml.document(
         "CopyObjectResult",

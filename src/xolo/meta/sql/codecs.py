@@ -39,7 +39,7 @@ BUCKET_SELECT = (
 )
 MULTIPART_COLUMNS = (
     "upload_id, bucket, key, created, content_type, metadata, tags, checksum_algorithm, headers, "
-    "checksum_type"
+    "checksum_type, acl"
 )
 PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 UPLOAD_COLUMNS = "upload_id, bucket, key, size, sha256, content_type, tags, created, expires"
@@ -167,7 +167,7 @@ def parts_from_json(doc: str) -> tuple[str | None, tuple[PartLayout, ...]]:
 
 
 def multipart(row: Row) -> MultipartUpload:
-    uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs, kind = row
+    uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs, kind, acl = row
     return MultipartUpload(
         upload_id=uid,
         bucket=bucket_name,
@@ -178,6 +178,7 @@ def multipart(row: Row) -> MultipartUpload:
         tags=json.loads(tags),
         checksum_algorithm=algorithm,
         checksum_type=kind,
+        acl=acl,
         headers=json.loads(hdrs),
     )
 
@@ -194,6 +195,7 @@ def multipart_values(up: MultipartUpload) -> tuple[Any, ...]:
         up.checksum_algorithm,
         dumps(up.headers),
         up.checksum_type,
+        up.acl,
     )
 
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from xolo.core import versions
+from xolo.core.acl import anonymous_reads
 from xolo.core.audit import Change, Entry, deleted_change
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
@@ -138,10 +139,22 @@ class SqlObjects:
             doc = json.loads(row[0])
             doc[section] = value
             await t.run("UPDATE buckets SET config = ? WHERE name = ?", codecs.dumps(doc), name)
+            if section == "acl":
+                await self._follow_acl(t, name, str(value))
             await self._audit(t, change)
             return await self._bucket(t, name)
 
         return await self._db.write(tx)
+
+    async def _follow_acl(self, t: Tx, name: str, acl: str) -> None:
+        """Keep ``public_read`` in step with a canned ACL, in the same transaction."""
+        row = await t.one(f"SELECT settings FROM buckets WHERE name = ?{self._d.for_update}", name)
+        assert row is not None
+        settings = BucketSettings.from_json(json.loads(row[0])).updated(
+            {"public_read": anonymous_reads(acl)}
+        )
+        doc = codecs.dumps(settings.to_json())
+        await t.run("UPDATE buckets SET settings = ? WHERE name = ?", doc, name)
 
     async def get_bucket(self, name: str) -> Bucket:
         async def q(t: Tx) -> Bucket:
@@ -609,7 +622,7 @@ class SqlObjects:
             await self._require_bucket(t, upload.bucket)
             await t.run(
                 f"INSERT INTO multipart_uploads ({MULTIPART_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 *codecs.multipart_values(upload),
             )
 

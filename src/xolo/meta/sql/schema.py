@@ -246,7 +246,8 @@ ALTER TABLE objects ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
 ALTER TABLE objects ADD COLUMN acl {text};
 ALTER TABLE object_versions ADD COLUMN parts {text} NOT NULL DEFAULT '{{}}';
 ALTER TABLE object_versions ADD COLUMN acl {text};
-ALTER TABLE multipart_uploads ADD COLUMN checksum_type {text}
+ALTER TABLE multipart_uploads ADD COLUMN checksum_type {text};
+ALTER TABLE multipart_uploads ADD COLUMN acl {text}
 """
 """Bucket configuration (lifecycle, CORS, canned ACL), each object's multipart layout (parts,
 the upload that made it) and its canned ACL; a multipart upload's checksum type (COMPOSITE
