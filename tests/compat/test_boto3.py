@@ -738,11 +738,3 @@ def test_unsigned_payload_and_signed_payload_mismatch(
     )
     assert r.status_code == 400 and b"<Code>BadDigest</Code>" in r.content
     assert "lying.txt" not in keys(s3, bucket)
-
-
-def test_object_acls_are_out_of_scope(s3: Any, bucket: str) -> None:
-    with pytest.raises(ClientError) as e:
-        s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="public-read")
-    assert code(e) == "NotImplemented"
-    s3.put_object(Bucket=bucket, Key="acl", Body=b"x", ACL="private")
-    assert keys(s3, bucket) == ["acl"]
