@@ -15,6 +15,7 @@ from xolo.core.errors import (
     ConcurrentUpdate,
     InvalidArgument,
     NoSuchBucket,
+    NoSuchKey,
     NoSuchUpload,
     PreconditionFailed,
 )
@@ -152,7 +153,7 @@ async def test_write_conditions(meta: MetaStore) -> None:
         await meta.put_object(obj("k", etag="other"), create_only)
     with pytest.raises(PreconditionFailed):
         await meta.put_object(obj("k", etag="e9"), WriteCondition(if_match='"nope"'))
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(NoSuchKey):  # If-Match on an absent key, as S3 answers it
         await meta.put_object(obj("absent", etag="e9"), WriteCondition(if_match='"e1"'))
     await meta.put_object(obj("k", etag="e2", version="v2"), WriteCondition(if_match='"e1"'))
     with pytest.raises(ConcurrentUpdate):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import email.errors
+import email.header
 import itertools
 import json
 import secrets
@@ -125,3 +128,31 @@ def close_if_body_unread(request: Request, response: Response) -> None:
     h = request.headers
     if "transfer-encoding" in h or h.get("content-length", "0") not in ("0", ""):
         response.headers["connection"] = "close"
+
+
+def header_text(value: str) -> str:
+    """The text a client meant by a header value: its raw bytes read as UTF-8 (servers hand
+    headers over decoded as Latin-1), and RFC 2047 encoded words (``=?UTF-8?B?…?=``) decoded,
+    as S3 treats user metadata. Bytes that are not UTF-8 stay Latin-1."""
+    try:
+        text = value.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        text = value
+    if "=?" not in text:
+        return text
+    try:
+        parts = email.header.decode_header(text)
+    except (ValueError, email.errors.HeaderParseError):
+        return text
+    return "".join(
+        p.decode(charset or "utf-8", "replace") if isinstance(p, bytes) else p
+        for p, charset in parts
+    )
+
+
+def header_value(text: str) -> str:
+    """Text for a response header: as it is when it is printable US-ASCII, otherwise one RFC
+    2047 encoded word, as S3 returns non-ASCII metadata (headers carry ASCII safely only)."""
+    if all(" " <= c <= "~" or c == "\t" for c in text):
+        return text
+    return "=?UTF-8?B?" + base64.b64encode(text.encode()).decode() + "?="

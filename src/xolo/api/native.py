@@ -13,7 +13,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from xolo.api.http import body_stream, int_param, iso_time, json_body, write_condition
+from xolo.api.http import (
+    body_stream,
+    header_text,
+    header_value,
+    int_param,
+    iso_time,
+    json_body,
+    write_condition,
+)
 from xolo.api.metrics import Metrics
 from xolo.core.audit import SYSTEM, Entry
 from xolo.core.conditions import format_http_date
@@ -72,7 +80,7 @@ def object_headers(record: ObjectRecord) -> dict[str, str]:
         headers["x-xolo-tag-count"] = str(len(record.tags))
     headers.update(record.headers)
     for name, value in record.metadata.items():
-        headers[META_PREFIX + name] = value
+        headers[META_PREFIX + name] = header_value(value)
     return headers
 
 
@@ -82,7 +90,7 @@ def representation_headers(request: Request) -> dict[str, str]:
 
 def user_metadata(request: Request) -> dict[str, str]:
     return {
-        name[len(META_PREFIX) :]: value
+        name[len(META_PREFIX) :]: header_text(value)
         for name, value in request.headers.items()
         if name.startswith(META_PREFIX)
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import email.utils
 from dataclasses import dataclass
 
-from xolo.core.errors import ConcurrentUpdate, NotModified, PreconditionFailed
+from xolo.core.errors import ConcurrentUpdate, NoSuchKey, NotModified, PreconditionFailed
 
 
 def parse_http_date(value: str | None) -> float | None:
@@ -78,9 +78,11 @@ class WriteCondition:
     expect_version: str | None = None
 
     def check(self, current_etag: str | None, current_version: str | None) -> None:
-        if self.if_match is not None and (
-            current_etag is None or not etag_in(self.if_match, current_etag)
-        ):
+        """Raise unless the current object (its ETag and version; None when absent) meets
+        the conditions. ``If-Match`` on an absent key is NoSuchKey, as S3 answers it."""
+        if self.if_match is not None and current_etag is None:
+            raise NoSuchKey("If-Match was given, and the key does not exist")
+        if self.if_match is not None and not etag_in(self.if_match, current_etag or ""):
             raise PreconditionFailed("If-Match did not match the current object")
         if (
             self.if_none_match is not None

@@ -172,6 +172,12 @@ class AuthorizationHeaderMalformed(BadRequest):
     code = "AuthorizationHeaderMalformed"
 
 
+class AuthorizationQueryParametersError(BadRequest):
+    """A presigned URL's query parameters break SigV4's rules (its expiry, say)."""
+
+    code = "AuthorizationQueryParametersError"
+
+
 class Unauthenticated(XoloError):
     """Credentials are required."""
 

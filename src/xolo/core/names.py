@@ -81,17 +81,21 @@ def check_key(key: str) -> bytes:
 
 
 def check_metadata(metadata: Mapping[str, str]) -> dict[str, str]:
-    """Validate user metadata; names are case-insensitive and stored lowercased."""
+    """Validate user metadata; names are case-insensitive and stored lowercased. Values are
+    text without control characters: non-ASCII text is allowed and travels in headers as RFC
+    2047 encoded words, as S3 does; the limit counts UTF-8 bytes."""
     out: dict[str, str] = {}
     total = 0
     for name, value in metadata.items():
         lname = name.lower()
         if not _META_NAME.match(lname):
             raise InvalidMetadata(f"metadata name {name!r} must be an HTTP header token")
-        if not all(c == "\t" or " " <= c <= "~" for c in value):
+        if not isinstance(value, str) or any(
+            (c < " " and c != "\t") or "\x7f" <= c <= "\x9f" or "\ud800" <= c <= "\udfff"
+            for c in value
+        ):
             raise InvalidMetadata(
-                f"metadata value for {name!r} must be printable US-ASCII (as in S3), "
-                "since it travels in an HTTP header"
+                f"metadata value for {name!r} must be text without control characters"
             )
         total += len(lname.encode()) + len(value.encode())
         out[lname] = value

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from xolo.core.errors import InvalidRange
+from xolo.core.errors import InvalidArgument, InvalidRange
 
 _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 
@@ -56,3 +56,22 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if start >= size:
         raise InvalidRange(f"range start {start} is beyond the object's {size} bytes", size=size)
     return ByteRange(start, min(end, size - 1))
+
+
+_COPY_RANGE = re.compile(r"^bytes=(\d+)-(\d+)$")
+
+
+def parse_copy_range(header: str, size: int) -> ByteRange:
+    """An ``x-amz-copy-source-range`` as S3 judges it: exactly ``bytes=first-last``, both
+    inside the source object, or InvalidArgument (never a 416: it names the source, not the
+    response)."""
+    m = _COPY_RANGE.match(header.strip())
+    if not m:
+        raise InvalidArgument(
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first "
+            "and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    first, last = int(m.group(1)), int(m.group(2))
+    if first > last or last >= size:
+        raise InvalidArgument(f"Range specified is not valid for source object of size: {size}")
+    return ByteRange(first, last)

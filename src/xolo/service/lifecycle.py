@@ -16,7 +16,7 @@ from typing import Any
 
 from xolo.core.audit import Change
 from xolo.core.conditions import WriteCondition
-from xolo.core.errors import NoSuchLifecycleConfiguration, PreconditionFailed
+from xolo.core.errors import NoSuchKey, NoSuchLifecycleConfiguration, PreconditionFailed
 from xolo.core.lifecycle import Rule, check_rules, rule_from_json, rule_json
 from xolo.core.listing import after
 from xolo.core.records import Bucket, ObjectInfo, VersionInfo
@@ -98,7 +98,7 @@ class LifecycleMixin:
                 version_id=version_id,
                 change=change,
             )
-        except PreconditionFailed:  # rewritten since it was judged
+        except (PreconditionFailed, NoSuchKey):  # rewritten or removed since it was judged
             return False
         return removed is not None
 

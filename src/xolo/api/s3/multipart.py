@@ -19,6 +19,7 @@ from xolo.api.s3.objects import (
 )
 from xolo.core.errors import InvalidArgument, NoSuchUpload, NotImplementedByXolo
 from xolo.core.names import tags_from_query
+from xolo.core.ranges import parse_copy_range
 from xolo.core.records import MultipartUpload
 
 
@@ -91,8 +92,9 @@ async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -
     source = await r.service.head_object(src_bucket, src_key, version_id=src_version)
     await check_copy_conditions(r, source)
     source_range = r.request.headers.get("x-amz-copy-source-range")
-    if source_range is not None and not source_range.startswith("bytes="):
-        raise InvalidArgument("x-amz-copy-source-range must look like bytes=first-last")
+    if source_range is not None:
+        bounds = parse_copy_range(source_range, source.size)
+        source_range = f"bytes={bounds.start}-{bounds.end}"
     reader = await r.service.open_object(
         src_bucket, src_key, range=source_range, version_id=src_version
     )

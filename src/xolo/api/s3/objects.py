@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from starlette.responses import Response, StreamingResponse
 
+from xolo.api.http import header_text, header_value
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.checksums import checksum_type
@@ -36,7 +37,10 @@ RESPONSE_OVERRIDES = {
 
 
 def user_metadata(r: S3Request) -> dict[str, str]:
-    return {k[len(META) :]: v for k, v in r.request.headers.items() if k.startswith(META)}
+    """``x-amz-meta-*`` as text: UTF-8 bytes and RFC 2047 words decoded, as S3 stores them."""
+    return {
+        k[len(META) :]: header_text(v) for k, v in r.request.headers.items() if k.startswith(META)
+    }
 
 
 def stored_headers(r: S3Request) -> dict[str, str]:
@@ -146,7 +150,7 @@ def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
     if record.tags:
         headers["x-amz-tagging-count"] = str(len(record.tags))
     for name, value in record.metadata.items():
-        headers[META + name] = value
+        headers[META + name] = header_value(value)
     for param, header in RESPONSE_OVERRIDES.items():
         if param in r.query:
             headers[header] = r.query[param]

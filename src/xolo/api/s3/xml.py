@@ -61,7 +61,10 @@ def xml_response(body: str, status: int = 200, headers: dict[str, str] | None = 
 
 
 def encode_key(value: str, url: bool) -> str:
-    return urllib.parse.quote(value, safe="/") if url else value
+    """A key (or prefix, marker) as ``encoding-type=url`` listings give it, as AWS was seen to:
+    form encoding with ``/`` kept, so a space is ``+``, a ``+`` is ``%2B`` and a control
+    character such as U+0001 is ``%01``, which XML 1.0 could not carry."""
+    return urllib.parse.quote_plus(value, safe="/") if url else value
 
 
 # -- errors -------------------------------------------------------------------------------------
