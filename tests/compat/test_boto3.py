@@ -357,7 +357,7 @@ def test_listings(s3: Any, bucket: str) -> None:
     # Asked for explicitly, url encoding comes back as sent (botocore decodes only its own).
     encoded = s3.list_objects_v2(Bucket=bucket, EncodingType="url")
     assert [c["Key"] for c in encoded["Contents"]] == [
-        urllib.parse.quote(k, safe="/") for k in sorted(names, key=str.encode)
+        urllib.parse.quote_plus(k, safe="/") for k in sorted(names, key=str.encode)
     ]
     v1 = s3.list_objects(Bucket=bucket, Delimiter="/", MaxKeys=2)
     assert v1["IsTruncated"] and v1["NextMarker"]

@@ -125,7 +125,7 @@ def test_write_conditions() -> None:
     WriteCondition(if_none_match="*").check(None, None)
     with pytest.raises(errors.PreconditionFailed):
         WriteCondition(if_none_match="*").check("e", "v")
-    with pytest.raises(errors.PreconditionFailed):
+    with pytest.raises(errors.NoSuchKey):
         WriteCondition(if_match='"e"').check(None, None)
     with pytest.raises(errors.ConcurrentUpdate):
         WriteCondition(expect_version="").check("e", "v")
