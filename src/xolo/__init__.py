@@ -20,6 +20,7 @@ from pathlib import Path
 
 from xolo.chunks.disk import DiskChunkStore
 from xolo.chunks.memory import MemoryChunkStore
+from xolo.client import AsyncClient, Client
 from xolo.client.events import Event, every, on, run
 from xolo.core.audit import chain_key
 from xolo.core.conditions import WriteCondition
@@ -34,8 +35,10 @@ from xolo.service.objects import ObjectReader, ObjectService
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
     "Bucket",
     "BucketSettings",
+    "Client",
     "Event",
     "ListPage",
     "ObjectInfo",

@@ -6,8 +6,10 @@ import xolo
 def test_exported_names() -> None:
     assert sorted(xolo.__all__) == sorted(
         [
+            "AsyncClient",
             "Bucket",
             "BucketSettings",
+            "Client",
             "Event",
             "ListPage",
             "ObjectInfo",

@@ -23,6 +23,8 @@ def error_response(exc: XoloError, request_id: str, *, head: bool = False) -> Re
         if modified:
             headers["last-modified"] = format_http_date(float(modified))
         return Response(status_code=304, headers=headers)
+    # The code travels in a header too, so the answer to a HEAD (no body) still names it.
+    headers["x-xolo-error-code"] = exc.code
     if exc.details.get("delete_marker") == "true":
         headers["x-xolo-delete-marker"] = "true"
         headers["x-xolo-version-id"] = exc.details.get("version_id", "null")

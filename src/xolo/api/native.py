@@ -181,7 +181,10 @@ class NativeAPI:
                 raise MalformedJSON("bucket settings must be a JSON object")
             principal = self.principal(request)
             bucket, created = await self.service.put_bucket(
-                name, doc or {}, owner=principal.access_key if principal else None
+                name,
+                doc or {},
+                owner=principal.access_key if principal else None,
+                create_only=request.headers.get("if-none-match", "").strip() == "*",
             )
             return JSONResponse(bucket_json(bucket), status_code=201 if created else 200)
         if request.method == "DELETE":

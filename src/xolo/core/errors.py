@@ -8,17 +8,21 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     │   ├── InvalidArgument, InvalidBucketName, InvalidKeyName, InvalidMetadata,
     │   ├── InvalidChunkName, MalformedJSON, BadDigest, IncompleteBody, SizeMismatch,
     │   ├── EntityTooLarge, EntityTooSmall, InvalidPart, InvalidPartOrder, MalformedXML,
-    │   └── InvalidDigest, InvalidRequest, AuthorizationHeaderMalformed
+    │   ├── InvalidDigest, InvalidRequest, AuthorizationHeaderMalformed,
+    │   └── AuthorizationQueryParametersError, InvalidTag, TooManyTags
     ├── Unauthenticated (401), InvalidCredentials (401), AccessDenied (403),
     │   SignatureDoesNotMatch (403), InvalidAccessKeyId (403), RequestTimeTooSkewed (403)
-    ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchVersion, NoSuchUpload, NoSuchChunk
+    ├── CORSForbidden (403 AccessForbidden)
+    ├── NotFound (404): NoSuchBucket, NoSuchKey, NoSuchVersion, NoSuchUpload, NoSuchChunk,
+    │   NoSuchLifecycleConfiguration, NoSuchCORSConfiguration
     ├── MethodNotAllowed (405)
     ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, BucketAlreadyExists,
     │   ConcurrentUpdate
-    ├── PreconditionFailed (412), InvalidRange (416), NotModified (304)
+    ├── PreconditionFailed (412), InvalidRange (416), InvalidPartNumber (416), NotModified (304)
+    ├── IntegrityError (502, client side)
     ├── NotImplementedByXolo (501 NotImplemented)
     └── ServiceUnavailable (503): ChunkCollected, InsufficientReplicas, ChunkUnavailable,
-        StoreUnavailable, PeerUnavailable, ChunkCorrupt
+        StoreUnavailable, PeerUnavailable, ChunkCorrupt, TransportError (client side)
 
 Messages must never contain secrets: they are returned to clients and logged.
 """
@@ -185,7 +189,7 @@ class Unauthenticated(XoloError):
     code = "Unauthenticated"
 
 
-class InvalidCredentials(XoloError):
+class InvalidCredentials(Unauthenticated):
     """The credentials are not valid."""
 
     status = 401
@@ -351,6 +355,20 @@ class ServiceUnavailable(XoloError):
 
     status = 503
     code = "ServiceUnavailable"
+
+
+class TransportError(ServiceUnavailable):
+    """No answer from the server: the connection was refused, reset or timed out (raised by
+    the client, never by a server)."""
+
+    code = "TransportError"
+
+
+class IntegrityError(XoloError):
+    """Bytes received do not match the digest recorded for them (raised by the client)."""
+
+    status = 502
+    code = "IntegrityError"
 
 
 class ChunkCollected(ServiceUnavailable):

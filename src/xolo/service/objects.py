@@ -305,15 +305,19 @@ class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMix
         changes: Mapping[str, Any] | None = None,
         *,
         owner: str | None = None,
+        create_only: bool = False,
     ) -> tuple[Bucket, bool]:
         """Create the bucket with the settings ``changes`` names (defaults for the rest), or,
-        when it exists, change only those settings; the flag says whether it was created."""
+        when it exists, change only those settings (nothing at all with ``create_only``: the
+        existing bucket is returned as it is); the flag says whether it was created."""
         rest = dict(changes or {})
         versioning = rest.pop("versioning", None)
         if versioning is not None:
             check_mode(versioning)
         settings = BucketSettings.from_json(rest)
         bucket, created = await self.create_bucket(name, settings, owner=owner)
+        if create_only and not created:
+            return bucket, False
         if rest and not created:
             bucket = await self.update_bucket(name, rest)
         if versioning is not None and versioning != bucket.versioning:

@@ -1,0 +1,388 @@
+"""``xolo.AsyncClient``: the asyncio client. Every decision is ``BaseClient``'s; this adds I/O.
+
+The same methods as ``Client``, awaited; ``list``/``tree`` are async iterators and ``events``
+follows the change feed. ``open`` and the mapping/path views are the blocking client's only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import hashlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from xolo.client.base import (
+    DEFAULT_CACHE_BYTES,
+    BaseClient,
+    BucketInfo,
+    Entry,
+    ObjectInfo,
+    Spec,
+    as_json_bytes,
+)
+from xolo.client.config import ClientConfig, from_env
+from xolo.client.sync import PIECE, Progress, make_config
+from xolo.core.errors import IntegrityError, NoSuchKey, NotFound, TransportError
+
+
+class AsyncClient(BaseClient):
+    """An asyncio client for one xolo cluster (several routers)."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        routers: Iterable[str] | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        timeout: float | None = None,
+        verify: bool | str | None = None,
+        retries: int | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        use_tokens: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        options = {
+            k: v
+            for k, v in (("timeout", timeout), ("verify", verify), ("retries", retries))
+            if v is not None
+        }
+        config = config or make_config(url, routers, access_key, secret_key, **options)
+        super().__init__(config, cache_bytes=cache_bytes, clock=clock, use_tokens=use_tokens)
+        self._sleep = sleep
+        self._http = httpx.AsyncClient(
+            timeout=config.timeout, verify=config.verify, transport=transport
+        )
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> AsyncClient:
+        return cls(config=from_env(), **kwargs)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def send(self, spec: Spec) -> httpx.Response:
+        """Send ``spec`` to a router, retrying as ``BaseClient`` decides."""
+        attempt = 0
+        reauthenticated = False
+        while True:
+            if self.wants_token(spec):
+                self.token = (await self.send(self.token_spec())).json()["token"]
+            router = self.routers.pick()
+            try:
+                response = await self._http.request(
+                    spec.method, router + spec.path, **self.request_kwargs(spec)
+                )
+            except httpx.TransportError as exc:
+                self.routers.failed(router)
+                if not self.retry_transport(spec, exc, attempt):
+                    raise self.transport_error(exc) from None
+                await self._sleep(self.backoff(attempt))
+                attempt += 1
+                continue
+            if self.retry_status(spec, response.status_code, attempt):
+                if response.status_code >= 500:
+                    self.routers.failed(router)
+                await self._sleep(self.backoff(attempt, response.headers))
+                attempt += 1
+                continue
+            self.routers.succeeded(router)
+            if self.should_reauthenticate(spec, response.status_code, reauthenticated):
+                reauthenticated = True
+                continue
+            self.raise_for(spec, response)
+            return response
+
+    # -- buckets ---------------------------------------------------------------------------
+
+    async def create_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        response = await self.send(self._bucket_spec("PUT", name, settings, create_only=True))
+        return self.parse_bucket(response.json())
+
+    async def bucket_info(self, name: str) -> BucketInfo:
+        return self.parse_bucket((await self.send(self._bucket_spec("GET", name))).json())
+
+    async def update_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        await self.bucket_info(name)
+        response = await self.send(self._bucket_spec("PUT", name, settings))
+        return self.parse_bucket(response.json())
+
+    async def delete_bucket(self, name: str) -> None:
+        await self.send(self._bucket_spec("DELETE", name))
+
+    async def list_buckets(self) -> builtins.list[BucketInfo]:
+        doc = (await self.send(Spec(method="GET", path="/v1/buckets"))).json()
+        return [self.parse_bucket(b) for b in doc["buckets"]]
+
+    # -- objects ---------------------------------------------------------------------------
+
+    async def put(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes | str | Path,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        """Store bytes, text or a file (a Path is streamed with bounded memory)."""
+        options: dict[str, Any] = {
+            "content_type": content_type,
+            "metadata": metadata,
+            "tags": tags,
+            "if_match": if_match,
+            "create_only": create_only,
+        }
+        if isinstance(data, Path):
+            return await self.put_file(bucket, key, data, **options)
+        raw = data.encode() if isinstance(data, str) else bytes(data)  # noqa: ASYNC240
+        spec = self.put_spec(
+            bucket, key, content=raw, sha256=hashlib.sha256(raw).hexdigest(), **options
+        )
+        self.invalidate(bucket, key)
+        return self.parse_written((await self.send(spec)).json())
+
+    async def put_text(self, bucket: str, key: str, text: str, **kwargs: Any) -> ObjectInfo:
+        kwargs.setdefault("content_type", "text/plain; charset=utf-8")
+        return await self.put(bucket, key, text.encode(), **kwargs)
+
+    async def put_json(self, bucket: str, key: str, value: Any, **kwargs: Any) -> ObjectInfo:
+        kwargs.setdefault("content_type", "application/json")
+        return await self.put(bucket, key, as_json_bytes(value), **kwargs)
+
+    async def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+        **kwargs: Any,
+    ) -> ObjectInfo:
+        """Upload a file with bounded memory, SHA-256 checked by the server."""
+        path = Path(path)
+        sha256 = await asyncio.to_thread(_file_sha256, path)
+        attempt = 0
+        while True:
+            spec = self.put_spec(
+                bucket, key, stream=_file_pieces(path, progress), sha256=sha256, **kwargs
+            )
+            self.invalidate(bucket, key)
+            try:
+                return self.parse_written((await self.send(spec)).json())
+            except TransportError:
+                if attempt >= self.config.retries:
+                    raise
+            await self._sleep(self.backoff(attempt))
+            attempt += 1
+
+    async def append(self, bucket: str, key: str, data: bytes | str) -> ObjectInfo:
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        self.invalidate(bucket, key)
+        return self.parse_written((await self.send(self.append_spec(bucket, key, raw))).json())
+
+    async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectInfo:
+        self.invalidate(bucket, key)
+        spec = self.copy_spec(src_bucket, src_key, bucket, key)
+        return self.parse_written((await self.send(spec)).json())
+
+    async def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        self.invalidate(bucket, key)
+        await self.send(self.delete_spec(bucket, key, version_id=version_id))
+
+    async def mv(
+        self, bucket: str, key: str, new_key: str, *, new_bucket: str | None = None
+    ) -> ObjectInfo:
+        moved = await self.copy(bucket, key, new_bucket or bucket, new_key)
+        await self.delete(bucket, key)
+        return moved
+
+    async def get(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        range: str | tuple[int, int] | None = None,
+        version_id: str | None = None,
+    ) -> bytes:
+        spec = self.get_spec(bucket, key, range=range, version_id=version_id)
+        return self.read_result(bucket, key, spec, await self.send(spec))
+
+    async def get_text(self, bucket: str, key: str, **kwargs: Any) -> str:
+        return (await self.get(bucket, key, **kwargs)).decode()
+
+    async def get_json(self, bucket: str, key: str, **kwargs: Any) -> Any:
+        return json.loads(await self.get(bucket, key, **kwargs))
+
+    async def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        spec = self.get_spec(bucket, key, version_id=version_id, method="HEAD")
+        return self.parse_head(bucket, key, (await self.send(spec)).headers)
+
+    async def exists(self, bucket: str, key: str) -> bool:
+        try:
+            await self.head(bucket, key)
+        except NoSuchKey:
+            return False
+        return True
+
+    async def get_many(
+        self, bucket: str, keys: Iterable[str], *, concurrency: int = 8
+    ) -> dict[str, bytes]:
+        """Read several objects, at most ``concurrency`` at a time."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(key: str) -> tuple[str, bytes]:
+            async with gate:
+                return key, await self.get(bucket, key)
+
+        return dict(await asyncio.gather(*(one(k) for k in keys)))
+
+    async def put_many(
+        self, bucket: str, items: Mapping[str, bytes], *, concurrency: int = 8
+    ) -> dict[str, ObjectInfo]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(key: str, value: bytes) -> tuple[str, ObjectInfo]:
+            async with gate:
+                return key, await self.put(bucket, key, value)
+
+        return dict(await asyncio.gather(*(one(k, v) for k, v in items.items())))
+
+    async def get_to_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Download with bounded memory into ``path.part`` (resumed by range), verify its
+        SHA-256, then rename it into place."""
+        target = Path(path)
+        part = target.with_name(target.name + ".part")
+        info = await self.head(bucket, key)
+        have = part.stat().st_size if part.exists() else 0
+        have = have if have <= info.size else 0
+        headers = {"if-match": f'"{info.etag}"'}
+        if have:
+            headers["range"] = f"bytes={have}-"
+        path_only = self.get_spec(bucket, key).path
+        spec = Spec(method="GET", path=path_only, headers=headers, ok=(200, 206))
+        if have < info.size or info.size == 0:
+            await self._download(spec, part, append=bool(have), progress=progress)
+        digest = await asyncio.to_thread(_file_sha256, part)
+        if info.sha256 and digest != info.sha256:
+            part.unlink()
+            raise IntegrityError("the downloaded file does not match the object's SHA-256")
+        os.replace(part, target)
+        return info
+
+    async def _download(
+        self, spec: Spec, part: Path, *, append: bool, progress: Progress | None
+    ) -> None:
+        router = self.routers.pick()
+        try:
+            async with self._http.stream(
+                spec.method, router + spec.path, **self.request_kwargs(spec)
+            ) as response:
+                if response.status_code not in spec.ok:
+                    await response.aread()
+                    self.raise_for(spec, response)
+                mode = "ab" if append and response.status_code == 206 else "wb"
+                with part.open(mode) as out:
+                    async for piece in response.aiter_bytes(PIECE):
+                        await asyncio.to_thread(out.write, piece)
+                        if progress:
+                            progress(len(piece))
+        except httpx.TransportError as exc:
+            self.routers.failed(router)
+            raise self.transport_error(exc) from None
+
+    # -- listing ---------------------------------------------------------------------------
+
+    async def list(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", page_size: int = 1000
+    ) -> AsyncIterator[Entry]:
+        cursor: str | None = None
+        while True:
+            spec = self.list_spec(
+                bucket, prefix=prefix, delimiter=delimiter, cursor=cursor, limit=page_size
+            )
+            entries, cursor = self.parse_listing((await self.send(spec)).json())
+            for entry in entries:
+                yield entry
+            if cursor is None:
+                return
+
+    async def ls(self, bucket: str, prefix: str = "") -> builtins.list[Entry]:
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return [e async for e in self.list(bucket, prefix=prefix, delimiter="/")]
+
+    def tree(self, bucket: str, prefix: str = "") -> AsyncIterator[Entry]:
+        return self.list(bucket, prefix=prefix)
+
+    async def du(self, bucket: str, prefix: str = "") -> tuple[int, int]:
+        count = size = 0
+        async for entry in self.list(bucket, prefix=prefix):
+            count += 1
+            size += entry.size
+        return count, size
+
+    async def rm(
+        self, bucket: str, key: str, *, recursive: bool = False, everything: bool = False
+    ) -> int:
+        self.check_rm(key, recursive=recursive, everything=everything)
+        if not recursive:
+            await self.delete(bucket, key)
+            return 1
+        doomed = [e.key async for e in self.list(bucket, prefix=key)]
+        gate = asyncio.Semaphore(8)
+
+        async def one(k: str) -> None:
+            async with gate:
+                with contextlib.suppress(NotFound):
+                    await self.delete(bucket, k)
+
+        await asyncio.gather(*(one(k) for k in doomed))
+        return len(doomed)
+
+    async def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
+        response = await self.send(self.presign_spec(method, bucket, key, expires))
+        return str(response.json()["url"])
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+async def _file_pieces(path: Path, progress: Progress | None) -> AsyncIterator[bytes]:
+    with path.open("rb") as f:
+        while piece := await asyncio.to_thread(f.read, PIECE):
+            if progress:
+                progress(len(piece))
+            yield piece

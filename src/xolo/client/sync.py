@@ -1,0 +1,515 @@
+"""``xolo.Client``: the blocking client. Every decision is ``BaseClient``'s; this adds I/O."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from xolo.client.base import (
+    DEFAULT_CACHE_BYTES,
+    BaseClient,
+    BucketInfo,
+    Entry,
+    ObjectInfo,
+    Spec,
+    as_json_bytes,
+    verify_sha256,
+)
+from xolo.client.config import ClientConfig, from_env, parse_uri
+from xolo.client.files import BucketMapping, ObjectFile, XoloPath
+from xolo.core.errors import IntegrityError, InvalidArgument, NoSuchKey, NotFound
+
+PIECE = 1024 * 1024
+Progress = Callable[[int], None]
+"""Called with the number of bytes moved since the last call."""
+
+Body = bytes | bytearray | memoryview | str | IO[bytes] | Path | Iterable[bytes]
+
+
+def make_config(
+    url: str | None,
+    routers: Iterable[str] | None,
+    access_key: str | None,
+    secret_key: str | None,
+    **options: Any,
+) -> ClientConfig:
+    """One config from a URI or keyword arguments (keyword credentials win over the URI's)."""
+    if url is not None and routers is not None:
+        raise InvalidArgument("give url or routers, not both")
+    if url is not None:
+        base = parse_uri(url)
+    elif routers is not None:
+        base = ClientConfig(routers=tuple(str(r).rstrip("/") for r in routers))
+    else:
+        raise InvalidArgument("say where xolo is: url='xolo://host:port' or routers=[...]")
+    fields = {
+        "routers": base.routers,
+        "access_key": access_key if access_key is not None else base.access_key,
+        "secret_key": secret_key if secret_key is not None else base.secret_key,
+        "timeout": options.get("timeout") or base.timeout,
+        "verify": options.get("verify", base.verify),
+        "retries": options.get("retries", base.retries),
+    }
+    return ClientConfig(**fields)
+
+
+class Client(BaseClient):
+    """A blocking client for one xolo cluster (several routers), thread-safe like httpx's.
+
+    >>> with xolo.Client(url="xolo://KEY:SECRET@127.0.0.1:9000") as client:  # doctest: +SKIP
+    ...     client.create_bucket("photos")
+    ...     client.put("photos", "cat.jpg", b"...")
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        routers: Iterable[str] | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        timeout: float | None = None,
+        verify: bool | str | None = None,
+        retries: int | None = None,
+        config: ClientConfig | None = None,
+        transport: httpx.BaseTransport | None = None,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+        use_tokens: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        options = {
+            k: v
+            for k, v in (("timeout", timeout), ("verify", verify), ("retries", retries))
+            if v is not None
+        }
+        config = config or make_config(url, routers, access_key, secret_key, **options)
+        super().__init__(config, cache_bytes=cache_bytes, clock=clock, use_tokens=use_tokens)
+        self._sleep = sleep
+        self._http = httpx.Client(
+            timeout=config.timeout,
+            verify=config.verify,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> Client:
+        """A client configured by ``XOLO_URL``/``XOLO_ACCESS_KEY``/``XOLO_SECRET_KEY`` or the
+        profile ``XOLO_PROFILE`` names."""
+        return cls(config=from_env(), **kwargs)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, spec: Spec) -> httpx.Response:
+        """Send ``spec`` to a router, retrying as ``BaseClient`` decides; the answer, or the
+        error it stands for."""
+        attempt = 0
+        reauthenticated = False
+        while True:
+            if self.wants_token(spec):
+                self.token = (self.send(self.token_spec())).json()["token"]
+            router = self.routers.pick()
+            try:
+                response = self._http.request(
+                    spec.method, router + spec.path, **self.request_kwargs(spec)
+                )
+            except httpx.TransportError as exc:
+                self.routers.failed(router)
+                if not self.retry_transport(spec, exc, attempt):
+                    raise self.transport_error(exc) from None
+                self._sleep(self.backoff(attempt))
+                attempt += 1
+                continue
+            if self.retry_status(spec, response.status_code, attempt):
+                if response.status_code >= 500:
+                    self.routers.failed(router)
+                self._sleep(self.backoff(attempt, response.headers))
+                attempt += 1
+                continue
+            self.routers.succeeded(router)
+            if self.should_reauthenticate(spec, response.status_code, reauthenticated):
+                reauthenticated = True
+                continue
+            self.raise_for(spec, response)
+            return response
+
+    # -- buckets ---------------------------------------------------------------------------
+
+    def create_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        """Create the bucket if it is absent (its settings are these); an existing bucket
+        is returned as it is, unchanged."""
+        response = self.send(self._bucket_spec("PUT", name, settings, create_only=True))
+        return self.parse_bucket(response.json())
+
+    def bucket_info(self, name: str) -> BucketInfo:
+        return self.parse_bucket(self.send(self._bucket_spec("GET", name)).json())
+
+    def update_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        """Change the settings named (replication, write_quorum, public_read, versioning)."""
+        self.bucket_info(name)  # NoSuchBucket rather than creating it
+        return self.parse_bucket(self.send(self._bucket_spec("PUT", name, settings)).json())
+
+    def delete_bucket(self, name: str) -> None:
+        self.send(self._bucket_spec("DELETE", name))
+
+    def list_buckets(self) -> builtins.list[BucketInfo]:
+        doc = self.send(Spec(method="GET", path="/v1/buckets")).json()
+        return [self.parse_bucket(b) for b in doc["buckets"]]
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        data: Body,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        """Store an object from bytes, text (UTF-8), a binary file object, a Path or an
+        iterator of bytes. Bytes and Paths are retried safely; a stream is sent once."""
+        if isinstance(data, Path):
+            return self.put_file(
+                bucket,
+                key,
+                data,
+                content_type=content_type,
+                metadata=metadata,
+                tags=tags,
+                if_match=if_match,
+                create_only=create_only,
+            )
+        content, stream, sha256 = _body(data)
+        spec = self.put_spec(
+            bucket,
+            key,
+            content=content,
+            stream=stream,
+            content_type=content_type,
+            metadata=metadata,
+            tags=tags,
+            if_match=if_match,
+            create_only=create_only,
+            sha256=sha256,
+        )
+        self.invalidate(bucket, key)
+        return self.parse_written(self.send(spec).json())
+
+    def put_text(self, bucket: str, key: str, text: str, **kwargs: Any) -> ObjectInfo:
+        kwargs.setdefault("content_type", "text/plain; charset=utf-8")
+        return self.put(bucket, key, text.encode(), **kwargs)
+
+    def put_json(self, bucket: str, key: str, value: Any, **kwargs: Any) -> ObjectInfo:
+        kwargs.setdefault("content_type", "application/json")
+        return self.put(bucket, key, as_json_bytes(value), **kwargs)
+
+    def put_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+        **kwargs: Any,
+    ) -> ObjectInfo:
+        """Upload a file with bounded memory: hashed first (the server checks the SHA-256
+        end to end), then streamed; retried from the start if the connection drops."""
+        path = Path(path)
+        sha256 = _file_sha256(path)
+        attempt = 0
+        while True:
+            with path.open("rb") as f:
+                spec = self.put_spec(
+                    bucket, key, stream=_pieces(f, progress), sha256=sha256, **kwargs
+                )
+                try:
+                    self.invalidate(bucket, key)
+                    return self.parse_written(self.send(spec).json())
+                except IntegrityError:
+                    raise
+                except Exception as exc:
+                    from xolo.core.errors import TransportError
+
+                    if not isinstance(exc, TransportError) or attempt >= self.config.retries:
+                        raise
+            self._sleep(self.backoff(attempt))
+            attempt += 1
+
+    def append(self, bucket: str, key: str, data: bytes | str) -> ObjectInfo:
+        """Append bytes (creating the object if absent). Never retried once sent."""
+        raw = data.encode() if isinstance(data, str) else bytes(data)
+        self.invalidate(bucket, key)
+        return self.parse_written(self.send(self.append_spec(bucket, key, raw)).json())
+
+    def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectInfo:
+        """Copy by manifest on the server: no byte travels."""
+        self.invalidate(bucket, key)
+        return self.parse_written(
+            self.send(self.copy_spec(src_bucket, src_key, bucket, key)).json()
+        )
+
+    def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        self.invalidate(bucket, key)
+        self.send(self.delete_spec(bucket, key, version_id=version_id))
+
+    def mv(
+        self, bucket: str, key: str, new_key: str, *, new_bucket: str | None = None
+    ) -> ObjectInfo:
+        """Copy, then delete the source: no byte travels."""
+        moved = self.copy(bucket, key, new_bucket or bucket, new_key)
+        self.delete(bucket, key)
+        return moved
+
+    def put_many(
+        self, bucket: str, items: Mapping[str, Body], *, concurrency: int = 8
+    ) -> dict[str, ObjectInfo]:
+        """Store several objects, ``concurrency`` at a time."""
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {k: pool.submit(self.put, bucket, k, v) for k, v in items.items()}
+            return {k: f.result() for k, f in futures.items()}
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        range: str | tuple[int, int] | None = None,
+        version_id: str | None = None,
+    ) -> bytes:
+        """The object's bytes (or a byte range, inclusive), SHA-256 verified when whole;
+        served from the cache only after the server confirms it is unchanged."""
+        spec = self.get_spec(bucket, key, range=range, version_id=version_id)
+        return self.read_result(bucket, key, spec, self.send(spec))
+
+    def get_text(self, bucket: str, key: str, **kwargs: Any) -> str:
+        return self.get(bucket, key, **kwargs).decode()
+
+    def get_json(self, bucket: str, key: str, **kwargs: Any) -> Any:
+        import json
+
+        return json.loads(self.get(bucket, key, **kwargs))
+
+    def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        spec = self.get_spec(bucket, key, version_id=version_id, method="HEAD")
+        return self.parse_head(bucket, key, self.send(spec).headers)
+
+    def exists(self, bucket: str, key: str) -> bool:
+        try:
+            self.head(bucket, key)
+        except NoSuchKey:
+            return False
+        return True
+
+    def get_many(
+        self, bucket: str, keys: Iterable[str], *, concurrency: int = 8
+    ) -> dict[str, bytes]:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = {k: pool.submit(self.get, bucket, k) for k in keys}
+            return {k: f.result() for k, f in futures.items()}
+
+    def get_to_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Download with bounded memory to ``path``: into ``path.part`` first, resuming a
+        partial one by range when the object has not changed, verified by SHA-256, then
+        renamed into place (a reader of ``path`` never sees a partial file)."""
+        target = Path(path)
+        part = target.with_name(target.name + ".part")
+        info = self.head(bucket, key)
+        have = part.stat().st_size if part.exists() else 0
+        if have > info.size:
+            have = 0
+        headers = {"if-match": f'"{info.etag}"'}
+        if have:
+            headers["range"] = f"bytes={have}-"
+        spec = Spec(
+            method="GET", path=self.get_spec(bucket, key).path, headers=headers, ok=(200, 206)
+        )
+        if have < info.size or info.size == 0:
+            self._download(spec, part, append=bool(have), progress=progress)
+        digest = _file_sha256(part)
+        if info.sha256 and digest != info.sha256:
+            part.unlink()
+            raise IntegrityError("the downloaded file does not match the object's SHA-256")
+        os.replace(part, target)
+        return info
+
+    def _download(self, spec: Spec, part: Path, *, append: bool, progress: Progress | None) -> None:
+        router = self.routers.pick()
+        try:
+            with self._http.stream(
+                spec.method, router + spec.path, **self.request_kwargs(spec)
+            ) as response:
+                if response.status_code not in spec.ok:
+                    response.read()
+                    self.raise_for(spec, response)
+                mode = "ab" if append and response.status_code == 206 else "wb"
+                with part.open(mode) as out:
+                    for piece in response.iter_bytes(PIECE):
+                        out.write(piece)
+                        if progress:
+                            progress(len(piece))
+        except httpx.TransportError as exc:
+            self.routers.failed(router)
+            raise self.transport_error(exc) from None
+
+    def open(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectFile:
+        """A seekable, read-only binary file over the object, read by ranges (for zipfile,
+        tarfile, pyarrow); pinned to the version open found."""
+        info = self.head(bucket, key, version_id=version_id)
+
+        def read_range(start: int, end: int) -> bytes:
+            spec = self.get_spec(
+                bucket,
+                key,
+                range=(start, end),
+                version_id=info.version_id if info.version_id not in (None, "null") else None,
+            )
+            spec.headers["if-match"] = f'"{info.etag}"'
+            return self.send(spec).content
+
+        return ObjectFile(size=info.size, read_range=read_range, name=f"{bucket}/{key}")
+
+    # -- listing ---------------------------------------------------------------------------
+
+    def list(
+        self, bucket: str, *, prefix: str = "", delimiter: str = "", page_size: int = 1000
+    ) -> Iterator[Entry]:
+        """Every object (and, with a delimiter, common prefix), page by page as consumed."""
+        cursor: str | None = None
+        while True:
+            doc = self.send(
+                self.list_spec(
+                    bucket, prefix=prefix, delimiter=delimiter, cursor=cursor, limit=page_size
+                )
+            ).json()
+            entries, cursor = self.parse_listing(doc)
+            yield from entries
+            if cursor is None:
+                return
+
+    def ls(self, bucket: str, prefix: str = "") -> builtins.list[Entry]:
+        """One level of the ``/`` hierarchy under ``prefix``: objects and directories."""
+        if prefix and not prefix.endswith("/"):
+            prefix += "/"
+        return list(self.list(bucket, prefix=prefix, delimiter="/"))
+
+    def tree(self, bucket: str, prefix: str = "") -> Iterator[Entry]:
+        """Every object under ``prefix``, at any depth."""
+        return self.list(bucket, prefix=prefix)
+
+    def du(self, bucket: str, prefix: str = "") -> tuple[int, int]:
+        """(objects, bytes) under ``prefix``."""
+        count = size = 0
+        for entry in self.list(bucket, prefix=prefix):
+            count += 1
+            size += entry.size
+        return count, size
+
+    def rm(
+        self, bucket: str, key: str, *, recursive: bool = False, everything: bool = False
+    ) -> int:
+        """Delete one object, or with ``recursive`` every object under a ``dir/`` prefix
+        (``everything=True`` to empty the whole bucket). The number deleted."""
+        self.check_rm(key, recursive=recursive, everything=everything)
+        if not recursive:
+            self.delete(bucket, key)
+            return 1
+        doomed = [e.key for e in self.list(bucket, prefix=key)]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            for _ in pool.map(lambda k: self._delete_quiet(bucket, k), doomed):
+                pass
+        return len(doomed)
+
+    def _delete_quiet(self, bucket: str, key: str) -> None:
+        with contextlib.suppress(NotFound):
+            self.delete(bucket, key)
+
+    def versions(self, bucket: str, *, prefix: str = "") -> builtins.list[dict[str, Any]]:
+        """Every version and delete marker under ``prefix`` (the server's version listing)."""
+        out: builtins.list[dict[str, Any]] = []
+        params = {"versions": "", "prefix": prefix}
+        while True:
+            doc = self.send(
+                Spec(method="GET", path=f"/v1/buckets/{bucket}/objects", params=dict(params))
+            ).json()
+            out += doc["versions"]
+            if not doc.get("truncated"):
+                return out
+            params["key_marker"] = doc["next_key_marker"]
+            params["version_id_marker"] = doc["next_version_id_marker"]
+
+    # -- the rest ----------------------------------------------------------------------------
+
+    def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
+        """A URL that allows ``method`` on this one object until it expires, no credentials
+        needed."""
+        return str(self.send(self.presign_spec(method, bucket, key, expires)).json()["url"])
+
+    def bucket(self, name: str) -> BucketMapping:
+        """The bucket as a ``MutableMapping[str, bytes]``."""
+        return BucketMapping(self, name)
+
+    def __truediv__(self, bucket: str) -> XoloPath:
+        """``client / "bucket" / "dir" / "file.txt"``: a pathlib-like reference."""
+        return XoloPath(self, bucket, "")
+
+
+def _body(data: Body) -> tuple[bytes | None, Iterable[bytes] | None, str | None]:
+    """(bytes, stream, sha256) of a body: bytes and text are hashed (the server checks)."""
+    if isinstance(data, str):
+        data = data.encode()
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+        return raw, None, hashlib.sha256(raw).hexdigest()
+    if hasattr(data, "read"):
+        return None, _pieces(data, None), None  # type: ignore[arg-type]
+    return None, iter(data), None  # type: ignore[arg-type]
+
+
+def _pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
+    while piece := f.read(PIECE):
+        if progress:
+            progress(len(piece))
+        yield piece
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while piece := f.read(PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
+
+
+__all__ = ["Client", "verify_sha256"]

@@ -1,0 +1,231 @@
+"""The Python client, sync and async, against a real cluster started by the test (3 peers, 2
+routers, ``xolo cluster up``): every method, files streamed with bounded memory, a router
+SIGKILLed mid-run, and a cache that never returns bytes another client replaced."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import xolo
+from tests.cluster import LocalCluster
+from tests.server import ROOT_KEY, ROOT_SECRET
+from xolo.client import errors
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    c = LocalCluster(tmp_path_factory.mktemp("client") / "cluster", peers=3, routers=2).up()
+    yield c
+    try:
+        c.down()
+    except Exception as exc:  # a test that killed a router leaves less to stop
+        print(f"stopping the cluster: {exc}")
+
+
+def uri(cluster: LocalCluster) -> str:
+    hosts = ",".join(u.removeprefix("http://") for u in cluster.router_urls())
+    return f"xolo://{ROOT_KEY}:{ROOT_SECRET}@{hosts}"
+
+
+@pytest.fixture
+def client(cluster: LocalCluster) -> Iterator[xolo.Client]:
+    with xolo.Client(url=uri(cluster)) as c:
+        yield c
+
+
+def test_buckets_are_created_once_inspected_updated_and_deleted(client: xolo.Client) -> None:
+    made = client.create_bucket("cl-buckets", replication=2)
+    again = client.create_bucket("cl-buckets", replication=3)  # exists: unchanged
+    assert made.settings["replication"] == again.settings["replication"] == 2
+    assert client.update_bucket("cl-buckets", public_read=True).settings["public_read"] is True
+    assert "cl-buckets" in [b.name for b in client.list_buckets()]
+    with pytest.raises(errors.e.NoSuchBucket):
+        client.update_bucket("cl-no-such-bucket", public_read=True)
+    client.delete_bucket("cl-buckets")
+    with pytest.raises(errors.e.NoSuchBucket):
+        client.bucket_info("cl-buckets")
+
+
+def test_objects_round_trip_in_every_form(client: xolo.Client, tmp_path: Path) -> None:
+    client.create_bucket("cl-objects")
+    info = client.put("cl-objects", "a.bin", b"bytes", metadata={"who": "me"}, tags={"t": "1"})
+    assert info.sha256 == hashlib.sha256(b"bytes").hexdigest()
+    client.put("cl-objects", "s.txt", "text é")
+    client.put("cl-objects", "f.bin", io.BytesIO(b"file object"))
+    client.put("cl-objects", "i.bin", iter([b"it", b"er"]))
+    client.put_text("cl-objects", "t.txt", "hello")
+    client.put_json("cl-objects", "j.json", {"n": 1})
+    assert client.get("cl-objects", "a.bin") == b"bytes"
+    assert client.get_text("cl-objects", "s.txt") == "text é"
+    assert client.get("cl-objects", "f.bin") == b"file object"
+    assert client.get("cl-objects", "i.bin") == b"iter"
+    assert client.get_json("cl-objects", "j.json") == {"n": 1}
+    assert client.get("cl-objects", "a.bin", range=(1, 3)) == b"yte"
+    head = client.head("cl-objects", "a.bin")
+    assert head.size == 5 and head.metadata == {"who": "me"} and head.tag_count == 1
+    assert client.exists("cl-objects", "a.bin") and not client.exists("cl-objects", "nope")
+    with pytest.raises(errors.e.NoSuchKey):
+        client.get("cl-objects", "nope")
+    with pytest.raises(errors.PreconditionFailed):
+        client.put("cl-objects", "a.bin", b"again", create_only=True)
+    with pytest.raises(errors.PreconditionFailed):
+        client.put("cl-objects", "a.bin", b"again", if_match="not-the-etag")
+    client.put("cl-objects", "a.bin", b"again", if_match=head.etag)
+    client.append("cl-objects", "log", "one\n")
+    client.append("cl-objects", "log", "two\n")
+    assert client.get_text("cl-objects", "log") == "one\ntwo\n"
+    client.copy("cl-objects", "a.bin", "cl-objects", "copy.bin")
+    client.mv("cl-objects", "copy.bin", "moved.bin")
+    assert client.get("cl-objects", "moved.bin") == b"again"
+    assert not client.exists("cl-objects", "copy.bin")
+    client.delete("cl-objects", "moved.bin")
+    assert not client.exists("cl-objects", "moved.bin")
+
+
+def test_the_hierarchy_lists_sizes_and_deletes_with_guards(client: xolo.Client) -> None:
+    client.create_bucket("cl-tree")
+    for key in ("docs/a.txt", "docs/b.txt", "docs/sub/c.txt", "top.txt"):
+        client.put("cl-tree", key, b"12345")
+    assert [(e.key, e.is_dir) for e in client.ls("cl-tree")] == [
+        ("docs/", True),
+        ("top.txt", False),
+    ]
+    assert [e.key for e in client.ls("cl-tree", "docs")] == [
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/sub/",
+    ]
+    assert [e.key for e in client.tree("cl-tree", "docs/")] == [
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/sub/c.txt",
+    ]
+    assert client.du("cl-tree") == (4, 20)
+    assert [e.key for e in client.list("cl-tree", page_size=1)] == [
+        "docs/a.txt",
+        "docs/b.txt",
+        "docs/sub/c.txt",
+        "top.txt",
+    ]
+    with pytest.raises(xolo.XoloError, match="everything=True"):
+        client.rm("cl-tree", "", recursive=True)
+    assert client.rm("cl-tree", "docs/", recursive=True) == 3
+    assert client.du("cl-tree") == (1, 5)
+    assert client.rm("cl-tree", "", recursive=True, everything=True) == 1
+
+
+def test_many_mapping_paths_and_a_seekable_file(client: xolo.Client) -> None:
+    client.create_bucket("cl-views")
+    client.put_many("cl-views", {f"m/{i}": bytes([i]) * 10 for i in range(20)})
+    got = client.get_many("cl-views", [f"m/{i}" for i in range(20)])
+    assert got["m/7"] == bytes([7]) * 10 and len(got) == 20
+    bucket = client.bucket("cl-views")
+    bucket["dict-key"] = b"value"
+    assert bucket["dict-key"] == b"value" and "dict-key" in bucket and len(bucket) == 21
+    del bucket["dict-key"]
+    with pytest.raises(KeyError):
+        bucket["dict-key"]
+    root = client / "cl-views"
+    (root / "p" / "note.txt").write_text("note")
+    assert (root / "p" / "note.txt").read_text() == "note"
+    assert [p.name for p in (root / "p").iterdir()] == ["note.txt"]
+    assert sorted(p.name for p in root.rglob("*.txt")) == ["note.txt"]
+    assert (root / "p").is_dir() and (root / "p" / "note.txt").stat().size == 4
+    (root / "p" / "note.txt").unlink()
+    assert not (root / "p" / "note.txt").exists()
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        for i in range(30):
+            archive.writestr(f"member{i}.txt", f"member {i} " * 1000)
+    client.put("cl-views", "archive.zip", buf.getvalue())
+    with client.open("cl-views", "archive.zip") as raw, zipfile.ZipFile(raw) as archive:
+        assert archive.read("member17.txt") == b"member 17 " * 1000
+        assert len(archive.namelist()) == 30
+
+
+def test_files_stream_both_ways_and_a_partial_download_resumes(
+    client: xolo.Client, tmp_path: Path
+) -> None:
+    client.create_bucket("cl-files")
+    src = tmp_path / "src.bin"
+    src.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    moved: list[int] = []
+    client.put_file("cl-files", "big.bin", src, progress=moved.append)
+    assert sum(moved) == src.stat().st_size
+    dest = tmp_path / "dest.bin"
+    client.get_to_file("cl-files", "big.bin", dest)
+    assert dest.read_bytes() == src.read_bytes()
+    part = tmp_path / "again.bin.part"
+    part.write_bytes(src.read_bytes()[:1000])  # an earlier download cut short
+    client.get_to_file("cl-files", "big.bin", tmp_path / "again.bin")
+    assert (tmp_path / "again.bin").read_bytes() == src.read_bytes() and not part.exists()
+
+
+def test_a_cache_never_returns_what_another_client_replaced(cluster: LocalCluster) -> None:
+    with xolo.Client(url=uri(cluster)) as first, xolo.Client(url=uri(cluster)) as second:
+        first.create_bucket("cl-cache")
+        first.put("cl-cache", "k", b"old")
+        assert first.get("cl-cache", "k") == b"old"
+        assert first.get("cl-cache", "k") == b"old"  # revalidated: 304
+        second.put("cl-cache", "k", b"new")
+        assert first.get("cl-cache", "k") == b"new"
+
+
+def test_presigned_urls_work_without_credentials(client: xolo.Client) -> None:
+    import httpx
+
+    client.create_bucket("cl-presign")
+    client.put("cl-presign", "k", b"shared")
+    assert httpx.get(client.presign("GET", "cl-presign", "k", expires=60)).content == b"shared"
+    url = client.presign("PUT", "cl-presign", "up", expires=60)
+    assert httpx.put(url, content=b"uploaded").status_code == 200
+    assert client.get("cl-presign", "up") == b"uploaded"
+
+
+def test_the_async_client_does_the_same(cluster: LocalCluster, tmp_path: Path) -> None:
+    async def main() -> None:
+        async with xolo.AsyncClient(url=uri(cluster)) as client:
+            await client.create_bucket("cl-async")
+            await client.put("cl-async", "a/1", b"one")
+            await client.put_json("cl-async", "a/2", [2])
+            await client.put_many("cl-async", {f"m/{i}": b"x" for i in range(10)})
+            assert await client.get("cl-async", "a/1") == b"one"
+            assert await client.get_json("cl-async", "a/2") == [2]
+            assert (await client.head("cl-async", "a/1")).size == 3
+            assert [e.key for e in await client.ls("cl-async")] == ["a/", "m/"]
+            assert await client.du("cl-async", "m/") == (10, 10)
+            assert len(await client.get_many("cl-async", [f"m/{i}" for i in range(10)])) == 10
+            src = tmp_path / "a.bin"
+            src.write_bytes(os.urandom(2 * 1024 * 1024))
+            await client.put_file("cl-async", "f", src)
+            await client.get_to_file("cl-async", "f", tmp_path / "b.bin")
+            assert (tmp_path / "b.bin").read_bytes() == src.read_bytes()
+            await client.copy("cl-async", "a/1", "cl-async", "a/3")
+            await client.mv("cl-async", "a/3", "a/4")
+            assert await client.exists("cl-async", "a/4")
+            assert await client.rm("cl-async", "m/", recursive=True) == 10
+            await client.append("cl-async", "log", b"x")
+            await client.delete("cl-async", "log")
+            assert not await client.exists("cl-async", "log")
+
+    asyncio.run(main())
+
+
+def test_a_client_given_both_routers_survives_one_being_killed(cluster: LocalCluster) -> None:
+    with xolo.Client(url=uri(cluster)) as client:
+        client.create_bucket("cl-failover")
+        for i in range(20):
+            client.put("cl-failover", f"before/{i}", b"x")
+        cluster.kill("router-1")
+        for i in range(40):
+            client.put("cl-failover", f"after/{i}", str(i).encode())
+            assert client.get("cl-failover", f"after/{i}") == str(i).encode()
+        assert client.du("cl-failover") == (60, 20 + sum(len(str(i)) for i in range(40)))
