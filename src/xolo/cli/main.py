@@ -7,6 +7,7 @@ import asyncio
 import click
 
 import xolo
+from xolo.cli import objects_cmd
 from xolo.cli.cluster_cmd import admin, audit, cluster
 from xolo.cli.roles import peer, router
 from xolo.cli.serve import ServeSettings, collect_garbage, create_access_key, run_server
@@ -218,3 +219,6 @@ def parse_duration(text: str) -> float:
         return float(value)
     except ValueError:
         raise click.BadParameter(f"{text!r} is not a duration like 3600, 90m or 24h") from None
+
+
+objects_cmd.register(main)
