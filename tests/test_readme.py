@@ -58,6 +58,25 @@ def test_s3_python_example(tmp_path: Path) -> None:
         srv.stop()
 
 
+def test_client_example(tmp_path: Path) -> None:
+    (example,) = [b for b in blocks("python") if "xolo.Client(" in b]
+    srv = XoloServer(tmp_path / "data").start()
+    try:
+        env = dict(
+            os.environ,
+            XOLO_URL=f"xolo://127.0.0.1:{srv.port}",
+            XOLO_ROOT_ACCESS_KEY=ROOT_KEY,
+            XOLO_ROOT_SECRET_KEY=ROOT_SECRET,
+        )
+        r = subprocess.run(
+            [sys.executable, "-c", example], capture_output=True, text=True, timeout=60, env=env
+        )
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.strip() == "hi (1, 24)"
+    finally:
+        srv.stop()
+
+
 def test_curl_example(tmp_path: Path) -> None:
     (example,) = [b for b in blocks("sh") if "curl" in b]
     srv = XoloServer(tmp_path / "data").start()
