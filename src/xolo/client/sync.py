@@ -14,6 +14,7 @@ from typing import IO, Any
 
 import httpx
 
+from xolo.client import bulk
 from xolo.client.base import (
     DEFAULT_CACHE_BYTES,
     BaseClient,
@@ -22,8 +23,10 @@ from xolo.client.base import (
     ObjectInfo,
     Spec,
     as_json_bytes,
+    bucket_path,
     verify_sha256,
 )
+from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env, parse_uri
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
 from xolo.core.errors import IntegrityError, InvalidArgument, NoSuchKey, NotFound
@@ -469,7 +472,36 @@ class Client(BaseClient):
             params["key_marker"] = doc["next_key_marker"]
             params["version_id_marker"] = doc["next_version_id_marker"]
 
+    # -- trees -----------------------------------------------------------------------------
+
+    def upload_tree(
+        self, root: str | os.PathLike[str], bucket: str, prefix: str = "", **options: Any
+    ) -> BulkStats:
+        """Upload a directory tree, resumable with ``tracker=`` (a SQLite file); ``include``
+        and ``exclude`` globs, ``verify`` by size and SHA-256, ``concurrency`` (see
+        ``xolo.client.bulk``)."""
+        return bulk.upload_tree(self, root, bucket, prefix, **options)
+
+    def download_tree(
+        self, bucket: str, prefix: str, root: str | os.PathLike[str], **options: Any
+    ) -> BulkStats:
+        """Download every object under a prefix into a directory, resumable likewise."""
+        return bulk.download_tree(self, bucket, prefix, root, **options)
+
     # -- the rest ----------------------------------------------------------------------------
+
+    def audit(self, bucket: str, *, after: int = 0) -> Iterator[dict[str, Any]]:
+        """The bucket's audit chain from sequence ``after`` on, page by page (each entry with
+        its MAC; ``POST /v1/buckets/{b}/audit/verify`` checks the chain on the server)."""
+        while True:
+            spec = Spec(
+                method="GET", path=f"{bucket_path(bucket)}/audit", params={"after": str(after)}
+            )
+            doc = self.send(spec).json()
+            yield from doc["entries"]
+            if doc.get("next_after") is None:
+                return
+            after = int(doc["next_after"])
 
     def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
         """A URL that allows ``method`` on this one object until it expires, no credentials
