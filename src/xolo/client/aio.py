@@ -29,6 +29,7 @@ from xolo.client.base import (
     as_json_bytes,
 )
 from xolo.client.config import ClientConfig, from_env
+from xolo.client.events import Event, parse_sse
 from xolo.client.sync import PIECE, Progress, make_config
 from xolo.core.errors import IntegrityError, NoSuchKey, NotFound, TransportError
 
@@ -366,6 +367,49 @@ class AsyncClient(BaseClient):
 
         await asyncio.gather(*(one(k) for k in doomed))
         return len(doomed)
+
+    async def events(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        types: Iterable[str] = (),
+        after: int | None = None,
+    ) -> AsyncIterator[Event]:
+        """Follow the bucket's change feed (from sequence ``after``; from now on when None),
+        reconnecting with backoff when the stream drops and resuming after the last event
+        yielded, so none is missed and none repeated."""
+        failures = 0
+        while True:
+            spec = self.events_spec(bucket, prefix=prefix, types=types, after=after)
+            router = self.routers.pick()
+            try:
+                async with self._http.stream(
+                    "GET", router + spec.path, timeout=None, **self.request_kwargs(spec)
+                ) as response:
+                    if response.status_code != 200:
+                        await response.aread()
+                        self.raise_for(spec, response)
+                    lines: builtins.list[str] = []
+                    async for line in response.aiter_lines():
+                        if line:
+                            lines.append(line)
+                            continue
+                        _, kind, data = parse_sse(lines)
+                        lines = []
+                        if kind and data:
+                            event = Event.from_json(json.loads(data))
+                            if after is not None and event.sequence <= after:
+                                continue
+                            failures = 0
+                            after = event.sequence
+                            yield event
+            except httpx.TransportError:
+                self.routers.failed(router)
+                failures += 1
+                if failures > self.config.retries:
+                    raise TransportError("the change feed dropped and could not resume") from None
+                await self._sleep(self.backoff(failures))
 
     async def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
         response = await self.send(self.presign_spec(method, bucket, key, expires))

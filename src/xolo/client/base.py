@@ -473,6 +473,23 @@ class BaseClient:
                 f"a recursive delete takes a directory prefix ending in '/', not {prefix!r}"
             )
 
+    @staticmethod
+    def events_spec(
+        bucket: str, *, prefix: str = "", types: Iterable[str] = (), after: int | None = None
+    ) -> Spec:
+        """The change feed of a bucket from sequence ``after`` (from now on when None)."""
+        params = {"bucket": bucket}
+        if prefix:
+            params["prefix"] = prefix
+        if types:
+            params["types"] = ",".join(types)
+        headers: dict[str, str] = {}
+        if after is None:
+            params["start"] = "end"
+        else:
+            headers["last-event-id"] = str(after)
+        return Spec(method="GET", path="/v1/events", params=params, headers=headers)
+
     def invalidate(self, bucket: str, key: str) -> None:
         if self.cache is not None:
             self.cache.drop(bucket, key)

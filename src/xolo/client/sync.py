@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import hashlib
+import json
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -28,8 +29,9 @@ from xolo.client.base import (
 )
 from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env, parse_uri
+from xolo.client.events import Event, parse_sse
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
-from xolo.core.errors import IntegrityError, InvalidArgument, NoSuchKey, NotFound
+from xolo.core.errors import IntegrityError, InvalidArgument, NoSuchKey, NotFound, TransportError
 
 PIECE = 1024 * 1024
 Progress = Callable[[int], None]
@@ -248,15 +250,11 @@ class Client(BaseClient):
                 spec = self.put_spec(
                     bucket, key, stream=_pieces(f, progress), sha256=sha256, **kwargs
                 )
+                self.invalidate(bucket, key)
                 try:
-                    self.invalidate(bucket, key)
                     return self.parse_written(self.send(spec).json())
-                except IntegrityError:
-                    raise
-                except Exception as exc:
-                    from xolo.core.errors import TransportError
-
-                    if not isinstance(exc, TransportError) or attempt >= self.config.retries:
+                except TransportError:
+                    if attempt >= self.config.retries:
                         raise
             self._sleep(self.backoff(attempt))
             attempt += 1
@@ -502,6 +500,48 @@ class Client(BaseClient):
             if doc.get("next_after") is None:
                 return
             after = int(doc["next_after"])
+
+    def events(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        types: Iterable[str] = (),
+        after: int | None = None,
+    ) -> Iterator[Event]:
+        """Follow the bucket's change feed (from sequence ``after``; from now on when None),
+        reconnecting with backoff and resuming after the last event yielded."""
+        failures = 0
+        while True:
+            spec = self.events_spec(bucket, prefix=prefix, types=types, after=after)
+            router = self.routers.pick()
+            try:
+                with self._http.stream(
+                    "GET", router + spec.path, timeout=None, **self.request_kwargs(spec)
+                ) as response:
+                    if response.status_code != 200:
+                        response.read()
+                        self.raise_for(spec, response)
+                    lines: builtins.list[str] = []
+                    for line in response.iter_lines():
+                        if line:
+                            lines.append(line)
+                            continue
+                        _, kind, data = parse_sse(lines)
+                        lines = []
+                        if kind and data:
+                            event = Event.from_json(json.loads(data))
+                            if after is not None and event.sequence <= after:
+                                continue
+                            failures = 0
+                            after = event.sequence
+                            yield event
+            except httpx.TransportError:
+                self.routers.failed(router)
+                failures += 1
+                if failures > self.config.retries:
+                    raise TransportError("the change feed dropped and could not resume") from None
+                self._sleep(self.backoff(failures))
 
     def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
         """A URL that allows ``method`` on this one object until it expires, no credentials
