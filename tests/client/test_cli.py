@@ -140,3 +140,49 @@ def test_login_saves_a_private_profile(run, cluster: LocalCluster, tmp_path: Pat
     assert r.returncode == 0, r.stderr
     bad = run("login", "--url", url, "--access-key", ROOT_KEY, "--secret-key", "nope", code=4)
     assert "saved" not in bad.stdout
+
+
+def test_sync_both_ways_with_dry_run_and_delete(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run("bucket", "create", "cli-sync")
+    src = tmp_path / "tree"
+    for name in ("a.txt", "sub/b.txt", "sub/c.txt"):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_text(name)
+    plan = json.loads(run("sync", str(src), "xolo://cli-sync/t", "--dry-run", "--json").stdout)
+    assert plan["send"] == ["a.txt", "sub/b.txt", "sub/c.txt"] and plan["dry_run"]
+    assert json.loads(run("ls", "xolo://cli-sync/t", "--json").stdout) == []  # unchanged
+    run("sync", str(src), "xolo://cli-sync/t")
+    again = json.loads(run("sync", str(src), "xolo://cli-sync/t", "--json").stdout)
+    assert (again["send"], again["unchanged"]) == ([], 3)
+    (src / "sub" / "b.txt").write_text("changed!")  # same name, new bytes
+    (src / "a.txt").unlink()
+    changed = json.loads(run("sync", str(src), "xolo://cli-sync/t", "--delete", "--json").stdout)
+    assert (changed["send"], changed["delete"]) == (["sub/b.txt"], ["a.txt"])
+    assert run("cat", "xolo://cli-sync/t/sub/b.txt").stdout == "changed!"
+    assert run("cat", "xolo://cli-sync/t/a.txt", code=3)
+    back = tmp_path / "back"
+    run("sync", "xolo://cli-sync/t", str(back))
+    assert sorted(p.relative_to(back).as_posix() for p in back.rglob("*") if p.is_file()) == [
+        "sub/b.txt",
+        "sub/c.txt",
+    ]
+    (back / "stray.txt").write_text("x")
+    down = json.loads(run("sync", "xolo://cli-sync/t", str(back), "--delete", "--json").stdout)
+    assert (down["send"], down["delete"]) == ([], ["stray.txt"]) and not (
+        back / "stray.txt"
+    ).exists()
+
+
+def test_watch_prints_the_changes_after_a_sequence(run) -> None:  # type: ignore[no-untyped-def]
+    run("bucket", "create", "cli-watch")
+    src = Path(run.env["XOLO_CONFIG_DIR"]).parent / "w.txt"
+    src.write_text("w")
+    run("put", str(src), "xolo://cli-watch/one.txt")
+    run("rm", "xolo://cli-watch/one.txt")
+    out = run("watch", "xolo://cli-watch", "--after", "0", "--count", "3", "--json").stdout
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [(e["type"], e["key"]) for e in events] == [
+        ("bucket.created", None),
+        ("object.created", "one.txt"),
+        ("object.deleted", "one.txt"),
+    ]

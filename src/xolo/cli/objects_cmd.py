@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import click
 
-from xolo.client import Client, Entry
+from xolo.client import Client, Entry, bulk
 from xolo.client.config import ClientConfig, from_env, load_profile, parse_uri, save_profile
 from xolo.core import errors as e
 
@@ -130,7 +130,23 @@ def _done(progress: Any) -> None:
 
 def register(group: click.Group) -> None:
     """Attach the object verbs to the ``xolo`` group."""
-    for command in (put, get, cat, ls, tree, du, rm, cp, mv, stat, presign, bucket, login):
+    for command in (
+        put,
+        get,
+        cat,
+        ls,
+        tree,
+        du,
+        rm,
+        cp,
+        mv,
+        stat,
+        presign,
+        sync,
+        watch,
+        bucket,
+        login,
+    ):
         group.add_command(command)
 
 
@@ -376,6 +392,109 @@ def presign(
     with connected(ctx) as client:
         link = client.presign(method, bucket_name, key, expires=expires)
     click.echo(_json({"url": link}) if as_json else link)
+
+
+@click.command()
+@click.argument("source")
+@click.argument("dest")
+@click.option("--delete", is_flag=True, help="Delete at DEST what SOURCE does not have.")
+@click.option("--dry-run", is_flag=True, help="Say what would be done; change nothing.")
+@click.option("--concurrency", default=8, type=click.IntRange(1, 64))
+@_common
+def sync(
+    ctx: click.Context,
+    source: str,
+    dest: str,
+    delete: bool,
+    dry_run: bool,
+    concurrency: int,
+    url: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Make DEST like SOURCE, one side a local directory and the other xolo://BUCKET/PREFIX,
+    comparing by size and SHA-256; a rerun after an interruption sends only what is left."""
+    _obj(ctx, url, profile)
+    upload = is_remote(dest) and not is_remote(source)
+    if upload == is_remote(source):
+        raise click.UsageError("sync a local directory with a xolo:// prefix, either way")
+    bucket_name, prefix = remote(dest if upload else source)
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    local = Path(source if upload else dest)
+    with connected(ctx) as client:
+        if upload:
+            plan = bulk.plan_upload(client, local, bucket_name, prefix)
+        else:
+            plan = bulk.plan_download(client, bucket_name, prefix, local)
+        deletes = plan.delete if delete else []
+        if not dry_run:
+            chosen = set(plan.send)
+            if upload:
+                stats = bulk.upload_tree(
+                    client,
+                    local,
+                    bucket_name,
+                    prefix,
+                    only=chosen,
+                    concurrency=concurrency,
+                )
+                for rel in deletes:
+                    client.delete(bucket_name, prefix + rel)
+            else:
+                stats = bulk.download_tree(
+                    client,
+                    bucket_name,
+                    prefix,
+                    local,
+                    only=chosen,
+                    concurrency=concurrency,
+                )
+                for rel in deletes:
+                    (local / rel).unlink()
+            if stats.errors:
+                for line in stats.errors:
+                    click.echo(f"xolo: {line}", err=True)
+                sys.exit(1)
+    doc = {"send": plan.send, "delete": deletes, "unchanged": plan.same, "dry_run": dry_run}
+    if as_json:
+        click.echo(_json(doc))
+        return
+    verb = "would " if dry_run else ""
+    for rel in plan.send:
+        click.echo(f"{verb}{'put' if upload else 'get'} {rel}")
+    for rel in deletes:
+        click.echo(f"{verb}delete {rel}")
+    click.echo(f"{len(plan.send)} to send, {len(deletes)} to delete, {plan.same} unchanged")
+
+
+@click.command()
+@click.argument("path")
+@click.option("--after", default=None, type=int, help="Resume after this sequence.")
+@click.option("--count", default=None, type=int, help="Stop after this many events.")
+@_common
+def watch(
+    ctx: click.Context,
+    path: str,
+    after: int | None,
+    count: int | None,
+    url: str | None,
+    profile: str | None,
+    as_json: bool,
+) -> None:
+    """Print a bucket's changes as they happen (from now on, or after a sequence)."""
+    _obj(ctx, url, profile)
+    bucket_name, prefix = remote(path)
+    seen = 0
+    with connected(ctx) as client:
+        for event in client.events(bucket_name, prefix=prefix, after=after):
+            if as_json:
+                click.echo(json.dumps(dataclasses.asdict(event)))
+            else:
+                click.echo(f"{event.sequence} {event.type} {event.key} {event.size}")
+            sys.stdout.flush()
+            seen += 1
+            if count is not None and seen >= count:
+                return
 
 
 @click.group()

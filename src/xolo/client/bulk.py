@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
@@ -90,18 +90,25 @@ class Tracker:
         self._db.close()
 
 
-def selected(rel: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
-    """Whether a relative path passes the include globs (all, when none) and no exclude glob."""
+def selected(
+    rel: str, include: Sequence[str], exclude: Sequence[str], only: Collection[str] | None = None
+) -> bool:
+    """Whether a relative path passes the include globs (all, when none) and no exclude glob,
+    and is one of ``only`` when that is given."""
+    if only is not None and rel not in only:
+        return False
     if include and not any(fnmatch.fnmatchcase(rel, g) for g in include):
         return False
     return not any(fnmatch.fnmatchcase(rel, g) for g in exclude)
 
 
-def local_files(root: Path, include: Sequence[str], exclude: Sequence[str]) -> Iterator[Path]:
+def local_files(
+    root: Path, include: Sequence[str], exclude: Sequence[str], only: Collection[str] | None = None
+) -> Iterator[Path]:
     for dirpath, _, names in os.walk(root):
         for name in sorted(names):
             path = Path(dirpath) / name
-            if selected(path.relative_to(root).as_posix(), include, exclude):
+            if selected(path.relative_to(root).as_posix(), include, exclude, only):
                 yield path
 
 
@@ -154,8 +161,10 @@ def upload_tree(
     exclude: Sequence[str] = (),
     verify: bool = False,
     concurrency: int = 8,
+    only: Collection[str] | None = None,
 ) -> BulkStats:
-    """Upload every selected file under ``root`` to ``bucket/prefix/relative/path``."""
+    """Upload every selected file under ``root`` to ``bucket/prefix/relative/path`` (``only``:
+    exactly these relative paths)."""
     base = Path(root)
     track = Tracker(tracker) if tracker else None
     stats = BulkStats()
@@ -179,7 +188,7 @@ def upload_tree(
     try:
         jobs = (
             (str(p), partial(job, p, prefix + p.relative_to(base).as_posix()))
-            for p in local_files(base, include, exclude)
+            for p in local_files(base, include, exclude, only)
         )
         run_bounded(jobs, concurrency, stats)
     finally:
@@ -200,6 +209,7 @@ def download_tree(
     exclude: Sequence[str] = (),
     verify: bool = False,
     concurrency: int = 8,
+    only: Collection[str] | None = None,
 ) -> BulkStats:
     """Download every selected object under ``bucket/prefix`` into ``root``."""
     base = Path(root)
@@ -226,7 +236,7 @@ def download_tree(
         jobs = (
             (e.key, partial(job, e.key, e.size, e.etag or ""))
             for e in client.list(bucket, prefix=prefix)
-            if selected(e.key[len(prefix) :].lstrip("/"), include, exclude)
+            if selected(e.key[len(prefix) :].lstrip("/"), include, exclude, only)
         )
         run_bounded(jobs, concurrency, stats)
     finally:
@@ -244,3 +254,52 @@ def _same_remote(client: Client, bucket: str, key: str, path: Path, size: int) -
     except NoSuchKey:
         return False
     return info.size == size and info.sha256 == file_sha256(path)
+
+
+@dataclass(slots=True)
+class SyncPlan:
+    """What a sync would do: the relative paths to send, and those to delete at the target."""
+
+    send: list[str] = field(default_factory=list)
+    delete: list[str] = field(default_factory=list)
+    same: int = 0
+
+
+def plan_upload(client: Client, root: Path, bucket: str, prefix: str) -> SyncPlan:
+    """Local files that differ from (or are missing at) ``bucket/prefix``, by size and
+    SHA-256, and remote keys under the prefix with no local file."""
+    plan = SyncPlan()
+    remote = {e.key[len(prefix) :]: e for e in client.list(bucket, prefix=prefix)}
+    local = {p.relative_to(root).as_posix(): p for p in local_files(root, (), ())}
+    for rel, path in sorted(local.items()):
+        entry = remote.get(rel)
+        if entry is not None and entry.size == path.stat().st_size:
+            info = client.head(bucket, prefix + rel)
+            if info.sha256 == file_sha256(path):
+                plan.same += 1
+                continue
+        plan.send.append(rel)
+    plan.delete = sorted(set(remote) - set(local))
+    return plan
+
+
+def plan_download(client: Client, bucket: str, prefix: str, root: Path) -> SyncPlan:
+    """Remote objects that differ from (or are missing in) ``root``, and local files with no
+    object."""
+    plan = SyncPlan()
+    remote = {e.key[len(prefix) :]: e for e in client.list(bucket, prefix=prefix)}
+    local = (
+        {p.relative_to(root).as_posix(): p for p in local_files(root, (), ())}
+        if root.exists()
+        else {}
+    )
+    for rel, entry in sorted(remote.items()):
+        path = local.get(rel)
+        if path is not None and path.stat().st_size == entry.size:
+            info = client.head(bucket, prefix + rel)
+            if info.sha256 == file_sha256(path):
+                plan.same += 1
+                continue
+        plan.send.append(rel)
+    plan.delete = sorted(set(local) - set(remote))
+    return plan
