@@ -229,3 +229,55 @@ def test_a_client_given_both_routers_survives_one_being_killed(cluster: LocalClu
             client.put("cl-failover", f"after/{i}", str(i).encode())
             assert client.get("cl-failover", f"after/{i}") == str(i).encode()
         assert client.du("cl-failover") == (60, 20 + sum(len(str(i)) for i in range(40)))
+
+
+def peer_chunk_bytes(cluster: LocalCluster) -> float:
+    """Chunk bytes every peer has received, from their /metrics (the server side)."""
+    import httpx
+
+    total = 0.0
+    for peer in cluster.state.peers:
+        text = httpx.get(f"{peer.url}/metrics", auth=cluster.auth, timeout=30).text
+        for line in text.splitlines():
+            if line.startswith("xolo_chunk_bytes_received_total"):
+                total += float(line.split()[-1])
+    return total
+
+
+def test_direct_uploads_go_to_the_peers_and_skip_known_chunks(
+    cluster: LocalCluster, client: xolo.Client, tmp_path: Path
+) -> None:
+    size = 256 * 1024 * 1024
+    src = tmp_path / "big.bin"
+    with src.open("wb") as out:
+        block = os.urandom(1024 * 1024)
+        for i in range(size // len(block)):
+            out.write(i.to_bytes(8, "big") + block[8:])
+    client.create_bucket("cl-direct", replication=2)
+    before = peer_chunk_bytes(cluster)
+    first = client.put_file("cl-direct", "one.bin", src)
+    sent_first = peer_chunk_bytes(cluster) - before
+    assert first.size == size
+    assert sent_first >= 2 * size  # two copies, written by the client to the peers
+    again = client.put_file("cl-direct", "two.bin", src)  # the same bytes under another key
+    sent_again = peer_chunk_bytes(cluster) - before - sent_first
+    assert again.size == size and sent_again < 1024 * 1024, f"{sent_again} chunk bytes sent"
+    back = tmp_path / "back.bin"
+    client.get_to_file("cl-direct", "two.bin", back)
+    assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+    print(f"first upload: {sent_first / 2**20:.0f} MiB of chunks; again: {sent_again:.0f} bytes")
+
+
+def test_a_commit_before_the_chunks_are_written_commits_nothing(client: xolo.Client) -> None:
+    client.create_bucket("cl-direct-bad")
+    missing = [("ab" * 32, 10)]
+    plan = client.send(client.direct_plan_spec("cl-direct-bad", missing)).json()
+    assert plan["chunks"][0]["have"] is False and plan["chunks"][0]["urls"]
+    with pytest.raises(errors.e.MissingChunks):
+        client.send(client.direct_commit_spec("cl-direct-bad", "k", missing))
+    assert not client.exists("cl-direct-bad", "k")
+    url = plan["chunks"][0]["urls"][0]
+    import httpx
+
+    forged = url.replace("ab" * 32, "cd" * 32)  # a signed URL is for one chunk only
+    assert httpx.put(forged, content=b"x" * 10).status_code == 403

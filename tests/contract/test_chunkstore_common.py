@@ -55,3 +55,22 @@ async def test_an_empty_chunk_round_trips(store: ChunkStore) -> None:
     await store.put(name, data)
     assert await store.read(name) == b""
     assert await store.size(name) == 0
+
+
+async def test_copies_count_the_places_that_hold_a_chunk(store: ChunkStore) -> None:
+    name, data = named(os.urandom(5_000))
+    other, _ = named(b"never stored")
+    copies = min(2, store.places())
+    await store.put(name, data, copies=copies, quorum=copies)
+    counted = await store.copies([name, other])
+    assert counted[1] == 0 and counted[0] >= copies
+    assert await store.copies([]) == []
+
+
+async def test_upload_urls_are_distinct_places_or_none(store: ChunkStore) -> None:
+    name, _ = named(b"a chunk a client would upload")
+    urls = store.upload_urls(name, 2)
+    assert len(urls) == len(set(urls))
+    assert all(u.startswith("http") for u in urls)
+    if store.places() > 1:
+        assert len(urls) >= 2  # a cluster names peers; a lone volume names none or itself

@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from xolo.api.asyncapi import asyncapi_document
 from xolo.api.auth import authenticate
 from xolo.api.chunks import ChunkAPI
+from xolo.api.direct import DirectAPI
 from xolo.api.errors import error_response, internal_error
 from xolo.api.events import EventsAPI
 from xolo.api.http import close_if_body_unread
@@ -32,7 +33,7 @@ from xolo.api.native import NativeAPI
 from xolo.api.notify import NotifyAPI
 from xolo.api.openapi import openapi_document
 from xolo.core.errors import InvalidCredentials, MethodNotAllowed, NotFound, XoloError
-from xolo.service.auth import Authenticator, Principal
+from xolo.service.auth import Authenticator, ClusterGuard, Principal
 from xolo.service.context import ACTOR
 from xolo.service.keys import KeyAdmin
 from xolo.service.notify import NotifyAdmin
@@ -114,6 +115,20 @@ async def _caller(
     except XoloError as exc:
         metrics.auth_failures.labels("native", exc.code).inc()
         raise
+
+
+def direct_routes(direct: DirectAPI) -> list[RouteRow]:
+    """Direct transfers: a plan of signed chunk URLs, then a manifest commit."""
+    return [
+        ("/v1/buckets/{bucket}/direct", "direct_plan", direct.plan, ["POST"], "required"),
+        (
+            "/v1/buckets/{bucket}/manifests/{key:path}",
+            "direct_commit",
+            direct.commit,
+            ["PUT"],
+            "required",
+        ),
+    ]
 
 
 def chunk_routes(chunks: ChunkAPI) -> list[RouteRow]:
@@ -200,9 +215,11 @@ def build_app(
     data_path: Path | None = None,
     lifespan: Lifespan | None = None,
     metrics: Metrics | None = None,
+    guard: ClusterGuard | None = None,
 ) -> ASGIApp:
     """The native API (``/v1``), ``/health``, ``/metrics`` and ``/openapi.json``; with
-    ``chunks``, the chunk API of the local volume too (``xolo serve``)."""
+    ``chunks``, the chunk API of the local volume too (``xolo serve``); with ``guard`` (which
+    signs chunk URLs), direct transfers."""
     metrics = metrics or Metrics()
     native = NativeAPI(service, auth, metrics)
     keys = KeysAPI(admin=KeyAdmin(meta=auth.keys, auth=auth), auth=auth)
@@ -241,6 +258,7 @@ def build_app(
             "optional",
         ),
         ("/v1/buckets/{bucket}/uploads", "uploads", native.create_upload, ["POST"], "required"),
+        *(direct_routes(DirectAPI(service, guard)) if guard is not None else []),
         ("/v1/uploads/{upload_id}", "upload", native.complete_upload, ["PUT"], "required"),
         ("/v1/buckets/{bucket}/audit", "audit", native.audit, ["GET"], "required"),
         (

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from xolo.api.auth import authenticate
 from xolo.api.http import body_stream, int_param, json_body
+from xolo.api.metrics import Metrics
 from xolo.core.cluster_auth import HEADER
 from xolo.core.errors import InvalidArgument, MalformedJSON
 from xolo.service.auth import Authenticator, ClusterGuard
@@ -34,10 +35,18 @@ class _ChunkFile(FileResponse):
 class ChunkAPI:
     """Translates chunk requests onto a ChunkService, after deciding who is calling."""
 
-    def __init__(self, chunks: ChunkService, guard: ClusterGuard, auth: Authenticator) -> None:
+    def __init__(
+        self,
+        chunks: ChunkService,
+        guard: ClusterGuard,
+        auth: Authenticator,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._chunks = chunks
         self._guard = guard
         self._auth = auth
+        self.metrics = metrics or Metrics()
+        """Where received chunk bytes are counted (the server's ``/metrics``)."""
 
     async def _authorize(self, request: Request, sha256: str | None = None) -> None:
         header = request.headers.get(HEADER)
@@ -61,6 +70,7 @@ class ChunkAPI:
         await self._authorize(request, name)
         if request.method == "PUT":
             size = await self._chunks.put(name, body_stream(request))
+            self.metrics.chunk_bytes_in.inc(size)
             return JSONResponse({"sha256": name, "size": size}, status_code=201)
         size = await self._chunks.size(name)
         headers = {"etag": f'"{name}"', "cache-control": IMMUTABLE}

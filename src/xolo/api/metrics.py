@@ -34,6 +34,11 @@ class Metrics:
         self.bytes_out = Counter(
             "xolo_object_bytes_read", "Object bytes served", registry=self.registry
         )
+        self.chunk_bytes_in = Counter(
+            "xolo_chunk_bytes_received",
+            "Chunk bytes received by the chunk API (from routers, peers and direct clients)",
+            registry=self.registry,
+        )
         self.uptime = Gauge("xolo_uptime_seconds", "Seconds since start", registry=self.registry)
         self.auth_failures = Counter(
             "xolo_auth_failures",

@@ -116,6 +116,20 @@ BODIES: dict[str, dict[str, Any]] = {
             "tags": {"type": "object", "additionalProperties": _STRING},
         },
     },
+    "direct": {
+        "type": "object",
+        "required": ["chunks"],
+        "properties": {"chunks": {"type": "array", "items": {"type": "array"}}},
+    },
+    "manifest": {
+        "type": "object",
+        "required": ["chunks"],
+        "properties": {
+            "chunks": {"type": "array", "items": {"type": "array"}},
+            "content_type": _STRING,
+            "metadata": {"type": "object", "additionalProperties": _STRING},
+        },
+    },
     "tags": {
         "type": "object",
         "required": ["tags"],
@@ -181,6 +195,8 @@ OPERATIONS: list[Row] = [
     ("/v1/buckets/{bucket}/tags/{key}", "put", "replace an object version's tags", ("200",), None, "tags", ("version_id",)),
     ("/v1/buckets/{bucket}/tags/{key}", "delete", "remove an object version's tags", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/uploads", "post", "declare a two-step upload", ("201",), None, "upload", ()),
+    ("/v1/buckets/{bucket}/direct", "post", "plan a direct transfer: signed chunk URLs on the peers", ("200",), None, "direct", ()),
+    ("/v1/buckets/{bucket}/manifests/{key}", "put", "commit an object whose chunks were written directly", ("200",), "Object", "manifest", ()),
     ("/v1/uploads/{upload_id}", "put", "send a declared upload's bytes", ("200",), "Object", None, ()),
     ("/v1/buckets/{bucket}/audit", "get", "a page of the bucket's audit chain", ("200",), None, None, ("after", "limit")),
     ("/v1/buckets/{bucket}/audit/verify", "post", "replay the bucket's audit chain", ("200",), "Verdict", None, ()),

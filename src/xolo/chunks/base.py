@@ -74,6 +74,17 @@ class ChunkStore(Protocol):
         """For each name, whether at least one copy is stored."""
         ...
 
+    async def copies(self, names: Sequence[str]) -> list[int]:
+        """For each name, how many places hold a copy (what a direct upload's commit checks
+        against the write quorum)."""
+        ...
+
+    def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        """Base URLs of the places a client may write ``copies`` copies of a new chunk to
+        directly, best first; empty for a store with no network address of its own (the
+        server that holds it takes the chunks)."""
+        ...
+
     async def close(self) -> None:
         """Release threads and connections."""
         ...

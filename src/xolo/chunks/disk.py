@@ -192,6 +192,12 @@ class DiskChunkStore:
     async def has(self, names: Sequence[str]) -> list[bool]:
         return await self._run(lambda: [self.path_for(n).is_file() for n in names])
 
+    async def copies(self, names: Sequence[str]) -> list[int]:
+        return [int(found) for found in await self.has(names)]
+
+    def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        return []
+
     # -- inventory ---------------------------------------------------------------------------
 
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:

@@ -42,6 +42,12 @@ class MemoryChunkStore:
     async def has(self, names: Sequence[str]) -> list[bool]:
         return [n in self._chunks for n in names]
 
+    async def copies(self, names: Sequence[str]) -> list[int]:
+        return [int(found) for found in await self.has(names)]
+
+    def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        return []
+
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
         names = sorted(n for n in self._chunks if n > after)[:limit]
         return [ChunkRef(sha256=n, size=len(self._chunks[n])) for n in names]

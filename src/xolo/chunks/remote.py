@@ -139,6 +139,12 @@ class PeerVolume:
             return []
         return [bool(x) for x in await self._json("POST", "/v1/chunks/has", json=list(names))]
 
+    async def copies(self, names: Sequence[str]) -> list[int]:
+        return [int(found) for found in await self.has(names)]
+
+    def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        return [self.url]
+
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
         doc = await self._json("GET", "/v1/chunks", params={"after": after, "limit": str(limit)})
         return [ChunkRef(sha256=name, size=int(size)) for name, size in doc["chunks"]]

@@ -233,6 +233,28 @@ class ReplicatedChunkStore:
                 found = [a or b for a, b in zip(found, answer, strict=True)]
         return found
 
+    async def copies(self, names: Sequence[str]) -> list[int]:
+        if not names:
+            return []
+        members = [m for m in self._topology.members() if m.readable]
+        answers = await asyncio.gather(
+            *(m.volume.has(names) for m in members), return_exceptions=True
+        )
+        counts = [0] * len(names)
+        for answer in answers:
+            if isinstance(answer, list):
+                counts = [n + int(b) for n, b in zip(counts, answer, strict=True)]
+        return counts
+
+    def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        """The writable peers placement ranks first for the chunk (handoff order after)."""
+        members = [m for m in self._topology.members() if m.placeable or m.writable]
+        ranked = [m for m in self._order(sha256, len(members), members) if m.writable]
+        urls: list[str] = []
+        for member in ranked:
+            urls += member.volume.upload_urls(sha256, 1)
+        return urls[: max(copies, 1) + 1]
+
     async def close(self) -> None:
         """Let copies still being stored in the background finish."""
         if self._background:

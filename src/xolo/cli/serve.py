@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -123,6 +125,11 @@ async def local_peer(node: SingleNode) -> list[PeerView]:
     return [PeerView(record=record, state="up")]
 
 
+def chunk_url_secret(master_key: bytes) -> str:
+    """The secret ``xolo serve`` signs chunk URLs with, derived from its master key."""
+    return hmac.new(master_key, b"xolo serve chunk urls v1", hashlib.sha256).hexdigest()
+
+
 def create_app() -> ASGIApp:
     """The app factory uvicorn calls in each worker process."""
     logs.install()  # each worker process configures its own logging
@@ -130,10 +137,14 @@ def create_app() -> ASGIApp:
     node = open_service(settings)
     metrics = Metrics()
     config = settings.service_config()
+    # Signed chunk URLs (direct transfers to this server's own chunk API) under a secret
+    # derived from the master key: no other process needs it.
+    guard = ClusterGuard(secret=chunk_url_secret(node.data.master_key()))
     chunks = ChunkAPI(
         ChunkService(volume=node.volume, max_chunk_size=config.max_chunk_size),
-        ClusterGuard(secret=None),
+        guard,
         node.auth,
+        metrics,
     )
 
     scheduler = single_node_scheduler(node, settings)
@@ -159,6 +170,7 @@ def create_app() -> ASGIApp:
         data_path=node.data.root,
         lifespan=lifespan,
         metrics=metrics,
+        guard=guard,
     )
     service, auth = node.service, node.auth
     if not settings.s3_port:

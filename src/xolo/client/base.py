@@ -474,6 +474,40 @@ class BaseClient:
             )
 
     @staticmethod
+    def direct_plan_spec(bucket: str, chunks: list[tuple[str, int]]) -> Spec:
+        """Ask where each chunk of a direct transfer goes (and which the cluster has)."""
+        return Spec(
+            method="POST",
+            path=f"{bucket_path(bucket)}/direct",
+            json={"chunks": [[sha, size] for sha, size in chunks]},
+        )
+
+    @staticmethod
+    def direct_commit_spec(
+        bucket: str,
+        key: str,
+        chunks: list[tuple[str, int]],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> Spec:
+        """Commit the manifest of chunks written directly (the router checks their copies)."""
+        headers: dict[str, str] = {}
+        if if_match is not None:
+            headers["if-match"] = f'"{if_match.strip(chr(34))}"'
+        if create_only:
+            headers["if-none-match"] = "*"
+        doc: dict[str, Any] = {"chunks": [[sha, size] for sha, size in chunks]}
+        if content_type:
+            doc["content_type"] = content_type
+        if metadata:
+            doc["metadata"] = dict(metadata)
+        path = f"{bucket_path(bucket)}/manifests/{urllib.parse.quote(key, safe='/')}"
+        return Spec(method="PUT", path=path, json=doc, headers=headers)
+
+    @staticmethod
     def events_spec(
         bucket: str, *, prefix: str = "", types: Iterable[str] = (), after: int | None = None
     ) -> Spec:

@@ -7,7 +7,9 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,9 +33,20 @@ from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env, parse_uri
 from xolo.client.events import Event, parse_sse
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
-from xolo.core.errors import IntegrityError, InvalidArgument, NoSuchKey, NotFound, TransportError
+from xolo.core.errors import (
+    InsufficientReplicas,
+    IntegrityError,
+    InvalidArgument,
+    NoSuchKey,
+    NotFound,
+    TransportError,
+)
 
 PIECE = 1024 * 1024
+DIRECT_CHUNK = 8 * 1024 * 1024
+"""The chunk size of direct transfers (the server's default), and the file size from which
+``put_file`` sends chunks directly to the peers."""
+DIRECT_IN_FLIGHT = 4
 Progress = Callable[[int], None]
 """Called with the number of bytes moved since the last call."""
 
@@ -238,11 +251,23 @@ class Client(BaseClient):
         path: str | os.PathLike[str],
         *,
         progress: Progress | None = None,
+        direct: bool | None = None,
         **kwargs: Any,
     ) -> ObjectInfo:
-        """Upload a file with bounded memory: hashed first (the server checks the SHA-256
-        end to end), then streamed; retried from the start if the connection drops."""
+        """Upload a file with bounded memory. Files of at least one chunk go directly to the
+        peers (``direct``; the default for such files): the router plans where each chunk
+        goes, chunks the cluster already has are not sent, then it commits the manifest.
+        Smaller files (or ``direct=False``) are hashed, then streamed through the router,
+        which checks the SHA-256; retried from the start if the connection drops."""
         path = Path(path)
+        if direct is None:
+            direct = path.stat().st_size >= DIRECT_CHUNK
+        if direct:
+            try:
+                return self._put_direct(bucket, key, path, progress=progress, **kwargs)
+            except NotFound as exc:
+                if exc.code != "NotFound":  # the bucket is missing, not the route
+                    raise
         sha256 = _file_sha256(path)
         attempt = 0
         while True:
@@ -258,6 +283,78 @@ class Client(BaseClient):
                         raise
             self._sleep(self.backoff(attempt))
             attempt += 1
+
+    def _put_direct(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        *,
+        progress: Progress | None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        chunks = _file_chunks(path)
+        plan = self.send(self.direct_plan_spec(bucket, chunks)).json()
+        quorum = int(plan["write_quorum"])
+        offsets = dict(zip((c[0] for c in chunks), _offsets(chunks), strict=True))
+
+        buffers = threading.local()
+
+        def send_chunk(entry: dict[str, Any]) -> None:
+            size = int(entry["size"])
+            if not entry["have"]:
+                # One reused buffer per thread, sent in 1 MiB pieces: memory stays at
+                # DIRECT_IN_FLIGHT chunks however large the file.
+                buf = getattr(buffers, "buf", None)
+                if buf is None:
+                    buf = buffers.buf = bytearray(DIRECT_CHUNK)
+                view = memoryview(buf)[:size]
+                with path.open("rb") as f:
+                    f.seek(offsets[entry["sha256"]])
+                    f.readinto(view)
+                self._put_copies(entry, view, quorum)
+            if progress:
+                progress(size)
+
+        with ThreadPoolExecutor(max_workers=DIRECT_IN_FLIGHT) as pool:
+            list(pool.map(send_chunk, plan["chunks"]))
+        spec = self.direct_commit_spec(
+            bucket,
+            key,
+            chunks,
+            content_type=content_type,
+            metadata=metadata,
+            if_match=if_match,
+            create_only=create_only,
+        )
+        self.invalidate(bucket, key)
+        info = self.parse_written(self.send(spec).json())
+        if tags:
+            tag_path = f"{bucket_path(bucket)}/tags/{urllib.parse.quote(key, safe='/')}"
+            self.send(Spec(method="PUT", path=tag_path, json={"tags": dict(tags)}))
+        return info
+
+    def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> None:
+        """Write one chunk to its signed URLs until ``quorum`` copies are stored."""
+        stored = 0
+        length = {"content-length": str(len(data))}
+        for url in entry["urls"]:
+            pieces = (bytes(data[i : i + PIECE]) for i in range(0, len(data), PIECE))
+            try:
+                response = self._http.put(url, content=pieces, headers=length)
+            except httpx.TransportError:
+                continue
+            if response.status_code in (200, 201):
+                stored += 1
+                if stored >= quorum:
+                    return
+        raise InsufficientReplicas(
+            f"chunk {entry['sha256']}: {stored} of the {quorum} copies could be written"
+        )
 
     def append(self, bucket: str, key: str, data: bytes | str) -> ObjectInfo:
         """Append bytes (creating the object if absent). Never retried once sent."""
@@ -574,6 +671,23 @@ def _pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
         if progress:
             progress(len(piece))
         yield piece
+
+
+def _file_chunks(path: Path) -> list[tuple[str, int]]:
+    """(SHA-256, size) of each ``DIRECT_CHUNK`` of a file, reading one chunk at a time."""
+    out = []
+    with path.open("rb") as f:
+        while data := f.read(DIRECT_CHUNK):
+            out.append((hashlib.sha256(data).hexdigest(), len(data)))
+    return out
+
+
+def _offsets(chunks: list[tuple[str, int]]) -> list[int]:
+    offsets, pos = [], 0
+    for _, size in chunks:
+        offsets.append(pos)
+        pos += size
+    return offsets
 
 
 def _file_sha256(path: Path) -> str:

@@ -142,11 +142,14 @@ def build_peer(settings: PeerSettings, *, version: str) -> tuple[ASGIApp, str]:
     meta = SQLiteMetaStore(data.meta_path)
     auth = Authenticator(meta, SecretBox(data.master_key()))
     guard = ClusterGuard(secret=settings.secret)
+    metrics = Metrics()
     chunks = ChunkAPI(
-        ChunkService(volume=volume, max_chunk_size=ServiceConfig().max_chunk_size), guard, auth
+        ChunkService(volume=volume, max_chunk_size=ServiceConfig().max_chunk_size),
+        guard,
+        auth,
+        metrics,
     )
     capacity = settings.capacity or shutil.disk_usage(data.root).total
-    metrics = Metrics()
 
     def identity() -> dict[str, Any]:
         return {"peer_id": peer_id, "zone": settings.zone, "capacity": capacity}

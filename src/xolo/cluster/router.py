@@ -157,6 +157,7 @@ class Router:
             role="router",
             version=self.version,
             metrics=metrics,
+            guard=guard,
         )
         s3 = build_s3_app(
             service, auth, region=self.s.region, domain=self.s.s3_domain, metrics=metrics

@@ -17,7 +17,7 @@ codes wherever S3 has one, so the S3 surface can reuse them unchanged::
     │   NoSuchLifecycleConfiguration, NoSuchCORSConfiguration
     ├── MethodNotAllowed (405)
     ├── Conflict (409): BucketNotEmpty, BucketAlreadyOwnedByYou, BucketAlreadyExists,
-    │   ConcurrentUpdate
+    │   ConcurrentUpdate, MissingChunks
     ├── PreconditionFailed (412), InvalidRange (416), InvalidPartNumber (416), NotModified (304)
     ├── IntegrityError (502, client side)
     ├── NotImplementedByXolo (501 NotImplemented)
@@ -285,6 +285,12 @@ class Conflict(XoloError):
 
     status = 409
     code = "Conflict"
+
+
+class MissingChunks(Conflict):
+    """A direct transfer's manifest names chunks that lack their copies: write them first."""
+
+    code = "MissingChunks"
 
 
 class BucketNotEmpty(Conflict):

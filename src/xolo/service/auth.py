@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from xolo.core.audit import SYSTEM, Change
-from xolo.core.cluster_auth import NonceCache, verify_chunk_url, verify_request
+from xolo.core.cluster_auth import NonceCache, sign_chunk_url, verify_chunk_url, verify_request
 from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
 from xolo.core.errors import AccessDenied, InvalidArgument, InvalidCredentials
 from xolo.core.names import check_bucket_name
@@ -292,6 +292,14 @@ class ClusterGuard:
         verify_request(
             self._secret, method, path, query, header, now=self._clock(), nonces=self._nonces
         )
+
+    def sign_chunk_url(self, *, method: str, sha256: str, ttl: float) -> tuple[str, float]:
+        """The query string of a URL that allows ``method`` on one chunk for ``ttl`` seconds,
+        and when it expires (what a router hands a client for a direct upload)."""
+        if self._secret is None:
+            raise AccessDenied("signed chunk URLs need a cluster secret")
+        expires = int(self._clock() + ttl)
+        return sign_chunk_url(self._secret, method, sha256, expires=expires), float(expires)
 
     def check_chunk_url(self, *, method: str, sha256: str, query: Mapping[str, str]) -> None:
         """Raise AccessDenied (403) unless the query signs this method on this chunk."""

@@ -66,6 +66,7 @@ from xolo.service.auth import Principal
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
 from xolo.service.cors import CorsMixin
+from xolo.service.direct import DirectMixin
 from xolo.service.events import EventHub, Feed
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.lifecycle import LifecycleMixin
@@ -200,7 +201,9 @@ def _ready(data: bytes) -> asyncio.Future[bytes]:
     return fut
 
 
-class ObjectService(MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMixin, CorsMixin):
+class ObjectService(
+    MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMixin, CorsMixin, DirectMixin
+):
     """Object semantics over a metadata store and a chunk store; every surface calls this.
 
     Policy that must hold everywhere lives here: what a conditional write, an append or a copy

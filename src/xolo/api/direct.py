@@ -1,0 +1,103 @@
+"""Direct transfers over the native API: a plan of signed chunk URLs, then a manifest commit.
+
+``POST /v1/buckets/{bucket}/direct`` with ``{"chunks": [[sha256, size], ...]}`` answers, per
+chunk, ``have`` (enough copies exist: send nothing) or ``urls``: signed ``PUT`` URLs on the
+peers placement chose (or on this server, for ``xolo serve``), valid ``ttl`` seconds. ``PUT
+/v1/buckets/{bucket}/manifests/{key}`` with ``{"chunks": [...], "content_type", "metadata"}``
+(and ``If-Match``/``If-None-Match``) commits the object once every chunk has its copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from xolo.api.http import iso_time, json_body, write_condition
+from xolo.api.native import object_json
+from xolo.core.errors import InvalidArgument, MalformedJSON
+from xolo.core.records import ChunkRef
+from xolo.service.auth import ClusterGuard, Principal
+from xolo.service.objects import ObjectService
+
+URL_TTL = 900.0
+"""Seconds a signed chunk URL of a plan stays valid."""
+
+
+def _chunks(doc: Any) -> list[ChunkRef]:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("chunks"), list):
+        raise MalformedJSON('expected {"chunks": [[sha256, size], ...], ...}')
+    refs = []
+    for entry in doc["chunks"]:
+        if (
+            not isinstance(entry, list)
+            or len(entry) != 2
+            or not isinstance(entry[0], str)
+            or not isinstance(entry[1], int)
+            or isinstance(entry[1], bool)
+        ):
+            raise MalformedJSON("each chunk is [sha256, size]")
+        refs.append(ChunkRef(sha256=entry[0], size=entry[1]))
+    return refs
+
+
+class DirectAPI:
+    """Handlers of the two direct-transfer routes."""
+
+    def __init__(self, service: ObjectService, guard: ClusterGuard) -> None:
+        self.service = service
+        self.guard = guard
+
+    async def _require_write(self, request: Request, bucket: str) -> None:
+        principal: Principal | None = request.state.principal
+        await self.service.policy.require(principal, "write", bucket)
+
+    async def plan(self, request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+        await self._require_write(request, bucket)
+        plan = await self.service.plan_direct(bucket, _chunks(await json_body(request)))
+        here = str(request.base_url).rstrip("/")
+        expires_at = 0.0
+        chunks = []
+        for chunk in plan.chunks:
+            urls = []
+            for base in chunk.urls if chunk.urls else (() if chunk.have else (here,)):
+                query, expires_at = self.guard.sign_chunk_url(
+                    method="PUT", sha256=chunk.sha256, ttl=URL_TTL
+                )
+                urls.append(f"{base}/v1/chunks/{chunk.sha256}?{query}")
+            chunks.append(
+                {"sha256": chunk.sha256, "size": chunk.size, "have": chunk.have, "urls": urls}
+            )
+        return JSONResponse(
+            {
+                "copies": plan.copies if any(c.urls for c in plan.chunks) else 1,
+                "write_quorum": plan.write_quorum,
+                "expires_at": iso_time(expires_at) if expires_at else None,
+                "chunks": chunks,
+            }
+        )
+
+    async def commit(self, request: Request) -> Response:
+        bucket = request.path_params["bucket"]
+        key = request.path_params["key"]
+        await self._require_write(request, bucket)
+        doc = await json_body(request)
+        refs = _chunks(doc)
+        unknown = set(doc) - {"chunks", "content_type", "metadata"}
+        if unknown:
+            raise InvalidArgument(f"unknown fields: {sorted(unknown)}")
+        metadata = doc.get("metadata") or {}
+        if not isinstance(metadata, Mapping):
+            raise MalformedJSON("metadata must be a JSON object of strings")
+        record = await self.service.commit_direct(
+            bucket,
+            key,
+            refs,
+            content_type=doc.get("content_type"),
+            metadata=metadata,
+            condition=write_condition(request),
+        )
+        return JSONResponse(object_json(record), headers={"etag": f'"{record.etag}"'})

@@ -1,0 +1,141 @@
+"""Direct transfers: a client writes a large object's chunks to the peers itself, then asks a
+router to commit the manifest.
+
+A mixin of ObjectService. ``plan_direct`` claims the chunks (so GC spares them, as an upload
+through the router would: claim before store) and says, for each, whether enough copies exist
+already (those are not sent again: re-uploading known data costs no chunk bytes) or which
+places to write it to. ``commit_direct`` claims again, checks that every chunk has at least the
+write quorum's copies (a peer stores only bytes that hash to a chunk's name, so a copy that
+exists is the right one), and commits the manifest in one transaction, conditions included.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from xolo.chunks.base import ChunkStore
+from xolo.core.checksums import check_chunk_name
+from xolo.core.conditions import NO_CONDITION, WriteCondition
+from xolo.core.errors import InvalidArgument, MissingChunks
+from xolo.core.names import check_content_type, check_key, check_metadata
+from xolo.core.records import Bucket, ChunkRef, ObjectRecord
+from xolo.core.versions import new_version_id
+from xolo.meta.base import MetaStore
+from xolo.service.audit import recorded
+from xolo.service.config import ServiceConfig
+
+MAX_PLAN_CHUNKS = 100_000
+"""Chunks one plan may name (6.4 TB at 64 MiB chunks)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChunkPlan:
+    """What a client does with one chunk: nothing (``have``), or write it to ``urls``."""
+
+    sha256: str
+    size: int
+    have: bool
+    urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DirectPlan:
+    copies: int
+    write_quorum: int
+    chunks: tuple[ChunkPlan, ...]
+
+
+def check_chunks(chunks: Sequence[ChunkRef], max_size: int) -> list[ChunkRef]:
+    if not chunks:
+        raise InvalidArgument("a direct transfer names at least one chunk")
+    if len(chunks) > MAX_PLAN_CHUNKS:
+        raise InvalidArgument(f"a direct transfer names at most {MAX_PLAN_CHUNKS} chunks")
+    for chunk in chunks:
+        check_chunk_name(chunk.sha256)
+        if not 0 < chunk.size <= max_size:
+            raise InvalidArgument(f"a chunk's size must be from 1 to {max_size} bytes")
+    return list(chunks)
+
+
+class DirectMixin:
+    """Direct transfers, for ObjectService (which provides these)."""
+
+    _meta: MetaStore
+    _chunks: ChunkStore
+    _config: ServiceConfig
+    _clock: Callable[[], float]
+
+    async def _cached_bucket(self, name: str) -> Bucket:
+        raise NotImplementedError
+
+    def _changed(self, bucket: str) -> None:
+        raise NotImplementedError
+
+    async def _copies(self, bucket: str) -> tuple[int, int, int]:
+        settings = (await self._cached_bucket(bucket)).settings
+        copies, quorum = settings.copies(self._chunks.places())
+        return copies, quorum, settings.replication or 0
+
+    async def plan_direct(self, bucket: str, chunks: Sequence[ChunkRef]) -> DirectPlan:
+        """Claim the chunks and say which the client must write, and where."""
+        refs = check_chunks(chunks, self._config.max_chunk_size)
+        copies, quorum, chosen = await self._copies(bucket)
+        await self._meta.claim_chunks(refs, replicas=chosen, now=self._clock())
+        counts = await self._chunks.copies([c.sha256 for c in refs])
+        planned = tuple(
+            ChunkPlan(
+                sha256=c.sha256,
+                size=c.size,
+                have=n >= quorum,
+                urls=() if n >= quorum else tuple(self._chunks.upload_urls(c.sha256, copies)),
+            )
+            for c, n in zip(refs, counts, strict=True)
+        )
+        return DirectPlan(copies=copies, write_quorum=quorum, chunks=planned)
+
+    async def commit_direct(
+        self,
+        bucket: str,
+        key: str,
+        chunks: Sequence[ChunkRef],
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        condition: WriteCondition = NO_CONDITION,
+    ) -> ObjectRecord:
+        """Commit a manifest whose chunks the client wrote; MissingChunks (409, nothing
+        committed) while any chunk has fewer copies than the write quorum."""
+        check_key(key)
+        if content_type is not None:
+            check_content_type(content_type)
+        meta = check_metadata(metadata or {})
+        refs = check_chunks(chunks, self._config.max_chunk_size)
+        _, quorum, chosen = await self._copies(bucket)
+        await self._meta.claim_chunks(refs, replicas=chosen, now=self._clock())
+        counts = await self._chunks.copies([c.sha256 for c in refs])
+        short = [c.sha256 for c, n in zip(refs, counts, strict=True) if n < quorum]
+        if short:
+            raise MissingChunks(
+                f"{len(short)} chunk(s) have fewer than {quorum} copies, {short[0]} first: "
+                "write them before committing"
+            )
+        names = b"".join(bytes.fromhex(c.sha256) for c in refs)
+        record = ObjectRecord(
+            bucket=bucket,
+            key=key,
+            size=sum(c.size for c in refs),
+            etag=f"{hashlib.sha256(names).hexdigest()}-{len(refs)}",
+            sha256=None,
+            modified=self._clock(),
+            version=secrets.token_hex(8),
+            content_type=content_type or "application/octet-stream",
+            metadata=meta,
+            chunks=tuple(refs),
+            version_id=new_version_id(),
+        )
+        stored, _ = await self._meta.put_object(record, condition, change=recorded("put", record))
+        self._changed(bucket)
+        return stored
