@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+import urllib.parse
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,11 +28,26 @@ from xolo.client.base import (
     ObjectInfo,
     Spec,
     as_json_bytes,
+    bucket_path,
 )
 from xolo.client.config import ClientConfig, from_env
 from xolo.client.events import Event, parse_sse
-from xolo.client.sync import PIECE, Progress, make_config
-from xolo.core.errors import IntegrityError, NoSuchKey, NotFound, TransportError
+from xolo.client.sync import (
+    DIRECT_CHUNK,
+    DIRECT_IN_FLIGHT,
+    PIECE,
+    Progress,
+    chunk_offsets,
+    file_chunks,
+    make_config,
+)
+from xolo.core.errors import (
+    InsufficientReplicas,
+    IntegrityError,
+    NoSuchKey,
+    NotFound,
+    TransportError,
+)
 
 
 class AsyncClient(BaseClient):
@@ -178,10 +194,21 @@ class AsyncClient(BaseClient):
         path: str | os.PathLike[str],
         *,
         progress: Progress | None = None,
+        direct: bool | None = None,
         **kwargs: Any,
     ) -> ObjectInfo:
-        """Upload a file with bounded memory, SHA-256 checked by the server."""
+        """Upload a file with bounded memory: directly to the peers for files of a chunk or
+        more (see ``Client.put_file``), otherwise streamed through the router, which checks
+        the SHA-256."""
         path = Path(path)
+        if direct is None:
+            direct = path.stat().st_size >= DIRECT_CHUNK
+        if direct:
+            try:
+                return await self._put_direct(bucket, key, path, progress=progress, **kwargs)
+            except NotFound as exc:
+                if exc.code != "NotFound":
+                    raise
         sha256 = await asyncio.to_thread(_file_sha256, path)
         attempt = 0
         while True:
@@ -196,6 +223,77 @@ class AsyncClient(BaseClient):
                     raise
             await self._sleep(self.backoff(attempt))
             attempt += 1
+
+    async def _put_direct(
+        self,
+        bucket: str,
+        key: str,
+        path: Path,
+        *,
+        progress: Progress | None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        if_match: str | None = None,
+        create_only: bool = False,
+    ) -> ObjectInfo:
+        chunks = await asyncio.to_thread(file_chunks, path)
+        plan = (await self.send(self.direct_plan_spec(bucket, chunks))).json()
+        quorum = int(plan["write_quorum"])
+        offsets = dict(zip((c[0] for c in chunks), chunk_offsets(chunks), strict=True))
+        buffers = [bytearray(DIRECT_CHUNK) for _ in range(DIRECT_IN_FLIGHT)]
+
+        async def send_chunk(entry: dict[str, Any]) -> None:
+            size = int(entry["size"])
+            if not entry["have"]:
+                buf = buffers.pop()
+                try:
+                    view = memoryview(buf)[:size]
+                    await asyncio.to_thread(_read_into, path, offsets[entry["sha256"]], view)
+                    await self._put_copies(entry, view, quorum)
+                finally:
+                    buffers.append(buf)
+            if progress:
+                progress(size)
+
+        gate = asyncio.Semaphore(DIRECT_IN_FLIGHT)
+
+        async def gated(entry: dict[str, Any]) -> None:
+            async with gate:
+                await send_chunk(entry)
+
+        await asyncio.gather(*(gated(e) for e in plan["chunks"]))
+        spec = self.direct_commit_spec(
+            bucket,
+            key,
+            chunks,
+            content_type=content_type,
+            metadata=metadata,
+            if_match=if_match,
+            create_only=create_only,
+        )
+        self.invalidate(bucket, key)
+        info = self.parse_written((await self.send(spec)).json())
+        if tags:
+            tag_path = f"{bucket_path(bucket)}/tags/{urllib.parse.quote(key, safe='/')}"
+            await self.send(Spec(method="PUT", path=tag_path, json={"tags": dict(tags)}))
+        return info
+
+    async def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> None:
+        stored = 0
+        length = {"content-length": str(len(data))}
+        for url in entry["urls"]:
+            try:
+                response = await self._http.put(url, content=_view_pieces(data), headers=length)
+            except httpx.TransportError:
+                continue
+            if response.status_code in (200, 201):
+                stored += 1
+                if stored >= quorum:
+                    return
+        raise InsufficientReplicas(
+            f"chunk {entry['sha256']}: {stored} of the {quorum} copies could be written"
+        )
 
     async def append(self, bucket: str, key: str, data: bytes | str) -> ObjectInfo:
         raw = data.encode() if isinstance(data, str) else bytes(data)
@@ -422,6 +520,17 @@ def _file_sha256(path: Path) -> str:
         while piece := f.read(PIECE):
             digest.update(piece)
     return digest.hexdigest()
+
+
+def _read_into(path: Path, offset: int, view: memoryview) -> None:
+    with path.open("rb") as f:
+        f.seek(offset)
+        f.readinto(view)
+
+
+async def _view_pieces(data: memoryview) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), PIECE):
+        yield bytes(data[i : i + PIECE])
 
 
 async def _file_pieces(path: Path, progress: Progress | None) -> AsyncIterator[bytes]:

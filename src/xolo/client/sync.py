@@ -297,10 +297,10 @@ class Client(BaseClient):
         if_match: str | None = None,
         create_only: bool = False,
     ) -> ObjectInfo:
-        chunks = _file_chunks(path)
+        chunks = file_chunks(path)
         plan = self.send(self.direct_plan_spec(bucket, chunks)).json()
         quorum = int(plan["write_quorum"])
-        offsets = dict(zip((c[0] for c in chunks), _offsets(chunks), strict=True))
+        offsets = dict(zip((c[0] for c in chunks), chunk_offsets(chunks), strict=True))
 
         buffers = threading.local()
 
@@ -673,7 +673,7 @@ def _pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
         yield piece
 
 
-def _file_chunks(path: Path) -> list[tuple[str, int]]:
+def file_chunks(path: Path) -> list[tuple[str, int]]:
     """(SHA-256, size) of each ``DIRECT_CHUNK`` of a file, reading one chunk at a time."""
     out = []
     with path.open("rb") as f:
@@ -682,7 +682,7 @@ def _file_chunks(path: Path) -> list[tuple[str, int]]:
     return out
 
 
-def _offsets(chunks: list[tuple[str, int]]) -> list[int]:
+def chunk_offsets(chunks: list[tuple[str, int]]) -> list[int]:
     offsets, pos = [], 0
     for _, size in chunks:
         offsets.append(pos)
