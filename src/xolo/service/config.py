@@ -20,7 +20,7 @@ class ServiceConfig:
     """Chunks of one upload being stored while the next is received; bounds upload memory to
     ``(chunks_in_flight + 1) * chunk_size``."""
 
-    read_piece: int = 1 * MiB
+    read_piece: int = 4 * MiB
     """Largest single read from a chunk store while streaming a GET; with one piece of
     readahead, a GET holds at most two pieces in memory."""
 
