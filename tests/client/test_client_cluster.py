@@ -244,6 +244,22 @@ def peer_chunk_bytes(cluster: LocalCluster) -> float:
     return total
 
 
+def router_object_bytes(cluster: LocalCluster) -> float:
+    """Object bytes the routers served (their /metrics)."""
+    import httpx
+
+    total = 0.0
+    for url in cluster.router_urls():
+        try:
+            text = httpx.get(f"{url}/metrics", auth=cluster.auth, timeout=30).text
+        except httpx.TransportError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("xolo_object_bytes_read_total"):
+                total += float(line.split()[-1])
+    return total
+
+
 def test_direct_uploads_go_to_the_peers_and_skip_known_chunks(
     cluster: LocalCluster, client: xolo.Client, tmp_path: Path
 ) -> None:
@@ -262,9 +278,26 @@ def test_direct_uploads_go_to_the_peers_and_skip_known_chunks(
     again = client.put_file("cl-direct", "two.bin", src)  # the same bytes under another key
     sent_again = peer_chunk_bytes(cluster) - before - sent_first
     assert again.size == size and sent_again < 1024 * 1024, f"{sent_again} chunk bytes sent"
+    served = router_object_bytes(cluster)
     back = tmp_path / "back.bin"
-    client.get_to_file("cl-direct", "two.bin", back)
+    client.get_to_file("cl-direct", "two.bin", back)  # read from the peers, not the router
+    assert router_object_bytes(cluster) - served < 1024 * 1024
     assert hashlib.sha256(back.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+    # A partial download keeps the chunks it already holds intact and fetches the rest.
+    part = tmp_path / "again.bin.part"
+    part.write_bytes(src.read_bytes()[: 20 * 1024 * 1024])
+    async_back = tmp_path / "async.bin"
+
+    async def async_download() -> None:
+        async with xolo.AsyncClient(url=uri(cluster)) as aclient:
+            await aclient.get_to_file("cl-direct", "one.bin", async_back)
+
+    asyncio.run(async_download())
+    client.get_to_file("cl-direct", "one.bin", tmp_path / "again.bin")
+    for copy in (tmp_path / "again.bin", async_back):
+        assert (
+            hashlib.sha256(copy.read_bytes()).digest() == hashlib.sha256(src.read_bytes()).digest()
+        )
     print(f"first upload: {sent_first / 2**20:.0f} MiB of chunks; again: {sent_again:.0f} bytes")
 
 

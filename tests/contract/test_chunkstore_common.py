@@ -74,3 +74,6 @@ async def test_upload_urls_are_distinct_places_or_none(store: ChunkStore) -> Non
     assert all(u.startswith("http") for u in urls)
     if store.places() > 1:
         assert len(urls) >= 2  # a cluster names peers; a lone volume names none or itself
+    readers = store.read_urls(name)
+    assert len(readers) == len(set(readers)) and set(urls) <= set(readers)
+    assert (len(readers) >= 2) == (store.places() > 1)

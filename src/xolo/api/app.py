@@ -121,6 +121,7 @@ def direct_routes(direct: DirectAPI) -> list[RouteRow]:
     """Direct transfers: a plan of signed chunk URLs, then a manifest commit."""
     return [
         ("/v1/buckets/{bucket}/direct", "direct_plan", direct.plan, ["POST"], "required"),
+        ("/v1/buckets/{bucket}/direct/{key:path}", "direct_read", direct.read, ["GET"], "optional"),
         (
             "/v1/buckets/{bucket}/manifests/{key:path}",
             "direct_commit",

@@ -80,6 +80,29 @@ class DirectAPI:
             }
         )
 
+    async def read(self, request: Request) -> Response:
+        """Where each chunk of an object version may be read directly: signed GET URLs."""
+        bucket = request.path_params["bucket"]
+        key = request.path_params["key"]
+        version_id = request.query_params.get("version_id")
+        principal: Principal | None = request.state.principal
+
+        async def acl() -> str | None:
+            return await self.service.object_acl(bucket, key, version_id=version_id)
+
+        await self.service.policy.require_object_read(principal, bucket, acl)
+        found = await self.service.read_direct(bucket, key, version_id=version_id)
+        here = str(request.base_url).rstrip("/")
+        chunks = []
+        for ref, bases in found.chunks:
+            query, _ = self.guard.sign_chunk_url(method="GET", sha256=ref.sha256, ttl=URL_TTL)
+            urls = [f"{b}/v1/chunks/{ref.sha256}?{query}" for b in (bases or (here,))]
+            chunks.append({"sha256": ref.sha256, "size": ref.size, "urls": urls})
+        doc = object_json(found.record)
+        doc["inline"] = found.record.inline is not None
+        doc["chunks"] = chunks
+        return JSONResponse(doc)
+
     async def commit(self, request: Request) -> Response:
         bucket = request.path_params["bucket"]
         key = request.path_params["key"]

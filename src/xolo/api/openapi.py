@@ -196,6 +196,7 @@ OPERATIONS: list[Row] = [
     ("/v1/buckets/{bucket}/tags/{key}", "delete", "remove an object version's tags", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/uploads", "post", "declare a two-step upload", ("201",), None, "upload", ()),
     ("/v1/buckets/{bucket}/direct", "post", "plan a direct transfer: signed chunk URLs on the peers", ("200",), None, "direct", ()),
+    ("/v1/buckets/{bucket}/direct/{key}", "get", "where each chunk of an object may be read directly: signed URLs", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/manifests/{key}", "put", "commit an object whose chunks were written directly", ("200",), "Object", "manifest", ()),
     ("/v1/uploads/{upload_id}", "put", "send a declared upload's bytes", ("200",), "Object", None, ()),
     ("/v1/buckets/{bucket}/audit", "get", "a page of the bucket's audit chain", ("200",), None, None, ("after", "limit")),

@@ -79,6 +79,11 @@ class ChunkStore(Protocol):
         against the write quorum)."""
         ...
 
+    def read_urls(self, sha256: str) -> list[str]:
+        """Base URLs of the places a client may read the chunk from directly, best first
+        (a place may lack it: the next one is asked); empty as for ``upload_urls``."""
+        ...
+
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
         """Base URLs of the places a client may write ``copies`` copies of a new chunk to
         directly, best first; empty for a store with no network address of its own (the

@@ -45,6 +45,9 @@ class MemoryChunkStore:
     async def copies(self, names: Sequence[str]) -> list[int]:
         return [int(found) for found in await self.has(names)]
 
+    def read_urls(self, sha256: str) -> list[str]:
+        return []
+
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
         return []
 

@@ -246,6 +246,13 @@ class ReplicatedChunkStore:
                 counts = [n + int(b) for n, b in zip(counts, answer, strict=True)]
         return counts
 
+    def read_urls(self, sha256: str) -> list[str]:
+        """The peers a read asks, in the order ``read`` asks them."""
+        urls: list[str] = []
+        for member in self._readable(sha256):
+            urls += member.volume.read_urls(sha256)
+        return urls
+
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
         """The writable peers placement ranks first for the chunk (handoff order after)."""
         members = [m for m in self._topology.members() if m.placeable or m.writable]

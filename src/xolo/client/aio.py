@@ -40,6 +40,7 @@ from xolo.client.sync import (
     chunk_offsets,
     file_chunks,
     make_config,
+    region_sha256,
 )
 from xolo.core.errors import (
     InsufficientReplicas,
@@ -374,11 +375,24 @@ class AsyncClient(BaseClient):
         path: str | os.PathLike[str],
         *,
         progress: Progress | None = None,
+        direct: bool | None = None,
     ) -> ObjectInfo:
-        """Download with bounded memory into ``path.part`` (resumed by range), verify its
-        SHA-256, then rename it into place."""
+        """Download with bounded memory into ``path.part``, verify, then rename into place:
+        directly from the peers for objects of a chunk or more (see ``Client.get_to_file``),
+        otherwise through the router, resumed by range."""
         target = Path(path)
         part = target.with_name(target.name + ".part")
+        if direct is not False:
+            try:
+                doc = (await self.send(self.direct_read_spec(bucket, key))).json()
+            except NotFound as exc:
+                if exc.code != "NotFound":
+                    raise
+            else:
+                if doc["chunks"] and (direct or doc["size"] >= DIRECT_CHUNK):
+                    await self._get_direct(doc, part, progress)
+                    os.replace(part, target)
+                    return self.parse_written(doc)
         info = await self.head(bucket, key)
         have = part.stat().st_size if part.exists() else 0
         have = have if have <= info.size else 0
@@ -395,6 +409,47 @@ class AsyncClient(BaseClient):
             raise IntegrityError("the downloaded file does not match the object's SHA-256")
         os.replace(part, target)
         return info
+
+    async def _get_direct(self, doc: dict[str, Any], part: Path, progress: Progress | None) -> None:
+        chunks = [(c["sha256"], int(c["size"]), c["urls"]) for c in doc["chunks"]]
+        offsets = chunk_offsets([(sha, size) for sha, size, _ in chunks])
+        fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.ftruncate(fd, int(doc["size"]))
+            gate = asyncio.Semaphore(DIRECT_IN_FLIGHT)
+
+            async def fetch(index: int) -> None:
+                sha, size, urls = chunks[index]
+                async with gate:
+                    held = await asyncio.to_thread(region_sha256, fd, offsets[index], size)
+                    if held != sha:
+                        await self._fetch_chunk_into(fd, offsets[index], sha, urls)
+                if progress:
+                    progress(size)
+
+            await asyncio.gather(*(fetch(i) for i in range(len(chunks))))
+            await asyncio.to_thread(os.fsync, fd)
+        finally:
+            os.close(fd)
+
+    async def _fetch_chunk_into(
+        self, fd: int, offset: int, sha256: str, urls: builtins.list[str]
+    ) -> None:
+        for url in urls:
+            digest, pos = hashlib.sha256(), offset
+            try:
+                async with self._http.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        continue
+                    async for piece in response.aiter_bytes(PIECE):
+                        await asyncio.to_thread(os.pwrite, fd, piece, pos)
+                        digest.update(piece)
+                        pos += len(piece)
+            except httpx.TransportError:
+                continue
+            if digest.hexdigest() == sha256:
+                return
+        raise IntegrityError(f"no place served chunk {sha256} intact")
 
     async def _download(
         self, spec: Spec, part: Path, *, append: bool, progress: Progress | None

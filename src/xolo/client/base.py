@@ -483,6 +483,13 @@ class BaseClient:
         )
 
     @staticmethod
+    def direct_read_spec(bucket: str, key: str, *, version_id: str | None = None) -> Spec:
+        """Where an object's chunks may be read directly (signed chunk GET URLs)."""
+        params = {"version_id": version_id} if version_id else {}
+        path = f"{bucket_path(bucket)}/direct/{urllib.parse.quote(key, safe='/')}"
+        return Spec(method="GET", path=path, params=params)
+
+    @staticmethod
     def direct_commit_spec(
         bucket: str,
         key: str,

@@ -42,6 +42,14 @@ class ChunkPlan:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class DirectRead:
+    """An object version and, per chunk in order, where a client may read it directly."""
+
+    record: ObjectRecord
+    chunks: tuple[tuple[ChunkRef, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DirectPlan:
     copies: int
     write_quorum: int
@@ -95,6 +103,20 @@ class DirectMixin:
             for c, n in zip(refs, counts, strict=True)
         )
         return DirectPlan(copies=copies, write_quorum=quorum, chunks=planned)
+
+    async def head_object(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> ObjectRecord:
+        raise NotImplementedError
+
+    async def read_direct(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> DirectRead:
+        """The version (NoSuchKey, NoSuchVersion as a read answers) and where each of its
+        chunks may be read; an inline object has none (read it through the router)."""
+        record = await self.head_object(bucket, key, version_id=version_id)
+        chunks = tuple((c, tuple(self._chunks.read_urls(c.sha256))) for c in record.chunks)
+        return DirectRead(record=record, chunks=chunks)
 
     async def commit_direct(
         self,
