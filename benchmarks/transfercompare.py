@@ -148,7 +148,9 @@ def run_rows(work: Path, *, size: int, files: int, file_size: int) -> list[Row]:
 
         download: dict[str, Callable[[Path], object]] = {
             "xolo direct": lambda p: client.get_to_file("transfer", "direct.bin", p),
-            "xolo via router": lambda p: client.get_to_file("transfer", "router.bin", p),
+            "xolo via router": lambda p: client.get_to_file(
+                "transfer", "router.bin", p, direct=False
+            ),
             "boto3": lambda p: s3.download_file("transfer", "boto3.bin", str(p)),
             "rclone": lambda p: rclone(
                 exe or "rclone", renv, "copyto", "x:transfer/rclone.bin", str(p)

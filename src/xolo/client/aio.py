@@ -413,6 +413,7 @@ class AsyncClient(BaseClient):
     async def _get_direct(self, doc: dict[str, Any], part: Path, progress: Progress | None) -> None:
         chunks = [(c["sha256"], int(c["size"]), c["urls"]) for c in doc["chunks"]]
         offsets = chunk_offsets([(sha, size) for sha, size, _ in chunks])
+        resuming = part.exists()  # noqa: ASYNC240
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             os.ftruncate(fd, int(doc["size"]))
@@ -421,7 +422,11 @@ class AsyncClient(BaseClient):
             async def fetch(index: int) -> None:
                 sha, size, urls = chunks[index]
                 async with gate:
-                    held = await asyncio.to_thread(region_sha256, fd, offsets[index], size)
+                    held = (
+                        await asyncio.to_thread(region_sha256, fd, offsets[index], size)
+                        if resuming
+                        else None
+                    )
                     if held != sha:
                         await self._fetch_chunk_into(fd, offsets[index], sha, urls)
                 if progress:

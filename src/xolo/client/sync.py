@@ -478,15 +478,15 @@ class Client(BaseClient):
     def _get_direct(self, doc: dict[str, Any], part: Path, progress: Progress | None) -> None:
         chunks = [(c["sha256"], int(c["size"]), c["urls"]) for c in doc["chunks"]]
         offsets = chunk_offsets([(sha, size) for sha, size, _ in chunks])
-        mode = "r+b" if part.exists() else "w+b"
-        with part.open(mode) as out:
+        resuming = part.exists()
+        with part.open("r+b" if resuming else "w+b") as out:
             out.truncate(int(doc["size"]))
             fd = out.fileno()
 
             def fetch(index: int) -> None:
                 sha, size, urls = chunks[index]
                 offset = offsets[index]
-                if region_sha256(fd, offset, size) != sha:
+                if not resuming or region_sha256(fd, offset, size) != sha:
                     self._fetch_chunk_into(fd, offset, sha, urls)
                 if progress:
                     progress(size)
