@@ -322,3 +322,58 @@ def test_the_async_client_makes_the_same_decisions() -> None:
             return (await client.put("b", "k", b"x")).etag
 
     assert asyncio.run(main()) == "e" and len(slept) == 1
+
+
+# -- logging and tracing ---------------------------------------------------------------------------
+
+
+def test_requests_are_logged_without_credentials(caplog: pytest.LogCaptureFixture) -> None:
+    from xolo.client.observe import redact_url
+
+    client, _ = make(lambda r: written(), url="xolo://AK:TOPSECRET@r1:1")
+    with caplog.at_level("DEBUG", logger="xolo.client"):
+        client.put("b", "k", b"x")
+    lines = [r.getMessage() for r in caplog.records if r.name == "xolo.client"]
+    assert lines and "PUT http://r1:1/v1/buckets/b/objects/k -> 200" in lines[0]
+    assert not any("TOPSECRET" in line or "AK:" in line for line in lines)
+    url = "http://u:p@h:1/v1/chunks/x?x-xolo-expires=9&x-xolo-signature=abc&X-Amz-Signature=d"
+    shown = redact_url(url)
+    assert "abc" not in shown and "u:p" not in shown and "=d" not in shown
+    assert "x-xolo-expires=9" in shown
+
+
+def test_each_request_is_a_span_when_opentelemetry_is_there(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import contextlib
+
+    from xolo.client import observe
+
+    spans: list[dict[str, Any]] = []
+
+    class Span:
+        def __init__(self, attributes: dict[str, Any]) -> None:
+            self.attributes = dict(attributes)
+
+        def set_attribute(self, name: str, value: Any) -> None:
+            self.attributes[name] = value
+
+    class Tracer:
+        @contextlib.contextmanager
+        def start_as_current_span(self, name: str, **kwargs: Any) -> Any:
+            span = Span(kwargs.get("attributes", {}))
+            yield span
+            spans.append({"name": name, **span.attributes})
+
+    monkeypatch.setattr(observe, "tracer", Tracer())
+    client, _ = make(lambda r: written())
+    client.put("b", "k", b"x")
+    assert spans == [
+        {
+            "name": "xolo PUT",
+            "http.request.method": "PUT",
+            "url.full": spans[0]["url.full"],
+            "http.response.status_code": 200,
+        }
+    ]
+    assert spans[0]["url.full"].endswith("/v1/buckets/b/objects/k")

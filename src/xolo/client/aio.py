@@ -32,6 +32,7 @@ from xolo.client.base import (
 )
 from xolo.client.config import ClientConfig, from_env
 from xolo.client.events import Event, parse_sse
+from xolo.client.observe import observed
 from xolo.client.sync import (
     DIRECT_CHUNK,
     DIRECT_IN_FLIGHT,
@@ -105,9 +106,11 @@ class AsyncClient(BaseClient):
                 self.token = (await self.send(self.token_spec())).json()["token"]
             router = self.routers.pick()
             try:
-                response = await self._http.request(
-                    spec.method, router + spec.path, **self.request_kwargs(spec)
-                )
+                with observed(spec.method, router + spec.path) as outcome:
+                    response = await self._http.request(
+                        spec.method, router + spec.path, **self.request_kwargs(spec)
+                    )
+                    outcome["status"] = response.status_code
             except httpx.TransportError as exc:
                 self.routers.failed(router)
                 if not self.retry_transport(spec, exc, attempt):

@@ -33,6 +33,7 @@ from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env, parse_uri
 from xolo.client.events import Event, parse_sse
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
+from xolo.client.observe import observed
 from xolo.core.errors import (
     InsufficientReplicas,
     IntegrityError,
@@ -147,9 +148,11 @@ class Client(BaseClient):
                 self.token = (self.send(self.token_spec())).json()["token"]
             router = self.routers.pick()
             try:
-                response = self._http.request(
-                    spec.method, router + spec.path, **self.request_kwargs(spec)
-                )
+                with observed(spec.method, router + spec.path) as outcome:
+                    response = self._http.request(
+                        spec.method, router + spec.path, **self.request_kwargs(spec)
+                    )
+                    outcome["status"] = response.status_code
             except httpx.TransportError as exc:
                 self.routers.failed(router)
                 if not self.retry_transport(spec, exc, attempt):
