@@ -130,3 +130,37 @@ def test_a_killed_bulk_upload_resumes_resending_at_most_what_was_in_flight(
     assert len(puts) == 2000
     assert resent <= CONCURRENCY, f"{resent} files were sent twice"
     print(f"files recorded at the kill: {recorded}; sent twice: {resent}")
+
+
+def test_a_staged_batch_appears_all_at_once(server: XoloServer, tmp_path: Path) -> None:
+    import threading
+
+    make_tree(tmp_path / "batch", 200, size=32)
+    seen: list[int] = []
+    stop = threading.Event()
+
+    def watch() -> None:
+        with client_for(server) as reader:
+            while not stop.is_set():
+                seen.append(sum(1 for _ in reader.list("bulk-stage", prefix="final/")))
+                if seen[-1] == 200:
+                    return
+
+    with client_for(server) as client:
+        client.create_bucket("bulk-stage")
+        stats = client.upload_tree(tmp_path / "batch", "bulk-stage", "staging/b1")
+        assert stats.files == 200
+        reader = threading.Thread(target=watch)
+        reader.start()
+        try:
+            assert client.commit_staging("bulk-stage", "staging/b1/", "final/") == 200
+            reader.join(60)
+        finally:
+            stop.set()
+        assert not reader.is_alive()
+        assert set(seen) <= {0, 200} and seen[-1] == 200  # never a part of the batch
+        assert client.du("bulk-stage", "staging/") == (0, 0)
+        with pytest.raises(xolo.XoloError, match="contain one another"):
+            client.commit_staging("bulk-stage", "final/", "final/sub/")
+        client.upload_tree(tmp_path / "batch", "bulk-stage", "staging/b2", include=["d1/*"])
+        assert client.cleanup_staging("bulk-stage", "staging/b2/") == 20

@@ -5,6 +5,7 @@ configuration sections."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from tests.contract.stores import Opener
 from tests.contract.test_metastore import A, B, bucket
 from tests.contract.test_versions import ver
 from xolo.core.conditions import NO_CONDITION
+from xolo.core.errors import InvalidArgument
 from xolo.core.records import PartLayout
 from xolo.core.versions import ENABLED
 from xolo.meta.base import MetaStore
@@ -104,3 +106,55 @@ async def test_configuration_sections_set_by_two_stores_both_survive(opener: Ope
     finally:
         await one.close()
         await two.close()
+
+
+# -- moving a prefix (the staging commit) ----------------------------------------------------------
+
+
+async def keys_of(meta: MetaStore) -> list[str]:
+    return [o.key for o in await meta.scan_objects("b", b"", b"", 1000)]
+
+
+async def test_a_prefix_moves_whole_with_its_references(meta: MetaStore) -> None:
+    from tests.contract.test_metastore import C, refs
+
+    await bucket(meta)
+    await meta.put_object(ver("stage/a", A), NO_CONDITION)
+    await meta.put_object(ver("stage/sub/b", B), NO_CONDITION)
+    await meta.put_object(ver("final/a", C), NO_CONDITION)  # replaced by the move
+    await meta.put_object(ver("stagex", C), NO_CONDITION)  # not under the prefix
+    seen: list[tuple[str, str]] = []
+
+    def audit(op: str, record: object) -> Any:
+        from xolo.core.audit import Change
+
+        key = getattr(record, "key", "")
+        seen.append((op, key))
+        return Change(op=op, bucket="b", key=key, time=5.0)
+
+    moved = await meta.move_prefix("b", "stage/", "final/", now=5.0, limit=10, audit=audit)
+    assert [m.key for m in moved] == ["final/a", "final/sub/b"]
+    assert await keys_of(meta) == ["final/a", "final/sub/b", "stagex"]
+    assert await refs(meta, A, B, C) == [1, 1, 1]  # C: only stagex still names it
+    assert ("put", "final/a") in seen and ("delete", "stage/a") in seen
+    got = await meta.get_object("b", "final/sub/b")
+    assert got is not None and got.chunk_names() == frozenset({B})
+
+
+async def test_too_many_objects_move_nothing(meta: MetaStore) -> None:
+    await bucket(meta)
+    for i in range(3):
+        await meta.put_object(ver(f"stage/{i}", A), NO_CONDITION)
+    with pytest.raises(InvalidArgument):
+        await meta.move_prefix("b", "stage/", "final/", now=5.0, limit=2)
+    assert await keys_of(meta) == ["stage/0", "stage/1", "stage/2"]
+
+
+async def test_a_move_in_a_versioned_bucket_leaves_markers_and_versions(meta: MetaStore) -> None:
+    await bucket(meta)
+    await meta.set_versioning("b", ENABLED)
+    await meta.put_object(ver("stage/a", A), NO_CONDITION)
+    await meta.move_prefix("b", "stage/", "final/", now=5.0, limit=10)
+    assert await keys_of(meta) == ["final/a"]
+    listed = await meta.scan_versions("b", b"stage/", None, 10)
+    assert [(v.key, v.delete_marker) for v in listed] == [("stage/a", True), ("stage/a", False)]

@@ -118,9 +118,11 @@ async def _caller(
 
 
 def direct_routes(direct: DirectAPI) -> list[RouteRow]:
-    """Direct transfers: a plan of signed chunk URLs, then a manifest commit."""
+    """Direct transfers (a plan of signed chunk URLs, then a manifest commit) and the staging
+    commit."""
     return [
         ("/v1/buckets/{bucket}/direct", "direct_plan", direct.plan, ["POST"], "required"),
+        ("/v1/buckets/{bucket}/staging", "staging", direct.staging, ["POST"], "required"),
         ("/v1/buckets/{bucket}/direct/{key:path}", "direct_read", direct.read, ["GET"], "optional"),
         (
             "/v1/buckets/{bucket}/manifests/{key:path}",

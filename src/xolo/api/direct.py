@@ -103,6 +103,19 @@ class DirectAPI:
         doc["chunks"] = chunks
         return JSONResponse(doc)
 
+    async def staging(self, request: Request) -> Response:
+        """``POST /v1/buckets/{bucket}/staging`` with ``{"staging": "tmp/batch/", "final":
+        "data/"}``: the whole batch appears under ``final`` at once."""
+        bucket = request.path_params["bucket"]
+        await self._require_write(request, bucket)
+        doc = await json_body(request)
+        if not isinstance(doc, Mapping) or set(doc) != {"staging", "final"}:
+            raise MalformedJSON('expected {"staging": "PREFIX/", "final": "PREFIX/"}')
+        if not all(isinstance(doc[k], str) for k in doc):
+            raise MalformedJSON("staging and final are key prefixes (strings)")
+        moved = await self.service.commit_staging(bucket, doc["staging"], doc["final"])
+        return JSONResponse({"moved": len(moved), "keys": [r.key for r in moved]})
+
     async def commit(self, request: Request) -> Response:
         bucket = request.path_params["bucket"]
         key = request.path_params["key"]

@@ -116,6 +116,11 @@ BODIES: dict[str, dict[str, Any]] = {
             "tags": {"type": "object", "additionalProperties": _STRING},
         },
     },
+    "staging": {
+        "type": "object",
+        "required": ["staging", "final"],
+        "properties": {"staging": _STRING, "final": _STRING},
+    },
     "direct": {
         "type": "object",
         "required": ["chunks"],
@@ -196,6 +201,7 @@ OPERATIONS: list[Row] = [
     ("/v1/buckets/{bucket}/tags/{key}", "delete", "remove an object version's tags", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/uploads", "post", "declare a two-step upload", ("201",), None, "upload", ()),
     ("/v1/buckets/{bucket}/direct", "post", "plan a direct transfer: signed chunk URLs on the peers", ("200",), None, "direct", ()),
+    ("/v1/buckets/{bucket}/staging", "post", "make a staged batch visible under its final prefix, all at once", ("200",), None, "staging", ()),
     ("/v1/buckets/{bucket}/direct/{key}", "get", "where each chunk of an object may be read directly: signed URLs", ("200",), None, None, ("version_id",)),
     ("/v1/buckets/{bucket}/manifests/{key}", "put", "commit an object whose chunks were written directly", ("200",), "Object", "manifest", ()),
     ("/v1/uploads/{upload_id}", "put", "send a declared upload's bytes", ("200",), "Object", None, ()),

@@ -641,6 +641,20 @@ class Client(BaseClient):
         """Download every object under a prefix into a directory, resumable likewise."""
         return bulk.download_tree(self, bucket, prefix, root, **options)
 
+    def commit_staging(self, bucket: str, staging: str, final: str) -> int:
+        """Make a batch uploaded under ``staging`` (a ``dir/`` prefix) visible under ``final``
+        in one step: readers see none of it there, or all of it. The number of objects."""
+        spec = Spec(
+            method="POST",
+            path=f"{bucket_path(bucket)}/staging",
+            json={"staging": staging, "final": final},
+        )
+        return int(self.send(spec).json()["moved"])
+
+    def cleanup_staging(self, bucket: str, staging: str) -> int:
+        """Delete what a failed batch left under ``staging``."""
+        return self.rm(bucket, staging, recursive=True)
+
     # -- the rest ----------------------------------------------------------------------------
 
     def audit(self, bucket: str, *, after: int = 0) -> Iterator[dict[str, Any]]:

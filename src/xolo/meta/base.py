@@ -25,7 +25,7 @@ retried a bounded number of times, then raised as ``StoreUnavailable`` (503).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from xolo.core.audit import Change, Entry
@@ -167,6 +167,25 @@ class ObjectStore(Protocol):
         tagging and ACL calls leave an object's version alone. Returns the version as amended;
         a delete marker is returned unchanged (callers refuse it); None when there is no such
         version. Raises NoSuchBucket."""
+        ...
+
+    async def move_prefix(
+        self,
+        bucket: str,
+        source: str,
+        target: str,
+        *,
+        now: float,
+        limit: int,
+        audit: Callable[[str, ObjectRecord], Change] | None = None,
+    ) -> list[ObjectRecord]:
+        """Move every current object under the key prefix ``source`` to the same key under
+        ``target``, all in one transaction: a reader sees none or all of them at their new
+        keys. Each move is a write of the target key (by the bucket's versioning, as a PUT;
+        references move with it) and a delete of the source key. ``audit`` makes the audit
+        entry of each write (``"put"``) and delete (``"delete"``). InvalidArgument, and
+        nothing moved, when more than ``limit`` objects are under ``source``. Returns the
+        objects as written."""
         ...
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:

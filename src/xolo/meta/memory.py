@@ -9,14 +9,21 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Mapping, Sequence
+import secrets
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from xolo.core import versions
 from xolo.core.acl import anonymous_reads
 from xolo.core.audit import GENESIS, Change, Entry, deleted_change, link
-from xolo.core.conditions import WriteCondition
-from xolo.core.errors import BucketNotEmpty, ChunkCollected, NoSuchBucket, NoSuchUpload
+from xolo.core.conditions import NO_CONDITION, WriteCondition
+from xolo.core.errors import (
+    BucketNotEmpty,
+    ChunkCollected,
+    InvalidArgument,
+    NoSuchBucket,
+    NoSuchUpload,
+)
 from xolo.core.listing import prefix_end
 from xolo.core.records import (
     CONFIG_SECTIONS,
@@ -448,6 +455,40 @@ class MemoryMetaStore:
             older[older.index(place)] = (place[0], amended)
         self._audit(change)
         return amended
+
+    async def move_prefix(
+        self,
+        bucket: str,
+        source: str,
+        target: str,
+        *,
+        now: float,
+        limit: int,
+        audit: Callable[[str, ObjectRecord], Change] | None = None,
+    ) -> list[ObjectRecord]:
+        state = self._state(bucket)
+        lo = source.encode()
+        olds = [state.objects[k] for k in state.keys if k.startswith(lo)]
+        if len(olds) > limit:
+            raise InvalidArgument(f"more than {limit} objects under {source!r}: move fewer")
+        for old in olds:  # every check first: a failure must change nothing
+            self._check_present(old.chunk_names())
+        moved = []
+        for old in olds:
+            new = dataclasses.replace(
+                old,
+                key=target + old.key[len(source) :],
+                modified=now,
+                version=secrets.token_hex(8),
+                version_id=versions.new_version_id(),
+                upload_id=None,
+            )
+            stored, _ = self._write(new, NO_CONDITION, [], audit("put", new) if audit else None)
+            gone = self._delete_current(state, old.key.encode(), WriteCondition(), now)
+            if gone is not None and audit is not None:
+                self._audit(deleted_change(audit("delete", old), gone))
+            moved.append(stored)
+        return moved
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
         state = self._state(bucket)

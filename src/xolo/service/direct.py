@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from xolo.chunks.base import ChunkStore
+from xolo.core.audit import Change
 from xolo.core.checksums import check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition
 from xolo.core.errors import InvalidArgument, MissingChunks
@@ -26,7 +27,10 @@ from xolo.core.versions import new_version_id
 from xolo.meta.base import MetaStore
 from xolo.service.audit import recorded
 from xolo.service.config import ServiceConfig
+from xolo.service.context import actor
 
+MAX_STAGED = 10_000
+"""Objects one staging commit moves at most (one transaction)."""
 MAX_PLAN_CHUNKS = 100_000
 """Chunks one plan may name (6.4 TB at 64 MiB chunks)."""
 
@@ -161,3 +165,41 @@ class DirectMixin:
         stored, _ = await self._meta.put_object(record, condition, change=recorded("put", record))
         self._changed(bucket)
         return stored
+
+
+def check_staging(staging: str, final: str) -> None:
+    """Two directory prefixes (ending in ``/``), neither inside the other."""
+    for name, prefix in (("staging", staging), ("final", final)):
+        if not prefix.endswith("/") or prefix == "/":
+            raise InvalidArgument(f"the {name} prefix must be a directory ending in '/'")
+        check_key(prefix)
+    if staging.startswith(final) or final.startswith(staging):
+        raise InvalidArgument("the staging and final prefixes may not contain one another")
+
+
+class StagingMixin:
+    """The staging pattern, for ObjectService: upload a batch under a staging prefix, then
+    make all of it visible under the final prefix in one step."""
+
+    _meta: MetaStore
+    _clock: Callable[[], float]
+
+    def _changed(self, bucket: str) -> None:
+        raise NotImplementedError
+
+    async def commit_staging(self, bucket: str, staging: str, final: str) -> list[ObjectRecord]:
+        """Move every object under ``staging`` to ``final`` in one transaction: a reader
+        sees none of the batch under ``final``, or all of it (at most ``MAX_STAGED``)."""
+        check_staging(staging, final)
+        now = self._clock()
+
+        def audit(op: str, record: ObjectRecord) -> Change:
+            if op == "put":
+                return recorded("put", record)
+            return Change(op="delete", bucket=bucket, key=record.key, time=now, actor=actor())
+
+        moved = await self._meta.move_prefix(
+            bucket, staging, final, now=now, limit=MAX_STAGED, audit=audit
+        )
+        self._changed(bucket)
+        return moved

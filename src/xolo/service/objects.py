@@ -66,7 +66,7 @@ from xolo.service.auth import Principal
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
 from xolo.service.cors import CorsMixin
-from xolo.service.direct import DirectMixin
+from xolo.service.direct import DirectMixin, StagingMixin
 from xolo.service.events import EventHub, Feed
 from xolo.service.ingest import ChunkSink, Ingested, ingest, verify_checksums
 from xolo.service.lifecycle import LifecycleMixin
@@ -202,7 +202,13 @@ def _ready(data: bytes) -> asyncio.Future[bytes]:
 
 
 class ObjectService(
-    MultipartMixin, VersionsMixin, AttributesMixin, LifecycleMixin, CorsMixin, DirectMixin
+    MultipartMixin,
+    VersionsMixin,
+    AttributesMixin,
+    LifecycleMixin,
+    CorsMixin,
+    DirectMixin,
+    StagingMixin,
 ):
     """Object semantics over a metadata store and a chunk store; every surface calls this.
 

@@ -7,15 +7,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import secrets
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from xolo.core import versions
 from xolo.core.acl import anonymous_reads
 from xolo.core.audit import Change, Entry, deleted_change
-from xolo.core.conditions import WriteCondition
-from xolo.core.errors import BucketNotEmpty, ConcurrentUpdate, NoSuchBucket, NoSuchUpload
+from xolo.core.conditions import NO_CONDITION, WriteCondition
+from xolo.core.errors import (
+    BucketNotEmpty,
+    ConcurrentUpdate,
+    InvalidArgument,
+    NoSuchBucket,
+    NoSuchUpload,
+)
 from xolo.core.listing import prefix_end
 from xolo.core.records import (
     CONFIG_SECTIONS,
@@ -508,6 +515,52 @@ class SqlObjects:
             )
             await self._audit(t, change)
             return amended
+
+        return await self._db.write(tx)
+
+    async def move_prefix(
+        self,
+        bucket: str,
+        source: str,
+        target: str,
+        *,
+        now: float,
+        limit: int,
+        audit: Callable[[str, ObjectRecord], Change] | None = None,
+    ) -> list[ObjectRecord]:
+        lo = source.encode()
+        hi = prefix_end(lo)
+
+        async def tx(t: Tx) -> list[ObjectRecord]:
+            mode = await self._mode(t, bucket)
+            sql = f"SELECT {OBJECT_COLUMNS} FROM objects WHERE bucket = ? AND key >= ?"
+            args: list[Any] = [bucket, lo]
+            if hi is not None:
+                sql += " AND key < ?"
+                args.append(hi)
+            rows = await t.all(sql + " ORDER BY key LIMIT ?", *args, limit + 1)
+            if len(rows) > limit:
+                raise InvalidArgument(f"more than {limit} objects under {source!r}: move fewer")
+            moved = []
+            for row in rows:
+                old = codecs.record(bucket, row)
+                new = dataclasses.replace(
+                    old,
+                    key=target + old.key[len(source) :],
+                    modified=now,
+                    version=secrets.token_hex(8),
+                    version_id=versions.new_version_id(),
+                    upload_id=None,
+                )
+                change = audit("put", new) if audit else None
+                stored, _ = await self._write_object(t, new, NO_CONDITION, [], change)
+                gone = await self._delete_current(
+                    t, mode, bucket, old.key.encode(), WriteCondition(), now
+                )
+                if gone is not None and audit is not None:
+                    await self._audit(t, deleted_change(audit("delete", old), gone))
+                moved.append(stored)
+            return moved
 
         return await self._db.write(tx)
 
