@@ -88,6 +88,14 @@ def test_objects_round_trip_in_every_form(client: xolo.Client, tmp_path: Path) -
     assert not client.exists("cl-objects", "copy.bin")
     client.delete("cl-objects", "moved.bin")
     assert not client.exists("cl-objects", "moved.bin")
+    client.update_bucket("cl-objects", versioning="Enabled")
+    client.put("cl-objects", "v.txt", b"one")
+    client.put("cl-objects", "v.txt", b"two")
+    listed = client.versions("cl-objects", prefix="v.txt")
+    assert [v["latest"] for v in listed] == [True, False]
+    older = listed[1]["version_id"]
+    assert client.get("cl-objects", "v.txt", version_id=older) == b"one"
+    assert client.head("cl-objects", "v.txt", version_id=older).version_id == older
 
 
 def test_the_hierarchy_lists_sizes_and_deletes_with_guards(client: xolo.Client) -> None:
@@ -215,6 +223,15 @@ def test_the_async_client_does_the_same(cluster: LocalCluster, tmp_path: Path) -
             await client.append("cl-async", "log", b"x")
             await client.delete("cl-async", "log")
             assert not await client.exists("cl-async", "log")
+            await client.put("cl-async", "stage/x", b"1")
+            assert await client.commit_staging("cl-async", "stage/", "done/") == 1
+            assert await client.get("cl-async", "done/x") == b"1"
+            ops = [e["op"] async for e in client.audit("cl-async")]
+            assert ops[0] == "bucket.create" and ops.count("delete") >= 2
+            await client.update_bucket("cl-async", versioning="Enabled")
+            await client.put("cl-async", "v", b"1")
+            await client.put("cl-async", "v", b"2")
+            assert len([v for v in await client.versions("cl-async", prefix="v")]) == 2
 
     asyncio.run(main())
 

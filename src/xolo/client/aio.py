@@ -572,6 +572,44 @@ class AsyncClient(BaseClient):
                     raise TransportError("the change feed dropped and could not resume") from None
                 await self._sleep(self.backoff(failures))
 
+    async def versions(self, bucket: str, *, prefix: str = "") -> builtins.list[dict[str, Any]]:
+        """Every version and delete marker under ``prefix``."""
+        out: builtins.list[dict[str, Any]] = []
+        params = {"versions": "", "prefix": prefix}
+        while True:
+            spec = Spec(method="GET", path=f"{bucket_path(bucket)}/objects", params=dict(params))
+            doc = (await self.send(spec)).json()
+            out += doc["versions"]
+            if not doc.get("truncated"):
+                return out
+            params["key_marker"] = doc["next_key_marker"]
+            params["version_id_marker"] = doc["next_version_id_marker"]
+
+    async def audit(self, bucket: str, *, after: int = 0) -> AsyncIterator[dict[str, Any]]:
+        """The bucket's audit chain from sequence ``after`` on, page by page."""
+        while True:
+            spec = Spec(
+                method="GET", path=f"{bucket_path(bucket)}/audit", params={"after": str(after)}
+            )
+            doc = (await self.send(spec)).json()
+            for entry in doc["entries"]:
+                yield entry
+            if doc.get("next_after") is None:
+                return
+            after = int(doc["next_after"])
+
+    async def commit_staging(self, bucket: str, staging: str, final: str) -> int:
+        """Make a staged batch visible under ``final`` in one step (see ``Client``)."""
+        spec = Spec(
+            method="POST",
+            path=f"{bucket_path(bucket)}/staging",
+            json={"staging": staging, "final": final},
+        )
+        return int((await self.send(spec)).json()["moved"])
+
+    async def cleanup_staging(self, bucket: str, staging: str) -> int:
+        return await self.rm(bucket, staging, recursive=True)
+
     async def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
         response = await self.send(self.presign_spec(method, bucket, key, expires))
         return str(response.json()["url"])

@@ -616,9 +616,8 @@ class Client(BaseClient):
         out: builtins.list[dict[str, Any]] = []
         params = {"versions": "", "prefix": prefix}
         while True:
-            doc = self.send(
-                Spec(method="GET", path=f"/v1/buckets/{bucket}/objects", params=dict(params))
-            ).json()
+            spec = Spec(method="GET", path=f"{bucket_path(bucket)}/objects", params=dict(params))
+            doc = self.send(spec).json()
             out += doc["versions"]
             if not doc.get("truncated"):
                 return out
