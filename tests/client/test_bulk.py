@@ -1,5 +1,5 @@
-"""Bulk transfers of directory trees against a real ``xolo serve``: include/exclude globs, a
-rerun that skips what the SQLite tracker says is done, verify by size and SHA-256, stats, and a
+"""Bulk transfers of directory trees against a real cluster (3 peers, 2 routers):
+include/exclude globs, a rerun that skips what the SQLite tracker says is done, verify by size and SHA-256, stats, and a
 2,000-file upload SIGKILLed halfway whose rerun re-sends at most the files in flight (counted
 on the server, in the bucket's audit chain)."""
 
@@ -12,26 +12,19 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import xolo
-from tests.server import ROOT_KEY, ROOT_SECRET, XoloServer
+from tests.client.conftest import Routers
+from tests.server import ROOT_KEY, ROOT_SECRET
 
 CONCURRENCY = 8
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XoloServer]:
-    srv = XoloServer(tmp_path_factory.mktemp("bulk") / "data").start()
-    yield srv
-    srv.stop()
-
-
-def client_for(server: XoloServer) -> xolo.Client:
-    return xolo.Client(url=f"xolo://{ROOT_KEY}:{ROOT_SECRET}@127.0.0.1:{server.port}")
+def client_for(routers: Routers) -> xolo.Client:
+    return xolo.Client(url=f"xolo://{ROOT_KEY}:{ROOT_SECRET}@{routers.hosts}")
 
 
 def make_tree(root: Path, count: int, size: int = 100) -> None:
@@ -41,9 +34,9 @@ def make_tree(root: Path, count: int, size: int = 100) -> None:
         path.write_bytes(i.to_bytes(4, "big") * (size // 4))
 
 
-def test_a_tree_goes_up_and_down_and_a_rerun_skips_it(server: XoloServer, tmp_path: Path) -> None:
+def test_a_tree_goes_up_and_down_and_a_rerun_skips_it(routers: Routers, tmp_path: Path) -> None:
     make_tree(tmp_path / "src", 60)
-    with client_for(server) as client:
+    with client_for(routers) as client:
         client.create_bucket("bulk-tree")
         tracker = tmp_path / "up.db"
         first = client.upload_tree(
@@ -98,13 +91,13 @@ def done_count(tracker: Path) -> int:
 
 
 def test_a_killed_bulk_upload_resumes_resending_at_most_what_was_in_flight(
-    server: XoloServer, tmp_path: Path
+    routers: Routers, tmp_path: Path
 ) -> None:
     make_tree(tmp_path / "src", 2000, size=64)
     tracker = tmp_path / "kill.db"
     env = dict(
         os.environ,
-        XOLO_URL=f"xolo://127.0.0.1:{server.port}",
+        XOLO_URL=f"xolo://{routers.hosts}",
         XOLO_ACCESS_KEY=ROOT_KEY,
         XOLO_SECRET_KEY=ROOT_SECRET,
     )
@@ -123,7 +116,7 @@ def test_a_killed_bulk_upload_resumes_resending_at_most_what_was_in_flight(
     assert rerun.returncode == 0, rerun.stderr
     files, skipped, errors = map(int, rerun.stdout.split())
     assert (files + skipped, errors) == (2000, 0) and skipped == recorded
-    with client_for(server) as client:
+    with client_for(routers) as client:
         assert client.du("bulk-kill") == (2000, 2000 * 64)
         puts = Counter(e["key"] for e in client.audit("bulk-kill") if e["op"] == "put")
     resent = sum(1 for n in puts.values() if n > 1)
@@ -132,7 +125,7 @@ def test_a_killed_bulk_upload_resumes_resending_at_most_what_was_in_flight(
     print(f"files recorded at the kill: {recorded}; sent twice: {resent}")
 
 
-def test_a_staged_batch_appears_all_at_once(server: XoloServer, tmp_path: Path) -> None:
+def test_a_staged_batch_appears_all_at_once(routers: Routers, tmp_path: Path) -> None:
     import threading
 
     make_tree(tmp_path / "batch", 200, size=32)
@@ -140,13 +133,13 @@ def test_a_staged_batch_appears_all_at_once(server: XoloServer, tmp_path: Path) 
     stop = threading.Event()
 
     def watch() -> None:
-        with client_for(server) as reader:
+        with client_for(routers) as reader:
             while not stop.is_set():
                 seen.append(sum(1 for _ in reader.list("bulk-stage", prefix="final/")))
                 if seen[-1] == 200:
                     return
 
-    with client_for(server) as client:
+    with client_for(routers) as client:
         client.create_bucket("bulk-stage")
         stats = client.upload_tree(tmp_path / "batch", "bulk-stage", "staging/b1")
         assert stats.files == 200

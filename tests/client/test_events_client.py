@@ -1,31 +1,22 @@
-"""``client.events()`` follows a bucket's change feed on a real ``xolo serve``: from now on,
-or resumed after a sequence with nothing missed or repeated, filtered by prefix and type."""
+"""``client.events()`` follows a bucket's change feed on a real cluster (3 peers, 2 routers):
+from now on, or resumed after a sequence with nothing missed or repeated, filtered by prefix and type."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-
-import pytest
 
 import xolo
-from tests.server import ROOT_KEY, ROOT_SECRET, XoloServer
+from tests.client.conftest import Routers
+from tests.server import ROOT_KEY, ROOT_SECRET
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XoloServer]:
-    srv = XoloServer(tmp_path_factory.mktemp("feed") / "data").start()
-    yield srv
-    srv.stop()
+def url(routers: Routers) -> str:
+    return f"xolo://{ROOT_KEY}:{ROOT_SECRET}@{routers.hosts}"
 
 
-def url(server: XoloServer) -> str:
-    return f"xolo://{ROOT_KEY}:{ROOT_SECRET}@127.0.0.1:{server.port}"
-
-
-def test_events_resume_after_a_sequence_and_filter(server: XoloServer) -> None:
-    with xolo.Client(url=url(server)) as client:
+def test_events_resume_after_a_sequence_and_filter(routers: Routers) -> None:
+    with xolo.Client(url=url(routers)) as client:
         client.create_bucket("feed-sync")
         for i in range(5):
             client.put("feed-sync", f"in/{i}", b"x")
@@ -45,9 +36,9 @@ def test_events_resume_after_a_sequence_and_filter(server: XoloServer) -> None:
         assert deletes.key == "in/0"
 
 
-def test_async_events_from_now_on(server: XoloServer) -> None:
+def test_async_events_from_now_on(routers: Routers) -> None:
     async def main() -> list[str]:
-        async with xolo.AsyncClient(url=url(server)) as client:
+        async with xolo.AsyncClient(url=url(routers)) as client:
             await client.create_bucket("feed-async")
             await client.put("feed-async", "before", b"x")
             got: list[str] = []
@@ -77,8 +68,8 @@ def test_async_events_from_now_on(server: XoloServer) -> None:
     assert got == sorted(got, key=lambda k: int(k.split("/")[1]))
 
 
-def test_the_sync_stream_can_be_followed_from_a_thread(server: XoloServer) -> None:
-    with xolo.Client(url=url(server)) as client:
+def test_the_sync_stream_can_be_followed_from_a_thread(routers: Routers) -> None:
+    with xolo.Client(url=url(routers)) as client:
         client.create_bucket("feed-thread")
         client.put("feed-thread", "a", b"1")
         got: list[str] = []
