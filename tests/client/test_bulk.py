@@ -1,7 +1,7 @@
 """Bulk transfers of directory trees against a real cluster (3 peers, 2 routers):
-include/exclude globs, a rerun that skips what the SQLite tracker says is done, verify by size and SHA-256, stats, and a
-2,000-file upload SIGKILLed halfway whose rerun re-sends at most the files in flight (counted
-on the server, in the bucket's audit chain)."""
+include/exclude globs, a rerun that skips what the SQLite tracker says is done, verify by size
+and SHA-256, stats, and a 2,000-file upload SIGKILLed halfway whose rerun re-sends at most the
+files in flight (counted on the server, in the bucket's audit chain)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """``client.events()`` follows a bucket's change feed on a real cluster (3 peers, 2 routers):
-from now on, or resumed after a sequence with nothing missed or repeated, filtered by prefix and type."""
+from now on, or resumed after a sequence with nothing missed or repeated, filtered by prefix
+and type."""
 
 from __future__ import annotations
 
