@@ -172,9 +172,15 @@ def test_files_stream_both_ways_and_a_partial_download_resumes(
     client.get_to_file("cl-files", "big.bin", dest)
     assert dest.read_bytes() == src.read_bytes()
     part = tmp_path / "again.bin.part"
-    part.write_bytes(src.read_bytes()[:1000])  # an earlier download cut short
+    part.write_bytes(src.read_bytes()[:1000])  # an earlier download of this version, cut short
+    (tmp_path / "again.bin.part.etag").write_text(client.head("cl-files", "big.bin").etag)
     client.get_to_file("cl-files", "big.bin", tmp_path / "again.bin")
     assert (tmp_path / "again.bin").read_bytes() == src.read_bytes() and not part.exists()
+    # A partial file of another version is not resumed: its bytes would mix two versions.
+    part.write_bytes(b"x" * 1000)
+    (tmp_path / "again.bin.part.etag").write_text("an-older-etag")
+    client.get_to_file("cl-files", "big.bin", tmp_path / "again.bin")
+    assert (tmp_path / "again.bin").read_bytes() == src.read_bytes()
 
 
 def test_a_cache_never_returns_what_another_client_replaced(cluster: LocalCluster) -> None:

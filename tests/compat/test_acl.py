@@ -119,3 +119,34 @@ def test_grant_lists_and_unknown_acls_are_refused(s3: Any, bucket: str) -> None:
     assert e.value.response["Error"]["Code"] == "NotImplemented"
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="k")
+
+
+def test_bucket_configuration_and_acls_need_the_admin_grant(server: XoloServer, s3: Any) -> None:
+    import boto3
+
+    s3.create_bucket(Bucket="acl-config-bucket", ACL="public-read")
+    s3.put_object(Bucket="acl-config-bucket", Key="k", Body=b"x")
+    s3.put_bucket_cors(
+        Bucket="acl-config-bucket",
+        CORSConfiguration={"CORSRules": [{"AllowedOrigins": ["*"], "AllowedMethods": ["GET"]}]},
+    )
+    with server.client() as http:
+        doc = http.post("/v1/admin/keys", json={"grants": {"acl-config-bucket": "read"}}).json()
+    reader = boto3.client(
+        "s3",
+        endpoint_url=server.s3_url,
+        aws_access_key_id=doc["access_key"],
+        aws_secret_access_key=doc["secret_key"],
+        region_name="us-east-1",
+    )
+    assert reader.get_object(Bucket="acl-config-bucket", Key="k")["Body"].read() == b"x"
+    for call in (
+        lambda: reader.get_bucket_cors(Bucket="acl-config-bucket"),
+        lambda: reader.get_bucket_lifecycle_configuration(Bucket="acl-config-bucket"),
+        lambda: reader.get_object_acl(Bucket="acl-config-bucket", Key="k"),
+        lambda: reader.get_bucket_acl(Bucket="acl-config-bucket"),
+    ):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert e.value.response["Error"]["Code"] == "AccessDenied"
+    assert httpx.get(f"{server.s3_url}/acl-config-bucket?cors").status_code == 403

@@ -445,3 +445,27 @@ def test_a_malformed_lifecycle_configuration_changes_nothing(s3: Any, bucket: st
     assert code(e) == "InvalidArgument"
     got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert got[0]["Expiration"]["Days"] == 5
+
+
+def test_lifecycle_conditions_it_cannot_honour_are_refused(s3: Any, bucket: str) -> None:
+    good = [{"ID": "a", "Filter": {"Prefix": ""}, "Status": "Enabled", "Expiration": {"Days": 5}}]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": good})
+    sized = {
+        "ID": "big-logs",
+        "Filter": {"And": {"Prefix": "logs/", "ObjectSizeGreaterThan": 1024}},
+        "Status": "Enabled",
+        "Expiration": {"Days": 1},
+    }
+    newest = {
+        "ID": "keep-three",
+        "Filter": {"Prefix": ""},
+        "Status": "Enabled",
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 3},
+    }
+    for rule in (sized, newest):
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_lifecycle_configuration(
+                Bucket=bucket, LifecycleConfiguration={"Rules": [rule]}
+            )
+        assert code(e) == "NotImplemented"
+    assert [r["ID"] for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]] == ["a"]

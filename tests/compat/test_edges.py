@@ -149,3 +149,20 @@ def test_url_encoded_listings_carry_every_key(server: XoloServer, s3: Any, bucke
     )
     folded = s3.list_objects_v2(Bucket=bucket, Delimiter="/", EncodingType="url")
     assert [p["Prefix"] for p in folded["CommonPrefixes"]] == ["%ED%95%9C%EA%B8%80/"]
+
+
+def test_a_presigned_put_cannot_carry_unsigned_amz_headers(
+    server: XoloServer, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="private.csv", Body=b"SECRET")
+    req = AWSRequest(method="PUT", url=server.s3_url + f"/{bucket}/upload.bin")
+    signer = S3SigV4QueryAuth(Credentials(ROOT_KEY, ROOT_SECRET), "s3", "us-east-1", 300)
+    signer.add_auth(req)
+    url = str(req.url)
+    smuggled = {"x-amz-copy-source": f"/{bucket}/private.csv", "x-amz-acl": "public-read"}
+    r = httpx.put(url, content=b"", headers=smuggled)
+    assert r.status_code == 403 and b"not signed" in r.content
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="upload.bin")
+    assert httpx.put(url, content=b"mine").status_code == 200  # the URL itself still works
+    assert s3.get_object(Bucket=bucket, Key="upload.bin")["Body"].read() == b"mine"

@@ -110,3 +110,16 @@ async def test_scrub_pages_through_the_volume(vut: VolumeUnderTest) -> None:
             break
         after = report.next_after
     assert seen == 5
+
+
+async def test_a_doomed_copy_does_not_count_until_it_is_stored_again(vut: VolumeUnderTest) -> None:
+    volume = vut.volume
+    name, data = named(b"doomed, then wanted again")
+    await volume.put(name, data)
+    assert await volume.copies([name]) == [1]
+    assert await volume.doom([name]) == [True]
+    assert await volume.has([name]) == [True]  # still readable while doomed
+    assert await volume.copies([name]) == [0]  # but no transfer may lean on it
+    await volume.put(name, data)  # a store lifts the doom
+    assert await volume.copies([name]) == [1]
+    assert await volume.delete_doomed([name]) == [False]

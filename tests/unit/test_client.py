@@ -377,3 +377,36 @@ def test_each_request_is_a_span_when_opentelemetry_is_there(
         }
     ]
     assert spans[0]["url.full"].endswith("/v1/buckets/b/objects/k")
+
+
+def test_a_consumed_stream_is_not_replayed_after_a_401() -> None:
+    bodies: list[bytes] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1/auth/token":
+            return httpx.Response(200, json={"token": f"t{len(bodies)}"})
+        bodies.append(request.read())
+        return error(401, "InvalidCredentials")
+
+    client, _ = make(handler, use_tokens=True)
+    with pytest.raises(errors.AuthenticationError):
+        client.put("b", "k", iter([b"a" * 100, b"b" * 100]))
+    assert bodies == [b"a" * 100 + b"b" * 100]  # sent once, never again empty
+    assert client.token is None  # the next request asks for a new token
+
+
+def test_conditional_writes_are_not_repeated_after_they_may_have_applied() -> None:
+    calls: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.method)
+        return error(503, "ServiceUnavailable")
+
+    client, slept = make(handler)
+    with pytest.raises(errors.RetryableError):
+        client.put("b", "k", b"x", create_only=True)
+    with pytest.raises(errors.RetryableError):
+        client.put("b", "k", b"x", if_match="e")
+    with pytest.raises(errors.RetryableError):
+        client.commit_staging("b", "s/", "f/")
+    assert calls == ["PUT", "PUT", "POST"] and slept == []

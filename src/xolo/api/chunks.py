@@ -90,8 +90,12 @@ class ChunkAPI:
         return doc
 
     async def has(self, request: Request) -> Response:
+        """Which chunks are stored; with ``?live=1``, only copies GC has not doomed."""
         await self._authorize(request)
-        return JSONResponse(await self._chunks.has(await self._names(request)))
+        names = await self._names(request)
+        if request.query_params.get("live"):
+            return JSONResponse([bool(n) for n in await self._chunks.copies(names)])
+        return JSONResponse(await self._chunks.has(names))
 
     async def doom(self, request: Request) -> Response:
         await self._authorize(request)

@@ -22,10 +22,11 @@ from xolo.api.http import (
     json_body,
     write_condition,
 )
+from xolo.api.keys import PRESIGN_PARAM
 from xolo.api.metrics import Metrics
 from xolo.core.audit import SYSTEM, Entry
 from xolo.core.conditions import format_http_date
-from xolo.core.errors import InvalidArgument, MalformedJSON
+from xolo.core.errors import AccessDenied, InvalidArgument, MalformedJSON
 from xolo.core.names import REPRESENTATION_HEADERS, tags_from_query
 from xolo.core.records import Bucket, ObjectRecord
 from xolo.service.auth import Authenticator, Principal
@@ -299,6 +300,10 @@ class NativeAPI:
             self.metrics.bytes_in.inc(max(0, record.size))
             return self._written(record)
         copy_source = request.headers.get("x-xolo-copy-source")
+        if copy_source and PRESIGN_PARAM in request.query_params:
+            # A presigned URL is for one upload of the caller's bytes, never a copy of another
+            # object into it.
+            raise AccessDenied("a presigned URL cannot copy an object")
         if copy_source:
             src_bucket, src_key = parse_copy_source(copy_source)
             await self.require(request, "read", src_bucket)

@@ -193,7 +193,13 @@ class DiskChunkStore:
         return await self._run(lambda: [self.path_for(n).is_file() for n in names])
 
     async def copies(self, names: Sequence[str]) -> list[int]:
-        return [int(found) for found in await self.has(names)]
+        """Copies that will stay: a chunk GC has doomed counts as none (a direct transfer must
+        then store it again, which lifts the doom), so no commit leans on a copy about to go."""
+
+        def live(name: str) -> int:
+            return int(self.path_for(name).is_file() and not self._doom_path(name).exists())
+
+        return await self._run(lambda: [live(n) for n in names])
 
     def read_urls(self, sha256: str) -> list[str]:
         return []

@@ -43,7 +43,7 @@ class MemoryChunkStore:
         return [n in self._chunks for n in names]
 
     async def copies(self, names: Sequence[str]) -> list[int]:
-        return [int(found) for found in await self.has(names)]
+        return [int(n in self._chunks and n not in self._doomed) for n in names]
 
     def read_urls(self, sha256: str) -> list[str]:
         return []

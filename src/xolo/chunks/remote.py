@@ -140,7 +140,11 @@ class PeerVolume:
         return [bool(x) for x in await self._json("POST", "/v1/chunks/has", json=list(names))]
 
     async def copies(self, names: Sequence[str]) -> list[int]:
-        return [int(found) for found in await self.has(names)]
+        """The peer's copies that will stay (doomed ones count as none)."""
+        if not names:
+            return []
+        doc = await self._json("POST", "/v1/chunks/has", params={"live": "1"}, json=list(names))
+        return [int(bool(x)) for x in doc]
 
     def read_urls(self, sha256: str) -> list[str]:
         return [self.url]

@@ -238,12 +238,12 @@ class ReplicatedChunkStore:
             return []
         members = [m for m in self._topology.members() if m.readable]
         answers = await asyncio.gather(
-            *(m.volume.has(names) for m in members), return_exceptions=True
+            *(m.volume.copies(names) for m in members), return_exceptions=True
         )
         counts = [0] * len(names)
         for answer in answers:
             if isinstance(answer, list):
-                counts = [n + int(b) for n, b in zip(counts, answer, strict=True)]
+                counts = [n + b for n, b in zip(counts, answer, strict=True)]
         return counts
 
     def read_urls(self, sha256: str) -> list[str]:

@@ -398,12 +398,16 @@ class AsyncClient(BaseClient):
                     return self.parse_written(doc)
         info = await self.head(bucket, key)
         have = part.stat().st_size if part.exists() else 0
+        stamp = part.with_name(part.name + ".etag")  # which version the partial file holds
+        if have and (not stamp.exists() or stamp.read_text() != info.etag):
+            have = 0  # a partial file of another version: start again
         have = have if have <= info.size else 0
         headers = {"if-match": f'"{info.etag}"'}
         if have:
             headers["range"] = f"bytes={have}-"
         path_only = self.get_spec(bucket, key).path
         spec = Spec(method="GET", path=path_only, headers=headers, ok=(200, 206))
+        stamp.write_text(info.etag)
         if have < info.size or info.size == 0:
             await self._download(spec, part, append=bool(have), progress=progress)
         digest = await asyncio.to_thread(_file_sha256, part)
@@ -411,6 +415,7 @@ class AsyncClient(BaseClient):
             part.unlink()
             raise IntegrityError("the downloaded file does not match the object's SHA-256")
         os.replace(part, target)
+        stamp.unlink(missing_ok=True)
         return info
 
     async def _get_direct(self, doc: dict[str, Any], part: Path, progress: Progress | None) -> None:
@@ -604,6 +609,7 @@ class AsyncClient(BaseClient):
             method="POST",
             path=f"{bucket_path(bucket)}/staging",
             json={"staging": staging, "final": final},
+            idempotent=False,  # a repeat could move a later batch under the same prefix
         )
         return int((await self.send(spec)).json()["moved"])
 

@@ -198,7 +198,9 @@ class BaseClient:
         if status != 401 or spec.basic or self.token is None or reauthenticated:
             return False
         self.token = None
-        return True
+        # A stream was consumed by the refused attempt: sending it again would send nothing.
+        # The next request gets a new token; this one fails with its 401.
+        return spec.stream is None
 
     def _auth_headers(self, spec: Spec) -> dict[str, str]:
         if self.token is not None and not spec.basic:
@@ -324,6 +326,9 @@ class BaseClient:
             headers=headers,
             content=content,
             stream=stream,
+            # A conditional write that may have been applied is not repeated: its retry would
+            # answer 412 for a write that succeeded.
+            idempotent=if_match is None and not create_only,
         )
 
     @staticmethod
@@ -512,7 +517,7 @@ class BaseClient:
         if metadata:
             doc["metadata"] = dict(metadata)
         path = f"{bucket_path(bucket)}/manifests/{urllib.parse.quote(key, safe='/')}"
-        return Spec(method="PUT", path=path, json=doc, headers=headers)
+        return Spec(method="PUT", path=path, json=doc, headers=headers, idempotent=not headers)
 
     @staticmethod
     def events_spec(

@@ -462,6 +462,9 @@ class Client(BaseClient):
                     return self.parse_written(doc)
         info = self.head(bucket, key)
         have = part.stat().st_size if part.exists() else 0
+        stamp = part.with_name(part.name + ".etag")  # which version the partial file holds
+        if have and (not stamp.exists() or stamp.read_text() != info.etag):
+            have = 0  # a partial file of another version: start again
         if have > info.size:
             have = 0
         headers = {"if-match": f'"{info.etag}"'}
@@ -469,6 +472,7 @@ class Client(BaseClient):
             headers["range"] = f"bytes={have}-"
         path_only = self.get_spec(bucket, key).path
         spec = Spec(method="GET", path=path_only, headers=headers, ok=(200, 206))
+        stamp.write_text(info.etag)
         if have < info.size or info.size == 0:
             self._download(spec, part, append=bool(have), progress=progress)
         digest = _file_sha256(part)
@@ -476,6 +480,7 @@ class Client(BaseClient):
             part.unlink()
             raise IntegrityError("the downloaded file does not match the object's SHA-256")
         os.replace(part, target)
+        stamp.unlink(missing_ok=True)
         return info
 
     def _get_direct(self, doc: dict[str, Any], part: Path, progress: Progress | None) -> None:
@@ -647,6 +652,7 @@ class Client(BaseClient):
             method="POST",
             path=f"{bucket_path(bucket)}/staging",
             json={"staging": staging, "final": final},
+            idempotent=False,  # a repeat could move a later batch under the same prefix
         )
         return int(self.send(spec).json()["moved"])
 

@@ -160,13 +160,16 @@ class ObjectStore(Protocol):
         *,
         tags: Mapping[str, str] | None = None,
         acl: str | None = None,
+        expect_version: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
         """Replace the tags and/or canned ACL of one version (the current one without
         ``version_id``) and nothing else: its bytes, ETag and version token stay, as S3's
         tagging and ACL calls leave an object's version alone. Returns the version as amended;
         a delete marker is returned unchanged (callers refuse it); None when there is no such
-        version. Raises NoSuchBucket."""
+        version. With ``expect_version``, ConcurrentUpdate unless the version found still has
+        that token (a ``null`` version rewritten since it was read is not amended). Raises
+        NoSuchBucket."""
         ...
 
     async def move_prefix(

@@ -20,6 +20,7 @@ from xolo.core.conditions import NO_CONDITION, WriteCondition
 from xolo.core.errors import (
     BucketNotEmpty,
     ChunkCollected,
+    ConcurrentUpdate,
     InvalidArgument,
     NoSuchBucket,
     NoSuchUpload,
@@ -426,6 +427,7 @@ class MemoryMetaStore:
         *,
         tags: Mapping[str, str] | None = None,
         acl: str | None = None,
+        expect_version: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
         state = self._state(bucket)
@@ -443,6 +445,8 @@ class MemoryMetaStore:
             record = place[1]
         if record.delete_marker:
             return record
+        if expect_version is not None and record.version != expect_version:
+            raise ConcurrentUpdate("the object changed since it was read; retry")
         amended = dataclasses.replace(
             record,
             tags=dict(tags) if tags is not None else record.tags,
@@ -484,7 +488,8 @@ class MemoryMetaStore:
                 upload_id=None,
             )
             stored, _ = self._write(new, NO_CONDITION, [], audit("put", new) if audit else None)
-            gone = self._delete_current(state, old.key.encode(), WriteCondition(), now)
+            expect = WriteCondition(expect_version=old.version)
+            gone = self._delete_current(state, old.key.encode(), expect, now)
             if gone is not None and audit is not None:
                 self._audit(deleted_change(audit("delete", old), gone))
             moved.append(stored)

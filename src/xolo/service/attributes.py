@@ -59,7 +59,13 @@ class AttributesMixin:
             actor=actor(),
         )
         amended = await self._meta.amend_object(
-            bucket, key, record.version_id, tags=tags, acl=acl, change=change
+            bucket,
+            key,
+            record.version_id,
+            tags=tags,
+            acl=acl,
+            expect_version=record.version,
+            change=change,
         )
         if amended is None:  # deleted between the two steps
             raise NoSuchKey(f"no object {key!r} in bucket {bucket!r}")

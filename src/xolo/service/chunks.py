@@ -76,6 +76,10 @@ class ChunkService:
     async def has(self, names: object) -> list[bool]:
         return await self._volume.has(check_names(names))
 
+    async def copies(self, names: object) -> list[int]:
+        """Copies that will stay (a doomed chunk counts as none)."""
+        return await self._volume.copies(check_names(names))
+
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
         if after:
             check_chunk_name(after)

@@ -11,6 +11,7 @@ exists is the right one), and commits the manifest in one transaction, condition
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping, Sequence
@@ -108,6 +109,22 @@ class DirectMixin:
         )
         return DirectPlan(copies=copies, write_quorum=quorum, chunks=planned)
 
+    async def _check_sizes(self, refs: Sequence[ChunkRef]) -> None:
+        """Each chunk's stored size must be the size the manifest declares (the object's size
+        and the bucket's totals come from them)."""
+        gate = asyncio.Semaphore(32)
+
+        async def size(ref: ChunkRef) -> int | None:
+            async with gate:
+                return await self._chunks.size(ref.sha256)
+
+        found = await asyncio.gather(*(size(r) for r in refs))
+        for ref, stored in zip(refs, found, strict=True):
+            if stored != ref.size:
+                raise InvalidArgument(
+                    f"chunk {ref.sha256} is {stored} bytes, not the {ref.size} declared"
+                )
+
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
@@ -148,6 +165,7 @@ class DirectMixin:
                 f"{len(short)} chunk(s) have fewer than {quorum} copies, {short[0]} first: "
                 "write them before committing"
             )
+        await self._check_sizes(refs)
         names = b"".join(bytes.fromhex(c.sha256) for c in refs)
         record = ObjectRecord(
             bucket=bucket,

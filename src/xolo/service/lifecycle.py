@@ -16,7 +16,12 @@ from typing import Any
 
 from xolo.core.audit import Change
 from xolo.core.conditions import WriteCondition
-from xolo.core.errors import NoSuchKey, NoSuchLifecycleConfiguration, PreconditionFailed
+from xolo.core.errors import (
+    ConcurrentUpdate,
+    NoSuchKey,
+    NoSuchLifecycleConfiguration,
+    PreconditionFailed,
+)
 from xolo.core.lifecycle import Rule, check_rules, rule_from_json, rule_json
 from xolo.core.listing import after
 from xolo.core.records import Bucket, ObjectInfo, VersionInfo
@@ -79,26 +84,23 @@ class LifecycleMixin:
                 return
             start = after(page[-1].key.encode())
 
-    async def _tags_fit(self, bucket: str, rule: Rule, key: str, version_id: str | None) -> bool:
-        if not rule.tags:
-            return True
-        record = await self._meta.get_version(bucket, key, version_id)
-        return record is not None and rule.applies(key, record.tags)
-
     async def _remove(
-        self, bucket: str, key: str, etag: str, now: float, version_id: str | None = None
+        self, bucket: str, key: str, version: str, now: float, version_id: str | None = None
     ) -> bool:
+        """Delete what was judged, and only that: the delete is conditional on the judged
+        version's token, so a write since (even of the same bytes, or a new ``null`` version
+        in a suspended bucket) is left alone."""
         change = Change(op="expire", bucket=bucket, key=key, time=now, actor=LIFECYCLE_ACTOR)
         try:
             removed = await self._meta.delete_object(
                 bucket,
                 key,
-                WriteCondition(if_match=f'"{etag}"') if etag else WriteCondition(),
+                WriteCondition(expect_version=version),
                 now=now,
                 version_id=version_id,
                 change=change,
             )
-        except (PreconditionFailed, NoSuchKey):  # rewritten or removed since it was judged
+        except (PreconditionFailed, ConcurrentUpdate, NoSuchKey):  # changed since judged
             return False
         return removed is not None
 
@@ -107,8 +109,11 @@ class LifecycleMixin:
         async for info in self._current(bucket, rule.prefix):
             if not rule.expires(info.modified, now):
                 continue
-            if await self._tags_fit(bucket, rule, info.key, None):
-                done += await self._remove(bucket, info.key, info.etag, now)
+            record = await self._meta.get_object(bucket, info.key)
+            if record is None or not rule.applies(info.key, record.tags):
+                continue
+            if rule.expires(record.modified, now):
+                done += await self._remove(bucket, info.key, record.version, now)
         return done
 
     async def _versions(self, bucket: str, prefix: str) -> AsyncIterator[list[VersionInfo]]:
@@ -135,10 +140,12 @@ class LifecycleMixin:
                 # A version became noncurrent when the one above it was written.
                 if older.is_latest or not rule.noncurrent_expires(newer.modified, now):
                     continue
-                if await self._tags_fit(bucket, rule, older.key, older.version_id):
-                    done += await self._remove(
-                        bucket, older.key, "", now, version_id=older.version_id
-                    )
+                record = await self._meta.get_version(bucket, older.key, older.version_id)
+                if record is None or not rule.applies(older.key, record.tags):
+                    continue
+                done += await self._remove(
+                    bucket, older.key, record.version, now, version_id=older.version_id
+                )
         return done
 
     async def _abort_stale(self, bucket: str, rule: Rule, now: float) -> int:

@@ -78,7 +78,7 @@ async def put_bucket_acl(r: S3Request) -> Response:
 
 
 async def get_object_acl(r: S3Request) -> Response:
-    await r.require("read")
+    await r.require("admin")
     record = await r.service.head_object(r.bucket, r.key, version_id=version_query(r))
     owner = (await r.service.get_bucket(r.bucket)).owner or r.owner_id
     return xml.xml_response(

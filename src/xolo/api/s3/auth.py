@@ -12,7 +12,7 @@ import binascii
 import datetime as dt
 import hashlib
 import urllib.parse
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 
 from starlette.requests import Request
@@ -46,6 +46,20 @@ def wire_headers(request: Request) -> list[tuple[str, str]]:
         (k.decode("latin-1"), v.decode("utf-8", "surrogateescape"))
         for k, v in request.scope["headers"]
     ]
+
+
+def refuse_unsigned_amz_headers(request: Request, signed: Sequence[str]) -> None:
+    """A presigned URL's bearer may not add ``x-amz-*`` headers its signature does not cover
+    (a copy source, an ACL, ...): that would turn a URL for one upload into another operation.
+    AWS refuses them the same way."""
+    covered = set(signed)
+    extra = sorted(
+        name for name in request.headers if name.startswith("x-amz-") and name not in covered
+    )
+    if extra:
+        raise AccessDenied(
+            f"There were headers present in the request which were not signed: {extra[0]}"
+        )
 
 
 STREAMING = {
@@ -128,6 +142,8 @@ class S3Authenticator:
                 "the request signature we calculated does not match the signature you provided; "
                 "check your key and signing method"
             )
+        if signed.presigned_expires is not None:
+            refuse_unsigned_amz_headers(request, signed.signed_headers)
         key = sigv4.signing_key(secret, credential.date, credential.region, credential.service)
         return S3Caller(principal, signed, key)
 

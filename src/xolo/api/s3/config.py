@@ -11,7 +11,7 @@ from starlette.responses import Response
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.cors import CorsRule
-from xolo.core.errors import MalformedXML
+from xolo.core.errors import MalformedXML, NotImplementedByXolo
 from xolo.core.lifecycle import Rule
 
 
@@ -37,6 +37,37 @@ def _tags(nodes: list[ET.Element]) -> dict[str, str]:
     return tags
 
 
+KNOWN = {
+    "Rule": {
+        "ID",
+        "Filter",
+        "Prefix",
+        "Status",
+        "Expiration",
+        "NoncurrentVersionExpiration",
+        "AbortIncompleteMultipartUpload",
+    },
+    "Filter": {"Prefix", "Tag", "And"},
+    "And": {"Prefix", "Tag"},
+    "Expiration": {"Days", "Date"},
+    "NoncurrentVersionExpiration": {"NoncurrentDays"},
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation"},
+}
+"""The elements a rule may hold here. Anything else (transitions, size filters,
+NewerNoncurrentVersions, ExpiredObjectDeleteMarker) is refused, never ignored: a rule read
+with one of its conditions dropped would delete more than its author asked."""
+
+
+def _refuse_unknown(node: ET.Element) -> None:
+    allowed = KNOWN.get(node.tag)
+    if allowed is None:
+        return
+    for child in node:
+        if child.tag not in allowed:
+            raise NotImplementedByXolo(f"lifecycle {child.tag} is not supported here")
+        _refuse_unknown(child)
+
+
 def _filter(rule: ET.Element) -> tuple[str, dict[str, str]]:
     """(prefix, tags) of a rule's Filter, or of the older Rule-level Prefix."""
     found = rule.find("Filter")
@@ -52,6 +83,7 @@ def parse_rules(body: bytes) -> list[dict[str, Any]]:
     doc = xml.parse(body, "LifecycleConfiguration")
     rules = []
     for rule in doc.findall("Rule"):
+        _refuse_unknown(rule)
         status = xml.text(rule, "Status")
         if status not in ("Enabled", "Disabled"):
             raise MalformedXML("each Rule needs a Status of Enabled or Disabled")
@@ -113,7 +145,7 @@ async def put_lifecycle(r: S3Request) -> Response:
 
 
 async def get_lifecycle(r: S3Request) -> Response:
-    await r.require("read")
+    await r.require("admin")
     rules = await r.service.get_lifecycle(r.bucket)
     return xml.xml_response(
         xml.document("LifecycleConfiguration", *(_rule_xml(rule) for rule in rules))
@@ -169,7 +201,7 @@ async def put_cors(r: S3Request) -> Response:
 
 
 async def get_cors(r: S3Request) -> Response:
-    await r.require("read")
+    await r.require("admin")
     rules = await r.service.get_cors(r.bucket)
     return xml.xml_response(xml.document("CORSConfiguration", *(_cors_xml(x) for x in rules)))
 

@@ -480,6 +480,7 @@ class SqlObjects:
         *,
         tags: Mapping[str, str] | None = None,
         acl: str | None = None,
+        expect_version: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
         raw = key.encode()
@@ -499,6 +500,8 @@ class SqlObjects:
                 table = "object_versions"
             if record.delete_marker:
                 return record
+            if expect_version is not None and record.version != expect_version:
+                raise ConcurrentUpdate("the object changed since it was read; retry")
             amended = dataclasses.replace(
                 record,
                 tags=dict(tags) if tags is not None else record.tags,
@@ -538,7 +541,7 @@ class SqlObjects:
             if hi is not None:
                 sql += " AND key < ?"
                 args.append(hi)
-            rows = await t.all(sql + " ORDER BY key LIMIT ?", *args, limit + 1)
+            rows = await t.all(sql + f" ORDER BY key LIMIT ?{self._d.for_update}", *args, limit + 1)
             if len(rows) > limit:
                 raise InvalidArgument(f"more than {limit} objects under {source!r}: move fewer")
             moved = []
@@ -554,8 +557,15 @@ class SqlObjects:
                 )
                 change = audit("put", new) if audit else None
                 stored, _ = await self._write_object(t, new, NO_CONDITION, [], change)
+                # Only the version that was moved is removed: a write to the staged key
+                # since it was read fails the whole move (ConcurrentUpdate, nothing moved).
                 gone = await self._delete_current(
-                    t, mode, bucket, old.key.encode(), WriteCondition(), now
+                    t,
+                    mode,
+                    bucket,
+                    old.key.encode(),
+                    WriteCondition(expect_version=old.version),
+                    now,
                 )
                 if gone is not None and audit is not None:
                     await self._audit(t, deleted_change(audit("delete", old), gone))
