@@ -46,15 +46,16 @@ def entry(row: Row) -> Entry:
 async def append(tx: Tx, dialect: Dialect, key: bytes, change: Change) -> Entry:
     """Add ``change`` to its bucket's chain. The head row is locked until the transaction ends:
     entries of one bucket take turns, other buckets' chains are untouched."""
-    await tx.run(
-        "INSERT INTO audit_heads (bucket, seq, mac) VALUES (?, 0, ?) "
-        "ON CONFLICT (bucket) DO NOTHING",
-        change.bucket,
-        GENESIS,
-    )
-    head = await tx.one(
-        f"SELECT seq, mac FROM audit_heads WHERE bucket = ?{dialect.for_update}", change.bucket
-    )
+    select = f"SELECT seq, mac FROM audit_heads WHERE bucket = ?{dialect.for_update}"
+    head = await tx.one(select, change.bucket)
+    if head is None:  # the chain's first entry (racing first writers: one insert wins)
+        await tx.run(
+            "INSERT INTO audit_heads (bucket, seq, mac) VALUES (?, 0, ?) "
+            "ON CONFLICT (bucket) DO NOTHING",
+            change.bucket,
+            GENESIS,
+        )
+        head = await tx.one(select, change.bucket)
     assert head is not None
     new = link(key, change, sequence=int(head[0]) + 1, time=change.time, prev=head[1])
     await tx.run(
