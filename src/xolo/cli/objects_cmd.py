@@ -14,6 +14,7 @@ unavailable; 7 bytes that did not match their SHA-256.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import sys
@@ -151,14 +152,24 @@ def register(group: click.Group) -> None:
 
 
 def _common(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
-    f = click.option("--profile", envvar="XOLO_PROFILE", default=None, help="A saved profile.")(f)
-    f = click.option("--url", envvar="XOLO_URL", default=None, help="xolo://host:port[,...]")(f)
-    return click.pass_context(f)
+    """The options every verb takes: ``--url`` and ``--profile`` (kept in ``ctx.obj`` for
+    ``connected``) and ``--json``."""
 
+    @functools.wraps(f)
+    def verb(
+        ctx: click.Context, *args: Any, url: str | None, profile: str | None, **kw: Any
+    ) -> Any:
+        ctx.obj = {"url": url, "profile": profile}
+        return f(ctx, *args, **kw)
 
-def _obj(ctx: click.Context, url: str | None, profile: str | None) -> None:
-    ctx.obj = {"url": url, "profile": profile}
+    verb = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(verb)
+    verb = click.option("--profile", envvar="XOLO_PROFILE", default=None, help="A saved profile.")(
+        verb
+    )
+    verb = click.option("--url", envvar="XOLO_URL", default=None, help="xolo://host:port[,...]")(
+        verb
+    )
+    return click.pass_context(verb)
 
 
 @click.command()
@@ -171,12 +182,9 @@ def put(
     source: Path,
     dest: str,
     content_type: str | None,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Upload a local file to xolo://BUCKET/KEY (a KEY ending in / takes the file's name)."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(dest)
     if not key or key.endswith("/"):
         key += source.name
@@ -199,12 +207,9 @@ def get(
     ctx: click.Context,
     source: str,
     dest: Path | None,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Download xolo://BUCKET/KEY to a local file (resumable, SHA-256 verified)."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(source)
     target = dest or Path(key.rpartition("/")[2] or "download")
     if target.is_dir():
@@ -222,11 +227,8 @@ def get(
 @click.command()
 @click.argument("source")
 @_common
-def cat(
-    ctx: click.Context, source: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def cat(ctx: click.Context, source: str, as_json: bool) -> None:
     """Write an object's bytes to standard output."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(source)
     with connected(ctx) as client:
         data = client.get(bucket_name, key)
@@ -243,9 +245,8 @@ def _entry_line(entry: Entry) -> str:
 @click.command()
 @click.argument("path", required=False, default="")
 @_common
-def ls(ctx: click.Context, path: str, url: str | None, profile: str | None, as_json: bool) -> None:
+def ls(ctx: click.Context, path: str, as_json: bool) -> None:
     """List buckets, or one level of xolo://BUCKET/PREFIX."""
-    _obj(ctx, url, profile)
     with connected(ctx) as client:
         if not path or path == "xolo://":
             buckets = client.list_buckets()
@@ -259,11 +260,8 @@ def ls(ctx: click.Context, path: str, url: str | None, profile: str | None, as_j
 @click.command()
 @click.argument("path")
 @_common
-def tree(
-    ctx: click.Context, path: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def tree(ctx: click.Context, path: str, as_json: bool) -> None:
     """Every object under xolo://BUCKET/PREFIX, at any depth."""
-    _obj(ctx, url, profile)
     bucket_name, prefix = remote(path)
     with connected(ctx) as client:
         entries = list(client.tree(bucket_name, prefix))
@@ -273,9 +271,8 @@ def tree(
 @click.command()
 @click.argument("path")
 @_common
-def du(ctx: click.Context, path: str, url: str | None, profile: str | None, as_json: bool) -> None:
+def du(ctx: click.Context, path: str, as_json: bool) -> None:
     """Objects and bytes under xolo://BUCKET/PREFIX."""
-    _obj(ctx, url, profile)
     bucket_name, prefix = remote(path)
     with connected(ctx) as client:
         count, size = client.du(bucket_name, prefix)
@@ -293,12 +290,9 @@ def rm(
     path: str,
     recursive: bool,
     everything: bool,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Delete an object, or with -r every object under a prefix ending in /."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(path)
     with connected(ctx) as client:
         count = client.rm(bucket_name, key, recursive=recursive, everything=everything)
@@ -309,13 +303,11 @@ def rm(
 @click.argument("source")
 @click.argument("dest")
 @_common
-def cp(
-    ctx: click.Context, source: str, dest: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def cp(ctx: click.Context, source: str, dest: str, as_json: bool) -> None:
     """Copy: local → xolo:// (upload), xolo:// → local (download) or xolo:// → xolo://
     (on the server, no bytes travel)."""
     if is_remote(source) and not is_remote(dest):
-        ctx.invoke(get, source=source, dest=Path(dest), url=url, profile=profile, as_json=as_json)
+        ctx.invoke(get, source=source, dest=Path(dest), **ctx.obj, as_json=as_json)
         return
     if not is_remote(source) and is_remote(dest):
         ctx.invoke(
@@ -323,14 +315,12 @@ def cp(
             source=Path(source),
             dest=dest,
             content_type=None,
-            url=url,
-            profile=profile,
+            **ctx.obj,
             as_json=as_json,
         )
         return
     if not is_remote(source):
         raise click.UsageError("one side of cp must be a xolo:// path")
-    _obj(ctx, url, profile)
     (sb, sk), (db, dk) = remote(source), remote(dest)
     with connected(ctx) as client:
         info = client.copy(sb, sk, db, dk or sk)
@@ -341,11 +331,8 @@ def cp(
 @click.argument("source")
 @click.argument("dest")
 @_common
-def mv(
-    ctx: click.Context, source: str, dest: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def mv(ctx: click.Context, source: str, dest: str, as_json: bool) -> None:
     """Move an object within xolo (copy on the server, then delete)."""
-    _obj(ctx, url, profile)
     (sb, sk), (db, dk) = remote(source), remote(dest)
     with connected(ctx) as client:
         info = client.mv(sb, sk, dk or sk, new_bucket=db)
@@ -355,11 +342,8 @@ def mv(
 @click.command()
 @click.argument("path")
 @_common
-def stat(
-    ctx: click.Context, path: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def stat(ctx: click.Context, path: str, as_json: bool) -> None:
     """An object's size, ETag, SHA-256, type, version and metadata."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(path)
     with connected(ctx) as client:
         info = client.head(bucket_name, key)
@@ -382,12 +366,9 @@ def presign(
     path: str,
     method: str,
     expires: int,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """A URL that allows one method on one object until it expires."""
-    _obj(ctx, url, profile)
     bucket_name, key = remote(path)
     with connected(ctx) as client:
         link = client.presign(method, bucket_name, key, expires=expires)
@@ -408,13 +389,10 @@ def sync(
     delete: bool,
     dry_run: bool,
     concurrency: int,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Make DEST like SOURCE, one side a local directory and the other xolo://BUCKET/PREFIX,
     comparing by size and SHA-256; a rerun after an interruption sends only what is left."""
-    _obj(ctx, url, profile)
     upload = is_remote(dest) and not is_remote(source)
     if upload == is_remote(source):
         raise click.UsageError("sync a local directory with a xolo:// prefix, either way")
@@ -477,12 +455,9 @@ def watch(
     path: str,
     after: int | None,
     count: int | None,
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Print a bucket's changes as they happen (from now on, or after a sequence)."""
-    _obj(ctx, url, profile)
     bucket_name, prefix = remote(path)
     seen = 0
     with connected(ctx) as client:
@@ -520,12 +495,9 @@ def bucket_create(
     ctx: click.Context,
     name: str,
     settings: tuple[str, ...],
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Create a bucket if absent (an existing one is left as it is)."""
-    _obj(ctx, url, profile)
     with connected(ctx) as client:
         info = client.create_bucket(name, **_setting(settings))
     click.echo(_json(info) if as_json else info.name)
@@ -533,9 +505,8 @@ def bucket_create(
 
 @bucket.command("ls")
 @_common
-def bucket_ls(ctx: click.Context, url: str | None, profile: str | None, as_json: bool) -> None:
+def bucket_ls(ctx: click.Context, as_json: bool) -> None:
     """The buckets this key may read."""
-    _obj(ctx, url, profile)
     with connected(ctx) as client:
         buckets = client.list_buckets()
     if as_json:
@@ -548,10 +519,7 @@ def bucket_ls(ctx: click.Context, url: str | None, profile: str | None, as_json:
 @bucket.command("info")
 @click.argument("name")
 @_common
-def bucket_info(
-    ctx: click.Context, name: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
-    _obj(ctx, url, profile)
+def bucket_info(ctx: click.Context, name: str, as_json: bool) -> None:
     with connected(ctx) as client:
         info = client.bucket_info(name)
     click.echo(
@@ -569,13 +537,10 @@ def bucket_set(
     ctx: click.Context,
     name: str,
     settings: tuple[str, ...],
-    url: str | None,
-    profile: str | None,
     as_json: bool,
 ) -> None:
     """Change the settings named (NAME=VALUE ...): replication, write_quorum, public_read,
     versioning."""
-    _obj(ctx, url, profile)
     with connected(ctx) as client:
         info = client.update_bucket(name, **_setting(settings))
     click.echo(_json(info) if as_json else f"{info.name}: {dict(info.settings)}")
@@ -584,11 +549,8 @@ def bucket_set(
 @bucket.command("rm")
 @click.argument("name")
 @_common
-def bucket_rm(
-    ctx: click.Context, name: str, url: str | None, profile: str | None, as_json: bool
-) -> None:
+def bucket_rm(ctx: click.Context, name: str, as_json: bool) -> None:
     """Delete an empty bucket."""
-    _obj(ctx, url, profile)
     with connected(ctx) as client:
         client.delete_bucket(name)
     click.echo(_json({"deleted": name}) if as_json else f"deleted {name}")

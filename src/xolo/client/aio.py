@@ -31,18 +31,17 @@ from xolo.client.base import (
     bucket_path,
 )
 from xolo.client.config import ClientConfig, from_env
-from xolo.client.events import Event, parse_sse
-from xolo.client.observe import observed
-from xolo.client.sync import (
+from xolo.client.digests import (
     DIRECT_CHUNK,
-    DIRECT_IN_FLIGHT,
     PIECE,
-    Progress,
     chunk_offsets,
     file_chunks,
-    make_config,
+    file_sha256,
     region_sha256,
 )
+from xolo.client.events import Event, FeedReader
+from xolo.client.observe import observed
+from xolo.client.sync import DIRECT_IN_FLIGHT, Progress, make_config
 from xolo.core.errors import (
     InsufficientReplicas,
     IntegrityError,
@@ -213,7 +212,7 @@ class AsyncClient(BaseClient):
             except NotFound as exc:
                 if exc.code != "NotFound":
                     raise
-        sha256 = await asyncio.to_thread(_file_sha256, path)
+        sha256 = await asyncio.to_thread(file_sha256, path)
         attempt = 0
         while True:
             spec = self.put_spec(
@@ -410,7 +409,7 @@ class AsyncClient(BaseClient):
         stamp.write_text(info.etag)
         if have < info.size or info.size == 0:
             await self._download(spec, part, append=bool(have), progress=progress)
-        digest = await asyncio.to_thread(_file_sha256, part)
+        digest = await asyncio.to_thread(file_sha256, part)
         if info.sha256 and digest != info.sha256:
             part.unlink()
             raise IntegrityError("the downloaded file does not match the object's SHA-256")
@@ -556,17 +555,10 @@ class AsyncClient(BaseClient):
                     if response.status_code != 200:
                         await response.aread()
                         self.raise_for(spec, response)
-                    lines: builtins.list[str] = []
+                    reader = FeedReader(after)
                     async for line in response.aiter_lines():
-                        if line:
-                            lines.append(line)
-                            continue
-                        _, kind, data = parse_sse(lines)
-                        lines = []
-                        if kind and data:
-                            event = Event.from_json(json.loads(data))
-                            if after is not None and event.sequence <= after:
-                                continue
+                        event = reader.feed(line)
+                        if event is not None:
                             failures = 0
                             after = event.sequence
                             yield event
@@ -619,14 +611,6 @@ class AsyncClient(BaseClient):
     async def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
         response = await self.send(self.presign_spec(method, bucket, key, expires))
         return str(response.json()["url"])
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(PIECE):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 def _read_into(path: Path, offset: int, view: memoryview) -> None:

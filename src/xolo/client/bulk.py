@@ -10,7 +10,6 @@ flight when it died.
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import os
 import sqlite3
 import threading
@@ -21,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from xolo.client.digests import file_sha256
 
 if TYPE_CHECKING:
     from xolo.client.sync import Client
@@ -112,14 +113,6 @@ def local_files(
                 yield path
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(1024 * 1024):
-            digest.update(piece)
-    return digest.hexdigest()
-
-
 def run_bounded(
     jobs: Iterable[tuple[str, Callable[[], int]]], concurrency: int, stats: BulkStats
 ) -> None:
@@ -135,6 +128,22 @@ def run_bounded(
             running[pool.submit(job)] = name
         for f in list(running):
             _collect(f, running.pop(f), stats)
+
+
+def run_tracked(
+    jobs: Iterable[tuple[str, Callable[[], int]]], concurrency: int, track: Tracker | None
+) -> BulkStats:
+    """Run the jobs of one bulk transfer and time them; the tracker is closed at the end,
+    whatever happens."""
+    stats = BulkStats()
+    started = time.monotonic()
+    try:
+        run_bounded(jobs, concurrency, stats)
+    finally:
+        if track:
+            track.close()
+    stats.seconds = time.monotonic() - started
+    return stats
 
 
 def _collect(future: Future[int], name: str, stats: BulkStats) -> None:
@@ -167,8 +176,6 @@ def upload_tree(
     exactly these relative paths)."""
     base = Path(root)
     track = Tracker(tracker) if tracker else None
-    stats = BulkStats()
-    started = time.monotonic()
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     def job(path: Path, key: str) -> int:
@@ -185,17 +192,11 @@ def upload_tree(
             track.mark("up", str(path), f"{bucket}/{key}", st.st_size, stamp)
         return st.st_size
 
-    try:
-        jobs = (
-            (str(p), partial(job, p, prefix + p.relative_to(base).as_posix()))
-            for p in local_files(base, include, exclude, only)
-        )
-        run_bounded(jobs, concurrency, stats)
-    finally:
-        if track:
-            track.close()
-    stats.seconds = time.monotonic() - started
-    return stats
+    jobs = (
+        (str(p), partial(job, p, prefix + p.relative_to(base).as_posix()))
+        for p in local_files(base, include, exclude, only)
+    )
+    return run_tracked(jobs, concurrency, track)
 
 
 def download_tree(
@@ -214,8 +215,6 @@ def download_tree(
     """Download every selected object under ``bucket/prefix`` into ``root``."""
     base = Path(root)
     track = Tracker(tracker) if tracker else None
-    stats = BulkStats()
-    started = time.monotonic()
 
     def job(key: str, size: int, etag: str) -> int:
         target = base / key[len(prefix) :].lstrip("/")
@@ -232,18 +231,12 @@ def download_tree(
             track.mark("down", f"{bucket}/{key}", str(target), size, etag)
         return size
 
-    try:
-        jobs = (
-            (e.key, partial(job, e.key, e.size, e.etag or ""))
-            for e in client.list(bucket, prefix=prefix)
-            if selected(e.key[len(prefix) :].lstrip("/"), include, exclude, only)
-        )
-        run_bounded(jobs, concurrency, stats)
-    finally:
-        if track:
-            track.close()
-    stats.seconds = time.monotonic() - started
-    return stats
+    jobs = (
+        (e.key, partial(job, e.key, e.size, e.etag or ""))
+        for e in client.list(bucket, prefix=prefix)
+        if selected(e.key[len(prefix) :].lstrip("/"), include, exclude, only)
+    )
+    return run_tracked(jobs, concurrency, track)
 
 
 def _same_remote(client: Client, bucket: str, key: str, path: Path, size: int) -> bool:

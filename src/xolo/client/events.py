@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 from croniter import croniter
 
+from xolo.client.base import BaseClient
 from xolo.core.events import check_types
 
 log = logging.getLogger("xolo.handlers")
@@ -110,6 +111,32 @@ def parse_sse(lines: list[str]) -> tuple[str | None, str | None, str]:
         elif name == "data":
             data.append(value)
     return ident, kind, "\n".join(data)
+
+
+class FeedReader:
+    """Turns the lines of an SSE stream into events: comments and keep-alives carry none, and
+    an event at or before ``after`` (a replay after reconnecting) is skipped. Every reader of
+    the feed (handlers, both clients) parses it here."""
+
+    def __init__(self, after: int | None = None) -> None:
+        self.after = after
+        """The last sequence handed out; a resumed stream starts after it."""
+        self._lines: list[str] = []
+
+    def feed(self, line: str) -> Event | None:
+        """Take one line; the event it completes, if any."""
+        if line:
+            self._lines.append(line)
+            return None
+        _, kind, data = parse_sse(self._lines)
+        self._lines = []
+        if not (kind and data):
+            return None
+        event = Event.from_json(json.loads(data))
+        if self.after is not None and event.sequence <= self.after:
+            return None
+        self.after = event.sequence
+        return event
 
 
 @dataclass
@@ -201,27 +228,18 @@ class Handlers:
     async def _stream(
         self, http: httpx.AsyncClient, bucket: str, after: int | None
     ) -> AsyncIterator[Event]:
-        params = {"bucket": bucket}
-        headers = {}
-        if after is None:
-            params["start"] = "end"  # a first start: from now on
-        else:
-            headers["last-event-id"] = str(after)
-        async with http.stream("GET", "/v1/events", params=params, headers=headers) as r:
+        spec = BaseClient.events_spec(bucket, after=after)
+        async with http.stream("GET", spec.path, params=spec.params, headers=spec.headers) as r:
             if r.status_code != 200:
                 body = (await r.aread()).decode(errors="replace")[:300]
                 raise httpx.HTTPStatusError(
                     f"{r.status_code}: {body}", request=r.request, response=r
                 )
-            lines: list[str] = []
+            reader = FeedReader()
             async for line in r.aiter_lines():
-                if line:
-                    lines.append(line)
-                    continue
-                _, kind, data = parse_sse(lines)
-                lines = []
-                if kind and data:  # comments and keep-alives carry no event
-                    yield Event.from_json(json.loads(data))
+                event = reader.feed(line)
+                if event is not None:
+                    yield event
 
     async def _tick(self, schedule: str, fn: Periodic, stop: asyncio.Event) -> None:
         it = croniter(schedule, time.time())

@@ -31,7 +31,15 @@ from xolo.client.base import (
 )
 from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env, parse_uri
-from xolo.client.events import Event, parse_sse
+from xolo.client.digests import (
+    DIRECT_CHUNK,
+    PIECE,
+    chunk_offsets,
+    file_chunks,
+    file_sha256,
+    region_sha256,
+)
+from xolo.client.events import Event, FeedReader
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
 from xolo.client.observe import observed
 from xolo.core.errors import (
@@ -43,10 +51,6 @@ from xolo.core.errors import (
     TransportError,
 )
 
-PIECE = 1024 * 1024
-DIRECT_CHUNK = 8 * 1024 * 1024
-"""The chunk size of direct transfers (the server's default), and the file size from which
-``put_file`` sends chunks directly to the peers."""
 DIRECT_IN_FLIGHT = 4
 Progress = Callable[[int], None]
 """Called with the number of bytes moved since the last call."""
@@ -271,7 +275,7 @@ class Client(BaseClient):
             except NotFound as exc:
                 if exc.code != "NotFound":  # the bucket is missing, not the route
                     raise
-        sha256 = _file_sha256(path)
+        sha256 = file_sha256(path)
         attempt = 0
         while True:
             with path.open("rb") as f:
@@ -411,7 +415,6 @@ class Client(BaseClient):
         return self.get(bucket, key, **kwargs).decode()
 
     def get_json(self, bucket: str, key: str, **kwargs: Any) -> Any:
-        import json
 
         return json.loads(self.get(bucket, key, **kwargs))
 
@@ -475,7 +478,7 @@ class Client(BaseClient):
         stamp.write_text(info.etag)
         if have < info.size or info.size == 0:
             self._download(spec, part, append=bool(have), progress=progress)
-        digest = _file_sha256(part)
+        digest = file_sha256(part)
         if info.sha256 and digest != info.sha256:
             part.unlink()
             raise IntegrityError("the downloaded file does not match the object's SHA-256")
@@ -696,17 +699,10 @@ class Client(BaseClient):
                     if response.status_code != 200:
                         response.read()
                         self.raise_for(spec, response)
-                    lines: builtins.list[str] = []
+                    reader = FeedReader(after)
                     for line in response.iter_lines():
-                        if line:
-                            lines.append(line)
-                            continue
-                        _, kind, data = parse_sse(lines)
-                        lines = []
-                        if kind and data:
-                            event = Event.from_json(json.loads(data))
-                            if after is not None and event.sequence <= after:
-                                continue
+                        event = reader.feed(line)
+                        if event is not None:
                             failures = 0
                             after = event.sequence
                             yield event
@@ -748,44 +744,6 @@ def _pieces(f: IO[bytes], progress: Progress | None) -> Iterator[bytes]:
         if progress:
             progress(len(piece))
         yield piece
-
-
-def file_chunks(path: Path) -> list[tuple[str, int]]:
-    """(SHA-256, size) of each ``DIRECT_CHUNK`` of a file, reading one chunk at a time."""
-    out = []
-    with path.open("rb") as f:
-        while data := f.read(DIRECT_CHUNK):
-            out.append((hashlib.sha256(data).hexdigest(), len(data)))
-    return out
-
-
-def chunk_offsets(chunks: list[tuple[str, int]]) -> list[int]:
-    offsets, pos = [], 0
-    for _, size in chunks:
-        offsets.append(pos)
-        pos += size
-    return offsets
-
-
-def region_sha256(fd: int, offset: int, size: int) -> str:
-    """The SHA-256 of ``size`` bytes of a file from ``offset``, read 1 MiB at a time."""
-    digest = hashlib.sha256()
-    end = offset + size
-    while offset < end:
-        piece = os.pread(fd, min(PIECE, end - offset), offset)
-        if not piece:
-            break
-        digest.update(piece)
-        offset += len(piece)
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while piece := f.read(PIECE):
-            digest.update(piece)
-    return digest.hexdigest()
 
 
 __all__ = ["Client", "verify_sha256"]
