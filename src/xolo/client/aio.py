@@ -133,21 +133,26 @@ class AsyncClient(BaseClient):
     # -- buckets ---------------------------------------------------------------------------
 
     async def create_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        """The asyncio form of ``Client.create_bucket``."""
         response = await self.send(self._bucket_spec("PUT", name, settings, create_only=True))
         return self.parse_bucket(response.json())
 
     async def bucket_info(self, name: str) -> BucketInfo:
+        """The asyncio form of ``Client.bucket_info``."""
         return self.parse_bucket((await self.send(self._bucket_spec("GET", name))).json())
 
     async def update_bucket(self, name: str, **settings: Any) -> BucketInfo:
+        """The asyncio form of ``Client.update_bucket``."""
         await self.bucket_info(name)
         response = await self.send(self._bucket_spec("PUT", name, settings))
         return self.parse_bucket(response.json())
 
     async def delete_bucket(self, name: str) -> None:
+        """The asyncio form of ``Client.delete_bucket``."""
         await self.send(self._bucket_spec("DELETE", name))
 
     async def list_buckets(self) -> builtins.list[BucketInfo]:
+        """The asyncio form of ``Client.list_buckets``."""
         doc = (await self.send(Spec(method="GET", path="/v1/buckets"))).json()
         return [self.parse_bucket(b) for b in doc["buckets"]]
 
@@ -183,10 +188,12 @@ class AsyncClient(BaseClient):
         return self.parse_written((await self.send(spec)).json())
 
     async def put_text(self, bucket: str, key: str, text: str, **kwargs: Any) -> ObjectInfo:
+        """The asyncio form of ``Client.put_text``."""
         kwargs.setdefault("content_type", "text/plain; charset=utf-8")
         return await self.put(bucket, key, text.encode(), **kwargs)
 
     async def put_json(self, bucket: str, key: str, value: Any, **kwargs: Any) -> ObjectInfo:
+        """The asyncio form of ``Client.put_json``."""
         kwargs.setdefault("content_type", "application/json")
         return await self.put(bucket, key, as_json_bytes(value), **kwargs)
 
@@ -299,22 +306,26 @@ class AsyncClient(BaseClient):
         )
 
     async def append(self, bucket: str, key: str, data: bytes | str) -> ObjectInfo:
+        """The asyncio form of ``Client.append``."""
         raw = data.encode() if isinstance(data, str) else bytes(data)
         self.invalidate(bucket, key)
         return self.parse_written((await self.send(self.append_spec(bucket, key, raw))).json())
 
     async def copy(self, src_bucket: str, src_key: str, bucket: str, key: str) -> ObjectInfo:
+        """The asyncio form of ``Client.copy``."""
         self.invalidate(bucket, key)
         spec = self.copy_spec(src_bucket, src_key, bucket, key)
         return self.parse_written((await self.send(spec)).json())
 
     async def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """The asyncio form of ``Client.delete``."""
         self.invalidate(bucket, key)
         await self.send(self.delete_spec(bucket, key, version_id=version_id))
 
     async def mv(
         self, bucket: str, key: str, new_key: str, *, new_bucket: str | None = None
     ) -> ObjectInfo:
+        """The asyncio form of ``Client.mv``."""
         moved = await self.copy(bucket, key, new_bucket or bucket, new_key)
         await self.delete(bucket, key)
         return moved
@@ -327,20 +338,25 @@ class AsyncClient(BaseClient):
         range: str | tuple[int, int] | None = None,
         version_id: str | None = None,
     ) -> bytes:
+        """The asyncio form of ``Client.get``."""
         spec = self.get_spec(bucket, key, range=range, version_id=version_id)
         return self.read_result(bucket, key, spec, await self.send(spec))
 
     async def get_text(self, bucket: str, key: str, **kwargs: Any) -> str:
+        """The asyncio form of ``Client.get_text``."""
         return (await self.get(bucket, key, **kwargs)).decode()
 
     async def get_json(self, bucket: str, key: str, **kwargs: Any) -> Any:
+        """The asyncio form of ``Client.get_json``."""
         return json.loads(await self.get(bucket, key, **kwargs))
 
     async def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        """The asyncio form of ``Client.head``."""
         spec = self.get_spec(bucket, key, version_id=version_id, method="HEAD")
         return self.parse_head(bucket, key, (await self.send(spec)).headers)
 
     async def exists(self, bucket: str, key: str) -> bool:
+        """The asyncio form of ``Client.exists``."""
         try:
             await self.head(bucket, key)
         except NoSuchKey:
@@ -362,6 +378,7 @@ class AsyncClient(BaseClient):
     async def put_many(
         self, bucket: str, items: Mapping[str, bytes], *, concurrency: int = 8
     ) -> dict[str, ObjectInfo]:
+        """The asyncio form of ``Client.put_many``."""
         gate = asyncio.Semaphore(concurrency)
 
         async def one(key: str, value: bytes) -> tuple[str, ObjectInfo]:
@@ -489,6 +506,7 @@ class AsyncClient(BaseClient):
     async def list(
         self, bucket: str, *, prefix: str = "", delimiter: str = "", page_size: int = 1000
     ) -> AsyncIterator[Entry]:
+        """The asyncio form of ``Client.list``."""
         cursor: str | None = None
         while True:
             spec = self.list_spec(
@@ -501,14 +519,17 @@ class AsyncClient(BaseClient):
                 return
 
     async def ls(self, bucket: str, prefix: str = "") -> builtins.list[Entry]:
+        """The asyncio form of ``Client.ls``."""
         if prefix and not prefix.endswith("/"):
             prefix += "/"
         return [e async for e in self.list(bucket, prefix=prefix, delimiter="/")]
 
     def tree(self, bucket: str, prefix: str = "") -> AsyncIterator[Entry]:
+        """The asyncio form of ``Client.tree``."""
         return self.list(bucket, prefix=prefix)
 
     async def du(self, bucket: str, prefix: str = "") -> tuple[int, int]:
+        """The asyncio form of ``Client.du``."""
         count = size = 0
         async for entry in self.list(bucket, prefix=prefix):
             count += 1
@@ -518,6 +539,7 @@ class AsyncClient(BaseClient):
     async def rm(
         self, bucket: str, key: str, *, recursive: bool = False, everything: bool = False
     ) -> int:
+        """The asyncio form of ``Client.rm``."""
         self.check_rm(key, recursive=recursive, everything=everything)
         if not recursive:
             await self.delete(bucket, key)
@@ -606,9 +628,11 @@ class AsyncClient(BaseClient):
         return int((await self.send(spec)).json()["moved"])
 
     async def cleanup_staging(self, bucket: str, staging: str) -> int:
+        """The asyncio form of ``Client.cleanup_staging``."""
         return await self.rm(bucket, staging, recursive=True)
 
     async def presign(self, method: str, bucket: str, key: str, *, expires: int = 3600) -> str:
+        """The asyncio form of ``Client.presign``."""
         response = await self.send(self.presign_spec(method, bucket, key, expires))
         return str(response.json()["url"])
 

@@ -66,6 +66,8 @@ class Entry:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BucketInfo:
+    """What the server says of one bucket."""
+
     name: str
     created: datetime
     settings: Mapping[str, Any]
@@ -101,10 +103,12 @@ def _time(value: str | None) -> datetime | None:
 
 
 def object_path(bucket: str, key: str) -> str:
+    """The native API path of an object, its key quoted."""
     return f"{bucket_path(bucket)}/objects/{urllib.parse.quote(key, safe='/')}"
 
 
 def bucket_path(bucket: str) -> str:
+    """The native API path of a bucket."""
     return f"/v1/buckets/{urllib.parse.quote(bucket, safe='')}"
 
 
@@ -119,6 +123,7 @@ class RouterPool:
         self._clock = clock
 
     def pick(self) -> str:
+        """The router the next request goes to."""
         now = self._clock()
         for _ in range(len(self.urls)):
             url = self.urls[self._next % len(self.urls)]
@@ -128,9 +133,11 @@ class RouterPool:
         return min(self.urls, key=lambda u: self._down_until[u])  # all down: the soonest back
 
     def failed(self, url: str) -> None:
+        """Pass the router over for ``DOWN_FOR`` seconds (while another is up)."""
         self._down_until[url] = self._clock() + DOWN_FOR
 
     def succeeded(self, url: str) -> None:
+        """The router answered: use it again at once."""
         self._down_until[url] = 0.0
 
 
@@ -145,12 +152,14 @@ class LRUCache:
         self._items: OrderedDict[tuple[str, str], tuple[str, bytes]] = OrderedDict()
 
     def get(self, bucket: str, key: str) -> tuple[str, bytes] | None:
+        """The cached (ETag, bytes) of an object, if any."""
         item = self._items.get((bucket, key))
         if item is not None:
             self._items.move_to_end((bucket, key))
         return item
 
     def put(self, bucket: str, key: str, etag: str, data: bytes) -> None:
+        """Cache an object's bytes, evicting the least recently used beyond the capacity."""
         self.drop(bucket, key)
         if len(data) > self.capacity:
             return
@@ -161,6 +170,7 @@ class LRUCache:
             self.used -= len(old)
 
     def drop(self, bucket: str, key: str) -> None:
+        """Forget a cached object (it was written or deleted through this client)."""
         old = self._items.pop((bucket, key), None)
         if old is not None:
             self.used -= len(old[1])
@@ -188,9 +198,11 @@ class BaseClient:
 
     @staticmethod
     def token_spec() -> Spec:
+        """The request that exchanges the key for a bearer token."""
         return Spec(method="POST", path="/v1/auth/token", json={}, basic=True)
 
     def wants_token(self, spec: Spec) -> bool:
+        """Whether a token must be fetched before sending ``spec``."""
         return self.use_tokens and self.token is None and not spec.basic
 
     def should_reauthenticate(self, spec: Spec, status: int, reauthenticated: bool) -> bool:
@@ -234,6 +246,7 @@ class BaseClient:
         return never_sent or (spec.idempotent and spec.stream is None)
 
     def retry_status(self, spec: Spec, status: int, attempt: int) -> bool:
+        """Whether an answer with this status is asked again."""
         return (
             status in RETRY_STATUSES
             and attempt < self.config.retries
@@ -243,14 +256,17 @@ class BaseClient:
 
     @staticmethod
     def transport_error(exc: httpx.TransportError) -> XoloError:
+        """The xolo error for a request that got no answer."""
         return TransportError(f"no answer from the router: {type(exc).__name__}")
 
     def raise_for(self, spec: Spec, response: httpx.Response) -> None:
+        """Raise the error the answer stands for unless its status is expected."""
         if response.status_code in spec.ok:
             return
         raise error_from_response(response.status_code, response.content, response.headers)
 
     def request_kwargs(self, spec: Spec) -> dict[str, Any]:
+        """httpx's arguments for ``spec``: authentication, query and body."""
         headers = {**self._auth_headers(spec), **spec.headers}
         kwargs: dict[str, Any] = {"params": spec.params or None, "headers": headers}
         if spec.json is not None:
@@ -280,6 +296,7 @@ class BaseClient:
 
     @staticmethod
     def parse_bucket(doc: Mapping[str, Any]) -> BucketInfo:
+        """A BucketInfo from the native API's bucket document."""
         created = _time(doc["created"])
         assert created is not None
         return BucketInfo(
@@ -307,6 +324,7 @@ class BaseClient:
         create_only: bool = False,
         sha256: str | None = None,
     ) -> Spec:
+        """The PUT of one object, with its metadata, tags, conditions and SHA-256."""
         headers: dict[str, str] = {}
         if content_type:
             headers["content-type"] = content_type
@@ -333,6 +351,7 @@ class BaseClient:
 
     @staticmethod
     def parse_written(doc: Mapping[str, Any]) -> ObjectInfo:
+        """An ObjectInfo from the document a write answers."""
         return ObjectInfo(
             bucket=doc["bucket"],
             key=doc["key"],
@@ -347,6 +366,7 @@ class BaseClient:
 
     @staticmethod
     def parse_head(bucket: str, key: str, headers: Mapping[str, str]) -> ObjectInfo:
+        """An ObjectInfo from a read's headers."""
         size = headers.get("content-length", "0")
         if "content-range" in headers:
             size = headers["content-range"].rpartition("/")[2]
@@ -375,6 +395,7 @@ class BaseClient:
         version_id: str | None = None,
         method: str = "GET",
     ) -> Spec:
+        """A GET (or HEAD) of an object, revalidating a cached copy by its ETag."""
         headers: dict[str, str] = {}
         if isinstance(range, tuple):
             range = f"bytes={range[0]}-{range[1]}"
@@ -422,6 +443,7 @@ class BaseClient:
         cursor: str | None = None,
         limit: int = 1000,
     ) -> Spec:
+        """One page of a listing."""
         params = {"prefix": prefix, "limit": str(limit)}
         if delimiter:
             params["delimiter"] = delimiter
@@ -431,6 +453,7 @@ class BaseClient:
 
     @staticmethod
     def parse_listing(doc: Mapping[str, Any]) -> tuple[list[Entry], str | None]:
+        """A page's entries (objects and common prefixes, in key order) and cursor."""
         entries = [
             Entry(
                 key=o["key"],
@@ -446,11 +469,13 @@ class BaseClient:
 
     @staticmethod
     def delete_spec(bucket: str, key: str, *, version_id: str | None = None) -> Spec:
+        """The DELETE of an object or one of its versions."""
         params = {"version_id": version_id} if version_id else {}
         return Spec(method="DELETE", path=object_path(bucket, key), params=params, ok=(204,))
 
     @staticmethod
     def copy_spec(src_bucket: str, src_key: str, bucket: str, key: str) -> Spec:
+        """A server-side copy (no bytes travel)."""
         source = urllib.parse.quote(f"{src_bucket}/{src_key}", safe="/")
         return Spec(
             method="PUT", path=object_path(bucket, key), headers={"x-xolo-copy-source": source}
@@ -458,10 +483,12 @@ class BaseClient:
 
     @staticmethod
     def append_spec(bucket: str, key: str, data: bytes) -> Spec:
+        """An append: never repeated once it may have been applied."""
         return Spec(method="POST", path=object_path(bucket, key), content=data, idempotent=False)
 
     @staticmethod
     def presign_spec(method: str, bucket: str, key: str, expires: int) -> Spec:
+        """The request for a presigned URL."""
         doc = {"method": method.upper(), "bucket": bucket, "key": key, "expires": expires}
         return Spec(method="POST", path="/v1/presign", json=doc)
 
@@ -537,6 +564,7 @@ class BaseClient:
         return Spec(method="GET", path="/v1/events", params=params, headers=headers)
 
     def invalidate(self, bucket: str, key: str) -> None:
+        """Drop a key from the cache after this client changed it."""
         if self.cache is not None:
             self.cache.drop(bucket, key)
 
@@ -564,4 +592,5 @@ def verify_sha256(data: bytes, headers: Mapping[str, str], *, whole: bool) -> No
 
 
 def as_json_bytes(value: Any) -> bytes:
+    """A value as compact UTF-8 JSON."""
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()

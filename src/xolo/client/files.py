@@ -31,15 +31,19 @@ class ObjectFile(io.RawIOBase):
         self._buf = b""
 
     def readable(self) -> bool:
+        """Always: the file is read-only."""
         return True
 
     def seekable(self) -> bool:
+        """Always: reads are ranged."""
         return True
 
     def tell(self) -> int:
+        """The current position."""
         return self._pos
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move the position (no I/O until the next read)."""
         base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
         if base + offset < 0:
             raise ValueError("negative seek position")
@@ -47,6 +51,7 @@ class ObjectFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the position, fetching at least ``READAHEAD`` bytes per trip."""
         view = memoryview(buffer).cast("B")
         if self._pos >= self.size or not len(view):
             return 0
@@ -119,52 +124,65 @@ class XoloPath:
 
     @property
     def name(self) -> str:
+        """The last part of the key."""
         return self.key.rpartition("/")[2]
 
     @property
     def parent(self) -> XoloPath:
+        """The reference one level up."""
         return XoloPath(self._client, self.bucket, self.key.rpartition("/")[0])
 
     def read_bytes(self) -> bytes:
+        """The object's bytes."""
         return self._client.get(self.bucket, self.key)
 
     def read_text(self, encoding: str = "utf-8") -> str:
+        """The object's bytes as text."""
         return self.read_bytes().decode(encoding)
 
     def write_bytes(self, data: bytes) -> ObjectInfo:
+        """Store bytes at this key."""
         return self._client.put(self.bucket, self.key, data)
 
     def write_text(self, text: str, encoding: str = "utf-8") -> ObjectInfo:
+        """Store text at this key."""
         return self._client.put(self.bucket, self.key, text.encode(encoding))
 
     def exists(self) -> bool:
+        """Whether an object has this key, or keys lie below it."""
         if self._client.exists(self.bucket, self.key):
             return True
         return self.is_dir()
 
     def is_dir(self) -> bool:
+        """Whether keys lie below this one (``key/...``)."""
         prefix = f"{self.key}/" if self.key else ""
         return (
             next(iter(self._client.list(self.bucket, prefix=prefix, page_size=1)), None) is not None
         )
 
     def is_file(self) -> bool:
+        """Whether an object has exactly this key."""
         return bool(self.key) and self._client.exists(self.bucket, self.key)
 
     def stat(self) -> ObjectInfo:
+        """The object's information."""
         return self._client.head(self.bucket, self.key)
 
     def unlink(self, missing_ok: bool = False) -> None:
+        """Delete the object (FileNotFoundError when absent, unless ``missing_ok``)."""
         if not missing_ok and not self._client.exists(self.bucket, self.key):
             raise FileNotFoundError(str(self))
         self._client.delete(self.bucket, self.key)
 
     def open(self, mode: str = "rb") -> io.BufferedReader:
+        """A buffered, seekable reader over the object."""
         if mode != "rb":
             raise ValueError("xolo objects open read-only, in binary: mode 'rb'")
         return io.BufferedReader(self._client.open(self.bucket, self.key))
 
     def iterdir(self) -> Iterator[XoloPath]:
+        """The objects and directories one level below."""
         prefix = f"{self.key}/" if self.key else ""
         for entry in self._client.ls(self.bucket, prefix):
             yield XoloPath(self._client, self.bucket, entry.key)
@@ -184,6 +202,7 @@ class XoloPath:
                 yield XoloPath(self._client, self.bucket, entry.key)
 
     def rglob(self, pattern: str) -> Iterator[XoloPath]:
+        """Keys at any depth below matching ``pattern``."""
         return self.glob(f"**/{pattern}")
 
 

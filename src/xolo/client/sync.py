@@ -132,6 +132,7 @@ class Client(BaseClient):
         return cls(config=from_env(), **kwargs)
 
     def close(self) -> None:
+        """Close the connections to the routers."""
         self._http.close()
 
     def __enter__(self) -> Client:
@@ -186,6 +187,7 @@ class Client(BaseClient):
         return self.parse_bucket(response.json())
 
     def bucket_info(self, name: str) -> BucketInfo:
+        """The bucket's settings and totals; NoSuchBucket when it is absent."""
         return self.parse_bucket(self.send(self._bucket_spec("GET", name)).json())
 
     def update_bucket(self, name: str, **settings: Any) -> BucketInfo:
@@ -194,9 +196,11 @@ class Client(BaseClient):
         return self.parse_bucket(self.send(self._bucket_spec("PUT", name, settings)).json())
 
     def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket (BucketNotEmpty otherwise)."""
         self.send(self._bucket_spec("DELETE", name))
 
     def list_buckets(self) -> builtins.list[BucketInfo]:
+        """The buckets this key may read, by name."""
         doc = self.send(Spec(method="GET", path="/v1/buckets")).json()
         return [self.parse_bucket(b) for b in doc["buckets"]]
 
@@ -244,10 +248,12 @@ class Client(BaseClient):
         return self.parse_written(self.send(spec).json())
 
     def put_text(self, bucket: str, key: str, text: str, **kwargs: Any) -> ObjectInfo:
+        """Store text as UTF-8 (``text/plain; charset=utf-8`` unless told otherwise)."""
         kwargs.setdefault("content_type", "text/plain; charset=utf-8")
         return self.put(bucket, key, text.encode(), **kwargs)
 
     def put_json(self, bucket: str, key: str, value: Any, **kwargs: Any) -> ObjectInfo:
+        """Store a value as compact JSON (``application/json``)."""
         kwargs.setdefault("content_type", "application/json")
         return self.put(bucket, key, as_json_bytes(value), **kwargs)
 
@@ -377,6 +383,7 @@ class Client(BaseClient):
         )
 
     def delete(self, bucket: str, key: str, *, version_id: str | None = None) -> None:
+        """Delete the object, or one version of it; the cached copy goes too."""
         self.invalidate(bucket, key)
         self.send(self.delete_spec(bucket, key, version_id=version_id))
 
@@ -412,17 +419,20 @@ class Client(BaseClient):
         return self.read_result(bucket, key, spec, self.send(spec))
 
     def get_text(self, bucket: str, key: str, **kwargs: Any) -> str:
+        """The object's bytes read as UTF-8 text."""
         return self.get(bucket, key, **kwargs).decode()
 
     def get_json(self, bucket: str, key: str, **kwargs: Any) -> Any:
-
+        """The object parsed as JSON."""
         return json.loads(self.get(bucket, key, **kwargs))
 
     def head(self, bucket: str, key: str, *, version_id: str | None = None) -> ObjectInfo:
+        """What the server says of the object (size, ETag, SHA-256, metadata), no bytes."""
         spec = self.get_spec(bucket, key, version_id=version_id, method="HEAD")
         return self.parse_head(bucket, key, self.send(spec).headers)
 
     def exists(self, bucket: str, key: str) -> bool:
+        """Whether the key has a current version."""
         try:
             self.head(bucket, key)
         except NoSuchKey:
@@ -432,6 +442,7 @@ class Client(BaseClient):
     def get_many(
         self, bucket: str, keys: Iterable[str], *, concurrency: int = 8
     ) -> dict[str, bytes]:
+        """Read several objects, at most ``concurrency`` at a time; by key."""
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             futures = {k: pool.submit(self.get, bucket, k) for k in keys}
             return {k: f.result() for k, f in futures.items()}
