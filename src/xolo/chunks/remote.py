@@ -1,9 +1,10 @@
 """One storage peer's volume over HTTP: the chunk API of ``api/chunks.py``, seen from a router.
 
 Every request is signed with the cluster secret (``core/cluster_auth.py``). Connections are
-pooled and kept alive by one shared ``httpx.AsyncClient``. A read of a whole chunk is verified
-against its name before it is returned, so a damaged copy is an error (ChunkCorrupt), never
-bytes handed to a client. Transport failures become PeerUnavailable at this boundary.
+pooled and kept alive by one shared ``PeerHTTP`` (``chunks/peer_http.py``). A read of a whole
+chunk is verified against its name before it is returned, so a damaged copy is an error
+(ChunkCorrupt), never bytes handed to a client. Transport failures become PeerUnavailable at
+this boundary.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
+from json import dumps, loads
 from pathlib import Path
 from typing import Any
-
-import httpx
+from urllib.parse import urlencode
 
 from xolo.chunks.base import ScrubReport, Usage
+from xolo.chunks.peer_http import PeerAnswer, PeerHTTP
 from xolo.core.cluster_auth import HEADER, sign_request
 from xolo.core.errors import ChunkCorrupt, NoSuchChunk, PeerUnavailable, XoloError
 from xolo.core.records import ChunkRef
@@ -26,13 +28,10 @@ VERIFY_ON_THREAD = 256 * 1024
 """Chunks larger than this are hashed off the event loop."""
 
 
-def cluster_http(*, connections: int = 64, timeout: float = 30.0) -> httpx.AsyncClient:
+def cluster_http(*, connections: int = 64, timeout: float = 30.0) -> PeerHTTP:
     """The pooled client a router uses for every peer: keep-alive, bounded connections, short
     connect timeouts so a dead peer is skipped quickly."""
-    return httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=connections * 4, max_keepalive_connections=connections),
-        timeout=httpx.Timeout(timeout, connect=2.0),
-    )
+    return PeerHTTP(connections=connections, timeout=timeout)
 
 
 class PeerVolume:
@@ -44,7 +43,7 @@ class PeerVolume:
         peer_id: str,
         url: str,
         secret: str,
-        http: httpx.AsyncClient,
+        http: PeerHTTP,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.peer_id = peer_id
@@ -63,41 +62,45 @@ class PeerVolume:
         *,
         params: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> httpx.Response:
-        query = str(httpx.QueryParams(params or {}))
+        content: bytes | None = None,
+        json: Any = None,
+    ) -> PeerAnswer:
+        query = urlencode(params or {})
         signed = {HEADER: sign_request(self._secret, method, path, query, now=self._clock())}
         signed.update(headers or {})
+        if json is not None:
+            content = dumps(json).encode()
+            signed["content-type"] = "application/json"
+        url = self.url + path + (f"?{query}" if query else "")
         try:
-            return await self._http.request(
-                method, self.url + path, params=params, headers=signed, **kwargs
-            )
-        except httpx.HTTPError as exc:
-            raise PeerUnavailable(
-                f"peer {self.peer_id} at {self.url}: {type(exc).__name__}"
-            ) from None
+            return await self._http.request(method, url, headers=signed, body=content)
+        except PeerUnavailable as exc:
+            raise PeerUnavailable(f"peer {self.peer_id} at {exc}") from None
 
-    def _fail(self, response: httpx.Response) -> XoloError:
-        if response.status_code == 404:
+    def _fail(self, response: PeerAnswer) -> XoloError:
+        if response.status == 404:
             return NoSuchChunk(f"not on peer {self.peer_id}")
         try:
-            message = response.json()["error"]["message"]
+            message = loads(response.body)["error"]["message"]
         except (ValueError, KeyError, TypeError):
-            message = response.text[:200]
-        return PeerUnavailable(f"peer {self.peer_id} answered {response.status_code}: {message}")
+            message = response.body[:200].decode(errors="replace")
+        return PeerUnavailable(f"peer {self.peer_id} answered {response.status}: {message}")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self._call(method, path, **kwargs)
-        if response.status_code >= 300:
+        if response.status >= 300:
             raise self._fail(response)
-        return response.json()
+        try:
+            return loads(response.body)
+        except ValueError:
+            raise PeerUnavailable(f"peer {self.peer_id} answered with malformed JSON") from None
 
     def places(self) -> int:
         return 1
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
         response = await self._call("PUT", f"/v1/chunks/{sha256}", content=data)
-        if response.status_code != 201:
+        if response.status != 201:
             raise self._fail(response)
         return 1
 
@@ -109,10 +112,10 @@ class PeerVolume:
                 return b""
             headers["range"] = f"bytes={offset}-{last}"
         response = await self._call("GET", f"/v1/chunks/{sha256}", headers=headers)
-        if response.status_code not in (200, 206):
+        if response.status not in (200, 206):
             raise self._fail(response)
-        data = response.content
-        if response.status_code == 200:
+        data = response.body
+        if response.status == 200:
             await self._verify(sha256, data)
             if offset or length is not None:
                 data = data[offset : None if length is None else offset + length]
@@ -128,9 +131,9 @@ class PeerVolume:
 
     async def size(self, sha256: str) -> int | None:
         response = await self._call("HEAD", f"/v1/chunks/{sha256}")
-        if response.status_code == 404:
+        if response.status == 404:
             return None
-        if response.status_code != 200:
+        if response.status != 200:
             raise self._fail(response)
         return int(response.headers["content-length"])
 

@@ -21,9 +21,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from xolo.chunks.base import ChunkVolume
+from xolo.chunks.peer_http import PeerHTTP
 from xolo.chunks.remote import PeerVolume
 from xolo.chunks.replicated import Member
 from xolo.core.placement import Candidate
@@ -75,7 +74,7 @@ class Membership:
         *,
         meta: ClusterStore,
         secret: str,
-        http: httpx.AsyncClient,
+        http: PeerHTTP,
         timing: Timing = Timing(),
         clock: Callable[[], float] = time.time,
         volume_for: Callable[[PeerRecord], ChunkVolume] | None = None,
