@@ -26,10 +26,10 @@ INVENTORY_PAGE = 1000
 
 
 class _ChunkFile(FileResponse):
-    """A chunk file sent from disk in 1 MiB pieces, never read whole into memory (Starlette
-    answers Range, If-Range and HEAD)."""
+    """A chunk file sent from disk in pieces of up to 4 MiB, so a whole chunk is one read and
+    one send, and never more is held at once (Starlette answers Range, If-Range and HEAD)."""
 
-    chunk_size = 1024 * 1024
+    chunk_size = 4 * 1024 * 1024
 
 
 class ChunkAPI:

@@ -9,8 +9,6 @@ this boundary.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from json import dumps, loads
@@ -23,9 +21,6 @@ from xolo.chunks.peer_http import PeerAnswer, PeerHTTP
 from xolo.core.cluster_auth import HEADER, sign_request
 from xolo.core.errors import ChunkCorrupt, NoSuchChunk, PeerUnavailable, XoloError
 from xolo.core.records import ChunkRef
-
-VERIFY_ON_THREAD = 256 * 1024
-"""Chunks larger than this are hashed off the event loop."""
 
 
 def cluster_http(*, connections: int = 64, timeout: float = 30.0) -> PeerHTTP:
@@ -64,6 +59,7 @@ class PeerVolume:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
         json: Any = None,
+        digest: bool = False,
     ) -> PeerAnswer:
         query = urlencode(params or {})
         signed = {HEADER: sign_request(self._secret, method, path, query, now=self._clock())}
@@ -73,7 +69,9 @@ class PeerVolume:
             signed["content-type"] = "application/json"
         url = self.url + path + (f"?{query}" if query else "")
         try:
-            return await self._http.request(method, url, headers=signed, body=content)
+            return await self._http.request(
+                method, url, headers=signed, body=content, digest=digest
+            )
         except PeerUnavailable as exc:
             raise PeerUnavailable(f"peer {self.peer_id} at {exc}") from None
 
@@ -111,23 +109,18 @@ class PeerVolume:
             if length == 0:
                 return b""
             headers["range"] = f"bytes={offset}-{last}"
-        response = await self._call("GET", f"/v1/chunks/{sha256}", headers=headers)
+        response = await self._call("GET", f"/v1/chunks/{sha256}", headers=headers, digest=True)
         if response.status not in (200, 206):
             raise self._fail(response)
         data = response.body
         if response.status == 200:
-            await self._verify(sha256, data)
+            if response.sha256 != sha256:
+                raise ChunkCorrupt(
+                    f"the copy on peer {self.peer_id} hashes to {str(response.sha256)[:16]}…"
+                )
             if offset or length is not None:
                 data = data[offset : None if length is None else offset + length]
         return data
-
-    async def _verify(self, sha256: str, data: bytes) -> None:
-        if len(data) > VERIFY_ON_THREAD:
-            actual = await asyncio.to_thread(lambda: hashlib.sha256(data).hexdigest())
-        else:
-            actual = hashlib.sha256(data).hexdigest()
-        if actual != sha256:
-            raise ChunkCorrupt(f"the copy on peer {self.peer_id} hashes to {actual[:16]}…")
 
     async def size(self, sha256: str) -> int | None:
         response = await self._call("HEAD", f"/v1/chunks/{sha256}")
