@@ -26,8 +26,9 @@ INVENTORY_PAGE = 1000
 
 
 class _ChunkFile(FileResponse):
-    """A chunk file sent from disk in pieces of up to 4 MiB, so a whole chunk is one read and
-    one send, and never more is held at once (Starlette answers Range, If-Range and HEAD)."""
+    """A chunk file sent from disk in pieces of up to 4 MiB, so a chunk of that size is one
+    read and one send, and never more is held at once (Starlette answers Range, If-Range and
+    HEAD)."""
 
     chunk_size = 4 * 1024 * 1024
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import re
 import zlib
+from collections.abc import Callable
 
 import crc32c
 from awscrt import checksums as crt
@@ -52,8 +54,22 @@ class ObjectDigest:
         self.size = 0
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
+        """Feed the next bytes of the object to every hash, one after another."""
+        for lane in self.lanes(data):
+            lane()
+
+    def lanes(self, data: bytes | bytearray | memoryview) -> list[Callable[[], None]]:
+        """Feed the next bytes, as independent jobs that may run at the same time on separate
+        threads (each releases the GIL while it hashes): MD5, the slowest, alone; SHA-256 and
+        the additional checksums together. Every job must finish before the next bytes are
+        fed. The size counts the bytes at once."""
+        self.size += len(data)
+        lanes: list[Callable[[], None]] = [functools.partial(self._update_rest, data)]
         if self._md5 is not None:
-            self._md5.update(data)
+            lanes.append(functools.partial(self._md5.update, data))
+        return lanes
+
+    def _update_rest(self, data: bytes | bytearray | memoryview) -> None:
         if self._sha1 is not None:
             self._sha1.update(data)
         if self._crc32 is not None:
@@ -63,7 +79,6 @@ class ObjectDigest:
         if self._crc64 is not None:
             self._crc64 = crt.crc64nvme(data, self._crc64)
         self._sha256.update(data)
-        self.size += len(data)
 
     @property
     def md5(self) -> str | None:

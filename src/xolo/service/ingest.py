@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 from collections.abc import AsyncIterable, Callable, Mapping
 from dataclasses import dataclass
@@ -63,13 +64,27 @@ class Ingested:
     """The additional checksums asked for (algorithm → base64)."""
 
 
-def _hash_chunk(digest: ObjectDigest, chunk: bytes) -> str:
+PARALLEL_FROM = 256 * 1024
+"""Chunks at least this large are hashed on several threads at once (``_hash_chunk``)."""
+
+
+async def _hash_chunk(digest: ObjectDigest, chunk: bytes) -> str:
+    """Feed ``chunk`` to the object's digest and return the chunk's name, hashing each byte
+    once per algorithm. The first chunk's name is the object digest's SHA-256 so far; for
+    later chunks the chunk's own SHA-256 is another job. Large chunks run their jobs on
+    separate threads at once (hashlib releases the GIL), so a PUT waits for the slowest hash,
+    not for the sum of them."""
     first = digest.size == 0
-    digest.update(chunk)
-    if first:
-        # The object digest so far covers exactly this chunk: reuse it instead of hashing twice.
-        return digest.sha256
-    return hashlib.sha256(chunk).hexdigest()
+    own = hashlib.sha256()
+    lanes = digest.lanes(chunk)
+    if not first:
+        lanes.append(functools.partial(own.update, chunk))
+    if len(chunk) < PARALLEL_FROM:
+        for lane in lanes:
+            lane()
+    else:
+        await asyncio.gather(*(asyncio.to_thread(lane) for lane in lanes))
+    return digest.sha256 if first else own.hexdigest()
 
 
 class _ChunkWriter:
@@ -81,7 +96,7 @@ class _ChunkWriter:
         self.refs: list[ChunkRef] = []
 
     async def add(self, chunk: bytes) -> None:
-        sha = await asyncio.to_thread(_hash_chunk, self._digest, chunk)
+        sha = await _hash_chunk(self._digest, chunk)
         self.refs.append(ChunkRef(sha256=sha, size=len(chunk)))
         self._pending.append(asyncio.create_task(self._store.store(sha, chunk)))
         while len(self._pending) > self._in_flight:
