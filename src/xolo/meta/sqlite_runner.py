@@ -27,6 +27,13 @@ T = TypeVar("T")
 MAX_BATCH = 256
 """Writes committed together at most; bounds the latency one batch adds to its first write."""
 
+CHECKPOINT_EVERY = 32
+"""Committed batches between two nudges of the background checkpointer."""
+
+BACKSTOP_PAGES = 8192
+"""WAL pages (32 MiB) past which the writer checkpoints itself, inside a commit: only when
+the background checkpointer cannot keep up (a reader holding an old snapshot stops it)."""
+
 _STOP = object()
 
 
@@ -73,7 +80,12 @@ class SQLiteRunner:
         self._conns_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_conn = connect(path, synchronous=self._synchronous)
-        self._write_gate = _WriteGate(f"{path}-writer.lock") if str(path) != ":memory:" else None
+        on_disk = str(path) != ":memory:"
+        self._write_gate = _WriteGate(f"{path}-writer.lock") if on_disk else None
+        self._checkpointer = _Checkpointer(path, synchronous=self._synchronous) if on_disk else None
+        if self._checkpointer is not None:
+            self._writer_conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        self._batches = 0
         self._writer = threading.Thread(
             target=self._write_loop, name="xolo-sqlite-write", daemon=True
         )
@@ -148,6 +160,9 @@ class SQLiteRunner:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
         with self._write_gate or contextlib.nullcontext():
             self._commit_batch(conn, batch)
+        self._batches += 1
+        if self._checkpointer is not None and self._batches % CHECKPOINT_EVERY == 0:
+            self._checkpointer.nudge()
 
     @staticmethod
     def _commit_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
@@ -181,11 +196,52 @@ class SQLiteRunner:
         self._writer.join()
         if self._write_gate is not None:
             self._write_gate.close()
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         self._readers.shutdown(wait=True)
         with self._conns_lock:
             for conn in self._reader_conns:
                 conn.close()
             self._reader_conns.clear()
+
+
+class _Checkpointer:
+    """Copies the WAL back into the database file on its own thread and connection.
+
+    Left to SQLite, the commit that crosses the auto-checkpoint threshold runs the checkpoint
+    itself, with the write lock held, so every writer of every process waits for it: with
+    4 KiB PUTs the mean COMMIT took 0.85 ms where the WAL's fsync takes 0.16 ms. A PASSIVE
+    checkpoint here runs beside the writers (SQLite lets it: it never takes the write lock and
+    skips frames a reader still needs), so commits only append to the WAL.
+    """
+
+    def __init__(self, path: Path | str, *, synchronous: str) -> None:
+        self._conn = connect(path, synchronous=synchronous)
+        self._due = threading.Event()
+        self._stopping = False
+        self._thread = threading.Thread(
+            target=self._loop, name="xolo-sqlite-checkpoint", daemon=True
+        )
+        self._thread.start()
+
+    def nudge(self) -> None:
+        """Ask for a checkpoint soon (cheap; many nudges make one checkpoint)."""
+        self._due.set()
+
+    def _loop(self) -> None:
+        while True:
+            self._due.wait()
+            self._due.clear()
+            if self._stopping:
+                return
+            with contextlib.suppress(sqlite3.Error):  # busy or locked: the next nudge retries
+                self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+    def close(self) -> None:
+        self._stopping = True
+        self._due.set()
+        self._thread.join()
+        self._conn.close()
 
 
 class _WriteGate:
