@@ -142,8 +142,8 @@ class PostgresDatabase:
     async def write(self, body: Body[T]) -> T:
         return await self._run(body, write=True)
 
-    async def read(self, body: Body[T]) -> T:
-        return await self._run(body, write=False)
+    async def read(self, body: Body[T], *, point: bool = False) -> T:
+        return await self._run(body, write=False)  # every query is a network round trip
 
     async def migrate(self) -> None:
         """Bring the schema up to date; routers starting together take turns on a lock."""

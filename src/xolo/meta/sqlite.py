@@ -84,8 +84,8 @@ class SQLiteDatabase:
         result: T = await self._runner.write(self._sync(body))
         return result
 
-    async def read(self, body: Body[T]) -> T:
-        result: T = await self._runner.read(self._sync(body))
+    async def read(self, body: Body[T], *, point: bool = False) -> T:
+        result: T = await self._runner.read(self._sync(body), inline=point)
         return result
 
     def migrate(self) -> None:

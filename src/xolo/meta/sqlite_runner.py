@@ -103,9 +103,14 @@ class SQLiteRunner:
     def _read_in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return fn(self._reader_conn())
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` off the event loop. Each statement sees a committed snapshot of its own
-        (no explicit transaction: on the hot path BEGIN/COMMIT cost as much as the query)."""
+    async def read(self, fn: Callable[[sqlite3.Connection], T], *, inline: bool = False) -> T:
+        """Run ``fn`` off the event loop, or with ``inline`` right here on the caller's own
+        connection (for point lookups: WAL readers never wait for writers, so only a cold
+        page, or the rare recovery of a crashed process's WAL index, can make it block). Each
+        statement sees a committed snapshot of its own (no explicit transaction: on the hot
+        path BEGIN/COMMIT cost as much as the query)."""
+        if inline:
+            return self._read_in_thread(fn)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._readers, self._read_in_thread, fn)
 

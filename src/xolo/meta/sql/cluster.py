@@ -50,7 +50,7 @@ class SqlCluster:
             )
             return codecs.access_key(row) if row else None
 
-        return await self._db.read(q)
+        return await self._db.read(q, point=True)
 
     async def list_keys(self) -> list[AccessKey]:
         async def q(t: Tx) -> list[AccessKey]:

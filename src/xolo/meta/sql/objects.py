@@ -167,7 +167,7 @@ class SqlObjects:
         async def q(t: Tx) -> Bucket:
             return await self._bucket(t, name)
 
-        return await self._db.read(q)
+        return await self._db.read(q, point=True)
 
     async def list_buckets(self) -> list[Bucket]:
         async def q(t: Tx) -> list[Bucket]:
@@ -212,7 +212,7 @@ class SqlObjects:
                 return None
             return codecs.record(bucket, row)
 
-        return await self._db.read(q)
+        return await self._db.read(q, point=True)
 
     async def _current(
         self, t: Tx, bucket: str, raw: bytes, *, lock: bool = True
@@ -470,7 +470,7 @@ class SqlObjects:
             old = await self._history.find(t, bucket, raw, version_id)
             return old[0] if old else None
 
-        return await self._db.read(q)
+        return await self._db.read(q, point=True)
 
     async def amend_object(
         self,

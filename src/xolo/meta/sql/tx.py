@@ -41,8 +41,11 @@ class Database(Protocol):
         once the commit is durable. Backend errors come out as XoloErrors."""
         ...
 
-    async def read(self, body: Body[T]) -> T:
-        """Run a read-only ``body``."""
+    async def read(self, body: Body[T], *, point: bool = False) -> T:
+        """Run a read-only ``body``. ``point`` marks a lookup of a few rows by key, cheap
+        enough to run where it is called: SQLite then runs it on the caller's thread, since
+        handing a 20 µs query to a reader thread costs more than the query (measured: +10%
+        on 4 KiB S3 GETs). Listings and scans leave it off."""
         ...
 
     async def close(self) -> None:
