@@ -145,29 +145,32 @@ class SQLiteRunner:
                 item = self._queue.get()
                 if item is _STOP:
                     return
-                batch = [item]
-                stop = False
-                while len(batch) < MAX_BATCH:
-                    try:
-                        nxt = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if nxt is _STOP:
-                        stop = True
-                        break
-                    batch.append(nxt)
-                self._run_batch(conn, batch)
+                with self._write_gate or contextlib.nullcontext():
+                    # Gather the batch only once the gate is ours: writes that arrived while
+                    # another process held it join this commit instead of waiting for the next.
+                    batch, stop = self._gather(item)
+                    self._commit_batch(conn, batch)
+                self._batches += 1
+                if self._checkpointer is not None and self._batches % CHECKPOINT_EVERY == 0:
+                    self._checkpointer.nudge()
                 if stop:
                     return
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> None:
-        with self._write_gate or contextlib.nullcontext():
-            self._commit_batch(conn, batch)
-        self._batches += 1
-        if self._checkpointer is not None and self._batches % CHECKPOINT_EVERY == 0:
-            self._checkpointer.nudge()
+    def _gather(self, first: Any) -> tuple[list[Any], bool]:
+        """``first`` and every write queued behind it (up to MAX_BATCH); True when the stop
+        mark was among them."""
+        batch = [first]
+        while len(batch) < MAX_BATCH:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
 
     @staticmethod
     def _commit_batch(conn: sqlite3.Connection, batch: list[Any]) -> None:
