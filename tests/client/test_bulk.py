@@ -5,6 +5,7 @@ files in flight (counted on the server, in the bucket's audit chain)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import sqlite3
@@ -66,6 +67,43 @@ def test_a_tree_goes_up_and_down_and_a_rerun_skips_it(routers: Routers, tmp_path
             "bulk-tree", "in/", tmp_path / "back", tracker=tmp_path / "d.db"
         )
         assert (rerun.files, rerun.skipped) == (0, 52)
+
+
+def test_async_tree_transfers_go_up_and_down_resume_and_verify(
+    routers: Routers, tmp_path: Path
+) -> None:
+    make_tree(tmp_path / "src", 40)
+
+    async def scenario() -> None:
+        url = f"xolo://{ROOT_KEY}:{ROOT_SECRET}@{routers.hosts}"
+        async with xolo.AsyncClient(url=url) as client:
+            await client.create_bucket("bulk-async")
+            tracker = tmp_path / "up.db"
+            first = await client.upload_tree(
+                tmp_path / "src", "bulk-async", "in", tracker=tracker, concurrency=4
+            )
+            assert (first.files, first.skipped, first.errors) == (40, 0, [])
+            again = await client.upload_tree(tmp_path / "src", "bulk-async", "in", tracker=tracker)
+            assert (again.files, again.skipped) == (0, 40)
+            (tmp_path / "src" / "d3" / "f00003.dat").write_bytes(b"changed")
+            checked = await client.upload_tree(
+                tmp_path / "src", "bulk-async", "in", verify=True, include=["d3/*"]
+            )
+            assert (checked.files, checked.skipped) == (1, 3)  # only the changed file goes up
+            down = await client.download_tree(
+                "bulk-async", "in/", tmp_path / "back", tracker=tmp_path / "d.db"
+            )
+            assert (down.files, down.errors) == (40, [])
+            rerun = await client.download_tree(
+                "bulk-async", "in/", tmp_path / "back", tracker=tmp_path / "d.db"
+            )
+            assert (rerun.files, rerun.skipped) == (0, 40)
+
+    asyncio.run(scenario())
+    for path in (tmp_path / "back").rglob("*"):
+        if path.is_file():
+            original = tmp_path / "src" / path.relative_to(tmp_path / "back")
+            assert path.read_bytes() == original.read_bytes()
 
 
 UPLOADER = """

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from xolo.client import abulk
 from xolo.client.base import (
     DEFAULT_CACHE_BYTES,
     BaseClient,
@@ -30,6 +31,7 @@ from xolo.client.base import (
     as_json_bytes,
     bucket_path,
 )
+from xolo.client.bulk import BulkStats
 from xolo.client.config import ClientConfig, from_env
 from xolo.client.digests import (
     DIRECT_CHUNK,
@@ -634,6 +636,18 @@ class AsyncClient(BaseClient):
             if doc.get("next_after") is None:
                 return
             after = int(doc["next_after"])
+
+    async def upload_tree(
+        self, root: str | os.PathLike[str], bucket: str, prefix: str = "", **options: Any
+    ) -> BulkStats:
+        """The asyncio form of ``Client.upload_tree`` (resumable with ``tracker=``)."""
+        return await abulk.upload_tree(self, root, bucket, prefix, **options)
+
+    async def download_tree(
+        self, bucket: str, prefix: str, root: str | os.PathLike[str], **options: Any
+    ) -> BulkStats:
+        """The asyncio form of ``Client.download_tree``."""
+        return await abulk.download_tree(self, bucket, prefix, root, **options)
 
     async def commit_staging(self, bucket: str, staging: str, final: str) -> int:
         """Make a staged batch visible under ``final`` in one step (see ``Client``)."""

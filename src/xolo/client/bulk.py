@@ -19,7 +19,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from xolo.client.digests import file_sha256
 
@@ -124,10 +124,10 @@ def run_bounded(
             if len(running) >= concurrency:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for f in finished:
-                    _collect(f, running.pop(f), stats)
+                    count_outcome(f, running.pop(f), stats)
             running[pool.submit(job)] = name
         for f in list(running):
-            _collect(f, running.pop(f), stats)
+            count_outcome(f, running.pop(f), stats)
 
 
 def run_tracked(
@@ -146,9 +146,19 @@ def run_tracked(
     return stats
 
 
-def _collect(future: Future[int], name: str, stats: BulkStats) -> None:
+class Outcome(Protocol):
+    """A finished transfer: a thread's future or an asyncio task."""
+
+    def result(self) -> int:
+        """Bytes moved (-1: skipped); raises what the transfer raised."""
+        ...
+
+
+def count_outcome(done: Outcome, name: str, stats: BulkStats) -> None:
+    """Add one finished file to ``stats``; a failure is counted, never raised (the other
+    files go on)."""
     try:
-        moved = future.result()
+        moved = done.result()
     except Exception as exc:  # one file's failure is counted, the others go on
         stats.errors.append(f"{name}: {exc}")
         return
