@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -410,3 +412,34 @@ def test_conditional_writes_are_not_repeated_after_they_may_have_applied() -> No
     with pytest.raises(errors.RetryableError):
         client.commit_staging("b", "s/", "f/")
     assert calls == ["PUT", "PUT", "POST"] and slept == []
+
+
+def test_a_router_with_direct_transfers_off_gets_the_file_through_itself(tmp_path: Path) -> None:
+    seen: list[str] = []
+    received = bytearray()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(f"{request.method} {request.url.path}")
+        if request.url.path.endswith("/direct"):
+            return error(501, "NotImplemented")
+        received.extend(request.read())
+        return written("big")
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(9 * 1024 * 1024))  # over one chunk: direct by default
+    client, _ = make(handler)
+    info = client.put_file("b", "big", src)
+    assert info.key == "big"
+    assert seen == ["POST /v1/buckets/b/direct", "PUT /v1/buckets/b/objects/big"]
+    assert bytes(received) == src.read_bytes()
+
+
+def test_a_missing_bucket_on_the_direct_route_is_not_a_fallback(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return error(404, "NoSuchBucket")
+
+    src = tmp_path / "big.bin"
+    src.write_bytes(os.urandom(9 * 1024 * 1024))
+    client, _ = make(handler)
+    with pytest.raises(errors.e.NoSuchBucket):
+        client.put_file("b", "big", src)

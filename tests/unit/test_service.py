@@ -143,3 +143,24 @@ async def test_garbage_collection_removes_only_unreferenced_chunks_past_the_grac
     assert (await gc.collect()).deleted == 0  # the grace period starts with the last delete
     now[0] += 3601
     assert (await gc.collect()).deleted == len({b"k" * 65536, b"k" * (200_000 - 3 * 65536)})
+
+
+async def test_direct_transfers_turned_off_refuse_plans_reads_commits_and_claim_nothing() -> None:
+    from xolo.core.errors import NotImplementedByXolo
+    from xolo.core.records import ChunkRef
+
+    meta = MemoryMetaStore()
+    service = ObjectService(
+        meta=meta, chunks=MemoryChunkStore(), config=ServiceConfig(direct_transfers=False)
+    )
+    await service.create_bucket("bkt")
+    await service.put_object("bkt", "k", body(b"x" * 100_000))
+    ref = ChunkRef(sha256="ab" * 32, size=10)
+    with pytest.raises(NotImplementedByXolo):
+        await service.plan_direct("bkt", [ref])
+    with pytest.raises(NotImplementedByXolo):
+        await service.read_direct("bkt", "k")
+    with pytest.raises(NotImplementedByXolo):
+        await service.commit_direct("bkt", "new", [ref])
+    assert await meta.get_object("bkt", "new") is None
+    assert await meta.chunk_infos([ref.sha256]) == {}  # nothing was claimed

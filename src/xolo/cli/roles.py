@@ -97,6 +97,13 @@ async def prepare_router(
     type=click.IntRange(1, 256),
     help="Processes serving the ports; each is a router of its own to the cluster.",
 )
+@click.option(
+    "--direct-transfers/--no-direct-transfers",
+    envvar="XOLO_DIRECT_TRANSFERS",
+    default=True,
+    help="Let clients move chunks to and from the peers themselves (see docs/security.md for "
+    "when to turn this off); off, clients go through the router.",
+)
 @click.option("--log-level", envvar="XOLO_LOG_LEVEL", default="info")
 def router(
     host: str,
@@ -119,6 +126,7 @@ def router(
     root_access_key: str | None,
     root_secret_key: str | None,
     workers: int,
+    direct_transfers: bool,
     log_level: str,
 ) -> None:
     """A stateless router over a metadata store and the peers that join it."""
@@ -149,6 +157,7 @@ def router(
         repair_rate=float(repair_rate),
         scrub_rate=float(scrub_rate),
         gc_grace=gc_grace,
+        direct_transfers=direct_transfers,
     )
     sockets = [runner.bind(host, port)]
     if s3_port:

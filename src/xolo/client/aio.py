@@ -50,6 +50,7 @@ from xolo.core.errors import (
     IntegrityError,
     NoSuchKey,
     NotFound,
+    NotImplementedByXolo,
     TransportError,
 )
 
@@ -219,8 +220,8 @@ class AsyncClient(BaseClient):
         if direct:
             try:
                 return await self._put_direct(bucket, key, path, progress=progress, **kwargs)
-            except NotFound as exc:
-                if exc.code != "NotFound":
+            except (NotFound, NotImplementedByXolo) as exc:
+                if not self.direct_unavailable(exc):
                     raise
         sha256 = await asyncio.to_thread(file_sha256, path)
         attempt = 0
@@ -407,8 +408,8 @@ class AsyncClient(BaseClient):
         if direct is not False:
             try:
                 doc = (await self.send(self.direct_read_spec(bucket, key))).json()
-            except NotFound as exc:
-                if exc.code != "NotFound":
+            except (NotFound, NotImplementedByXolo) as exc:
+                if not self.direct_unavailable(exc):
                     raise
             else:
                 if doc["chunks"] and (direct or doc["size"] >= DIRECT_CHUNK):

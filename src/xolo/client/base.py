@@ -23,7 +23,13 @@ import httpx
 
 from xolo.client.config import ClientConfig
 from xolo.client.errors import error_from_response
-from xolo.core.errors import InvalidArgument, TransportError, XoloError
+from xolo.core.errors import (
+    InvalidArgument,
+    NotFound,
+    NotImplementedByXolo,
+    TransportError,
+    XoloError,
+)
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 """Answers worth asking again (another router may answer, or this one a moment later)."""
@@ -258,6 +264,15 @@ class BaseClient:
     def transport_error(exc: httpx.TransportError) -> XoloError:
         """The xolo error for a request that got no answer."""
         return TransportError(f"no answer from the router: {type(exc).__name__}")
+
+    @staticmethod
+    def direct_unavailable(exc: XoloError) -> bool:
+        """Whether a failed direct-transfer request means "use the router instead": the router
+        has no direct routes (an older or single-node server: 404 ``NotFound``) or has them
+        turned off (501). A missing bucket or key is not that."""
+        return (isinstance(exc, NotFound) and exc.code == "NotFound") or isinstance(
+            exc, NotImplementedByXolo
+        )
 
     def raise_for(self, spec: Spec, response: httpx.Response) -> None:
         """Raise the error the answer stands for unless its status is expected."""

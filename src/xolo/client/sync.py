@@ -49,6 +49,7 @@ from xolo.core.errors import (
     InvalidArgument,
     NoSuchKey,
     NotFound,
+    NotImplementedByXolo,
     TransportError,
 )
 
@@ -279,8 +280,8 @@ class Client(BaseClient):
         if direct:
             try:
                 return self._put_direct(bucket, key, path, progress=progress, **kwargs)
-            except NotFound as exc:
-                if exc.code != "NotFound":  # the bucket is missing, not the route
+            except (NotFound, NotImplementedByXolo) as exc:
+                if not self.direct_unavailable(exc):  # the bucket is missing, not the route
                     raise
         sha256 = file_sha256(path)
         attempt = 0
@@ -467,8 +468,8 @@ class Client(BaseClient):
         if direct is not False:
             try:
                 doc = self.send(self.direct_read_spec(bucket, key)).json()
-            except NotFound as exc:
-                if exc.code != "NotFound":
+            except (NotFound, NotImplementedByXolo) as exc:
+                if not self.direct_unavailable(exc):
                     raise
             else:
                 if doc["chunks"] and (direct or doc["size"] >= DIRECT_CHUNK):

@@ -68,6 +68,7 @@ class RouterSettings:
     scrub_rate: float = 32 * 1024 * 1024
     gc_grace: float = DEFAULT_GRACE
     router_id: str | None = None
+    direct_transfers: bool = True
 
 
 @dataclass(slots=True, kw_only=True)
@@ -120,6 +121,7 @@ class Router:
             inline_threshold=self.s.inline_threshold,
             chunk_size=self.s.chunk_size,
             read_piece=ServiceConfig().max_chunk_size,  # whole chunks: each is verified
+            direct_transfers=self.s.direct_transfers,
         )
         service = ObjectService(
             meta=meta, chunks=chunks, config=config, chain_key=chain_key(self.s.master_key)

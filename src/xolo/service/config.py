@@ -33,6 +33,12 @@ class ServiceConfig:
     min_part_size: int = 5 * MiB
     """S3's minimum size for every multipart part but the last."""
 
+    direct_transfers: bool = True
+    """Whether clients may move chunks to and from the peers themselves (plans, signed chunk
+    URLs, manifest commits). Off, the direct routes answer 501 and clients go through the
+    router: for clusters shared by tenants who must not learn of, or reach, each other's
+    chunks by name (docs/security.md)."""
+
     def __post_init__(self) -> None:
         if not 0 <= self.inline_threshold <= 16 * MiB:
             raise ValueError("inline threshold must be between 0 and 16 MiB")

@@ -21,7 +21,7 @@ from xolo.chunks.base import ChunkStore
 from xolo.core.audit import Change
 from xolo.core.checksums import check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition
-from xolo.core.errors import InvalidArgument, MissingChunks
+from xolo.core.errors import InvalidArgument, MissingChunks, NotImplementedByXolo
 from xolo.core.names import check_content_type, check_key, check_metadata
 from xolo.core.records import Bucket, ChunkRef, ObjectRecord
 from xolo.core.versions import new_version_id
@@ -87,6 +87,12 @@ class DirectMixin:
     def _changed(self, bucket: str) -> None:
         raise NotImplementedError
 
+    def _direct_allowed(self) -> None:
+        if not self._config.direct_transfers:
+            raise NotImplementedByXolo(
+                "direct transfers are turned off on this router: upload and download through it"
+            )
+
     async def _copies(self, bucket: str) -> tuple[int, int, int]:
         settings = (await self._cached_bucket(bucket)).settings
         copies, quorum = settings.copies(self._chunks.places())
@@ -94,6 +100,7 @@ class DirectMixin:
 
     async def plan_direct(self, bucket: str, chunks: Sequence[ChunkRef]) -> DirectPlan:
         """Claim the chunks and say which the client must write, and where."""
+        self._direct_allowed()
         refs = check_chunks(chunks, self._config.max_chunk_size)
         copies, quorum, chosen = await self._copies(bucket)
         await self._meta.claim_chunks(refs, replicas=chosen, now=self._clock())
@@ -135,6 +142,7 @@ class DirectMixin:
     ) -> DirectRead:
         """The version (NoSuchKey, NoSuchVersion as a read answers) and where each of its
         chunks may be read; an inline object has none (read it through the router)."""
+        self._direct_allowed()
         record = await self.head_object(bucket, key, version_id=version_id)
         chunks = tuple((c, tuple(self._chunks.read_urls(c.sha256))) for c in record.chunks)
         return DirectRead(record=record, chunks=chunks)
@@ -151,6 +159,7 @@ class DirectMixin:
     ) -> ObjectRecord:
         """Commit a manifest whose chunks the client wrote; MissingChunks (409, nothing
         committed) while any chunk has fewer copies than the write quorum."""
+        self._direct_allowed()
         check_key(key)
         if content_type is not None:
             check_content_type(content_type)
