@@ -18,6 +18,8 @@ import xolo
 from tests.cluster import LocalCluster
 from tests.server import ROOT_KEY, ROOT_SECRET
 from xolo.client import errors
+from xolo.client.base import Spec
+from xolo.core.cluster_auth import possession_proof
 
 
 @pytest.fixture(scope="module")
@@ -337,3 +339,54 @@ def test_a_commit_before_the_chunks_are_written_commits_nothing(client: xolo.Cli
 
     forged = url.replace("ab" * 32, "cd" * 32)  # a signed URL is for one chunk only
     assert httpx.put(forged, content=b"x" * 10).status_code == 403
+
+
+def test_a_chunk_name_alone_never_puts_someone_elses_bytes_into_an_object(
+    cluster: LocalCluster, client: xolo.Client, tmp_path: Path
+) -> None:
+    """A writer of one bucket who learnt the name of a chunk stored in another bucket cannot
+    commit an object over it (and so read it) without a peer's receipt or the bytes."""
+    secret_bytes = os.urandom(9 * 1024 * 1024)
+    src = tmp_path / "private.bin"
+    src.write_bytes(secret_bytes)
+    client.create_bucket("cl-owner")
+    client.create_bucket("cl-thief")
+    client.put_file("cl-owner", "private.bin", src)
+    first = client.send(client.direct_read_spec("cl-owner", "private.bin")).json()["chunks"][0]
+    name, size = first["sha256"], int(first["size"])
+    made = client.send(
+        Spec(
+            method="POST",
+            path="/v1/admin/keys",
+            json={"grants": {"cl-thief": "write"}},
+            ok=(201,),
+        )
+    ).json()
+    hosts = ",".join(u.removeprefix("http://") for u in cluster.router_urls())
+    with xolo.Client(url=f"xolo://{made['access_key']}:{made['secret_key']}@{hosts}") as thief:
+        chunks = [(name, size)]
+        plan = thief.send(thief.direct_plan_spec("cl-thief", chunks)).json()
+        assert plan["chunks"][0]["have"] is True  # the confirmation question: still open
+        for evidence in (
+            {},  # the name alone
+            {"proofs": {name: "00" * 32}},  # a guessed proof
+            {"receipts": {name: "00" * 32}},  # a forged receipt
+        ):
+            spec = thief.direct_commit_spec(
+                "cl-thief", "stolen.bin", chunks, plan=plan["plan"], **evidence
+            )
+            with pytest.raises(errors.e.AccessDenied):
+                thief.send(spec)
+        assert not thief.exists("cl-thief", "stolen.bin")
+        # A plan token of another bucket does not carry over either.
+        other = client.send(client.direct_plan_spec("cl-owner", chunks)).json()["plan"]
+        proof = possession_proof(plan["challenge"], secret_bytes[:size])
+        spec = thief.direct_commit_spec(
+            "cl-thief", "stolen.bin", chunks, plan=other, proofs={name: proof}
+        )
+        with pytest.raises(errors.e.AccessDenied):
+            thief.send(spec)
+        # Whoever holds the bytes may still skip sending them: the proof is made from them.
+        owned = thief.put_file("cl-thief", "mine.bin", src)
+        assert owned.size == len(secret_bytes)
+        assert thief.get("cl-thief", "mine.bin") == secret_bytes

@@ -148,6 +148,8 @@ async def test_garbage_collection_removes_only_unreferenced_chunks_past_the_grac
 async def test_direct_transfers_turned_off_refuse_plans_reads_commits_and_claim_nothing() -> None:
     from xolo.core.errors import NotImplementedByXolo
     from xolo.core.records import ChunkRef
+    from xolo.service.auth import ClusterGuard
+    from xolo.service.direct import Evidence
 
     meta = MemoryMetaStore()
     service = ObjectService(
@@ -161,6 +163,12 @@ async def test_direct_transfers_turned_off_refuse_plans_reads_commits_and_claim_
     with pytest.raises(NotImplementedByXolo):
         await service.read_direct("bkt", "k")
     with pytest.raises(NotImplementedByXolo):
-        await service.commit_direct("bkt", "new", [ref])
+        await service.commit_direct(
+            "bkt",
+            "new",
+            [ref],
+            evidence=Evidence(plan="", receipts={}, proofs={}),
+            guard=ClusterGuard(secret="s"),
+        )
     assert await meta.get_object("bkt", "new") is None
     assert await meta.chunk_infos([ref.sha256]) == {}  # nothing was claimed

@@ -72,7 +72,12 @@ class ChunkAPI:
         if request.method == "PUT":
             size = await self._chunks.put(name, body_stream(request))
             self.metrics.chunk_bytes_in.inc(size)
-            return JSONResponse({"sha256": name, "size": size}, status_code=201)
+            doc: dict[str, object] = {"sha256": name, "size": size}
+            plan = request.query_params.get("x-xolo-plan")
+            if plan and self._guard.secret is not None:
+                # The bytes were received and hash to the name: the sender holds them.
+                doc["receipt"] = self._guard.receipt(sha256=name, plan=plan)
+            return JSONResponse(doc, status_code=201)
         size = await self._chunks.size(name)
         headers = {"etag": f'"{name}"', "cache-control": IMMUTABLE}
         path = self._chunks.local_path(name)

@@ -3,12 +3,14 @@
 ``POST /v1/buckets/{bucket}/direct`` with ``{"chunks": [[sha256, size], ...]}`` answers, per
 chunk, ``have`` (enough copies exist: send nothing) or ``urls``: signed ``PUT`` URLs on the
 peers placement chose (or on this server, for ``xolo serve``), valid ``ttl`` seconds. ``PUT
-/v1/buckets/{bucket}/manifests/{key}`` with ``{"chunks": [...], "content_type", "metadata"}``
-(and ``If-Match``/``If-None-Match``) commits the object once every chunk has its copies.
+/v1/buckets/{bucket}/manifests/{key}`` with ``{"chunks": [...], "plan", "receipts", "proofs",
+"content_type", "metadata"}`` (and ``If-Match``/``If-None-Match``) commits the object once
+every chunk has its copies and its evidence (``service/direct.py``).
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,7 @@ from xolo.api.native import object_json
 from xolo.core.errors import InvalidArgument, MalformedJSON
 from xolo.core.records import ChunkRef
 from xolo.service.auth import ClusterGuard, Principal
+from xolo.service.direct import Evidence
 from xolo.service.objects import ObjectService
 
 URL_TTL = 900.0
@@ -43,6 +46,24 @@ def _chunks(doc: Any) -> list[ChunkRef]:
     return refs
 
 
+def _evidence(doc: Mapping[str, Any]) -> Evidence:
+    """The commit's evidence: its plan token and, per chunk, a receipt or a proof."""
+    plan = doc.get("plan")
+    if not isinstance(plan, str):
+        raise InvalidArgument(
+            'a direct commit carries the plan token its chunks were sent under ("plan")'
+        )
+    found: list[dict[str, str]] = []
+    for name in ("receipts", "proofs"):
+        value = doc.get(name) or {}
+        if not isinstance(value, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+        ):
+            raise MalformedJSON(f"{name} must map chunk names to strings")
+        found.append(dict(value))
+    return Evidence(plan=plan, receipts=found[0], proofs=found[1])
+
+
 class DirectAPI:
     """Handlers of the two direct-transfer routes."""
 
@@ -58,6 +79,8 @@ class DirectAPI:
         bucket = request.path_params["bucket"]
         await self._require_write(request, bucket)
         plan = await self.service.plan_direct(bucket, _chunks(await json_body(request)))
+        token, challenge = self.guard.issue_plan(bucket=bucket, ttl=URL_TTL)
+        ticket = urllib.parse.urlencode({"x-xolo-plan": token})
         here = str(request.base_url).rstrip("/")
         expires_at = 0.0
         chunks = []
@@ -67,7 +90,7 @@ class DirectAPI:
                 query, expires_at = self.guard.sign_chunk_url(
                     method="PUT", sha256=chunk.sha256, ttl=URL_TTL
                 )
-                urls.append(f"{base}/v1/chunks/{chunk.sha256}?{query}")
+                urls.append(f"{base}/v1/chunks/{chunk.sha256}?{query}&{ticket}")
             chunks.append(
                 {"sha256": chunk.sha256, "size": chunk.size, "have": chunk.have, "urls": urls}
             )
@@ -76,6 +99,8 @@ class DirectAPI:
                 "copies": plan.copies if any(c.urls for c in plan.chunks) else 1,
                 "write_quorum": plan.write_quorum,
                 "expires_at": iso_time(expires_at) if expires_at else None,
+                "plan": token,
+                "challenge": challenge,
                 "chunks": chunks,
             }
         )
@@ -122,9 +147,10 @@ class DirectAPI:
         await self._require_write(request, bucket)
         doc = await json_body(request)
         refs = _chunks(doc)
-        unknown = set(doc) - {"chunks", "content_type", "metadata"}
+        unknown = set(doc) - {"chunks", "content_type", "metadata", "plan", "receipts", "proofs"}
         if unknown:
             raise InvalidArgument(f"unknown fields: {sorted(unknown)}")
+        evidence = _evidence(doc)
         metadata = doc.get("metadata") or {}
         if not isinstance(metadata, Mapping):
             raise MalformedJSON("metadata must be a JSON object of strings")
@@ -135,5 +161,7 @@ class DirectAPI:
             content_type=doc.get("content_type"),
             metadata=metadata,
             condition=write_condition(request),
+            evidence=evidence,
+            guard=self.guard,
         )
         return JSONResponse(object_json(record), headers={"etag": f'"{record.etag}"'})

@@ -128,9 +128,12 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "manifest": {
         "type": "object",
-        "required": ["chunks"],
+        "required": ["chunks", "plan"],
         "properties": {
             "chunks": {"type": "array", "items": {"type": "array"}},
+            "plan": _STRING,
+            "receipts": {"type": "object", "additionalProperties": _STRING},
+            "proofs": {"type": "object", "additionalProperties": _STRING},
             "content_type": _STRING,
             "metadata": {"type": "object", "additionalProperties": _STRING},
         },

@@ -45,6 +45,7 @@ from xolo.client.events import Event, FeedReader
 from xolo.client.flush import Flusher
 from xolo.client.observe import observed
 from xolo.client.sync import DIRECT_IN_FLIGHT, Progress, make_config
+from xolo.core.cluster_auth import possession_proof
 from xolo.core.errors import (
     InsufficientReplicas,
     IntegrityError,
@@ -256,17 +257,23 @@ class AsyncClient(BaseClient):
         quorum = int(plan["write_quorum"])
         offsets = dict(zip((c[0] for c in chunks), chunk_offsets(chunks), strict=True))
         buffers = [bytearray(DIRECT_CHUNK) for _ in range(DIRECT_IN_FLIGHT)]
+        receipts: dict[str, str] = {}
+        proofs: dict[str, str] = {}
 
         async def send_chunk(entry: dict[str, Any]) -> None:
-            size = int(entry["size"])
-            if not entry["have"]:
-                buf = buffers.pop()
-                try:
-                    view = memoryview(buf)[:size]
-                    await asyncio.to_thread(_read_into, path, offsets[entry["sha256"]], view)
-                    await self._put_copies(entry, view, quorum)
-                finally:
-                    buffers.append(buf)
+            size, name = int(entry["size"]), entry["sha256"]
+            buf = buffers.pop()
+            try:
+                view = memoryview(buf)[:size]
+                await asyncio.to_thread(_read_into, path, offsets[name], view)
+                if entry["have"]:  # not sent: prove the bytes are ours instead
+                    proofs[name] = await asyncio.to_thread(
+                        possession_proof, plan["challenge"], view
+                    )
+                else:
+                    receipts[name] = await self._put_copies(entry, view, quorum)
+            finally:
+                buffers.append(buf)
             if progress:
                 progress(size)
 
@@ -285,6 +292,9 @@ class AsyncClient(BaseClient):
             metadata=metadata,
             if_match=if_match,
             create_only=create_only,
+            plan=plan["plan"],
+            receipts=receipts,
+            proofs=proofs,
         )
         self.invalidate(bucket, key)
         info = self.parse_written((await self.send(spec)).json())
@@ -293,8 +303,10 @@ class AsyncClient(BaseClient):
             await self.send(Spec(method="PUT", path=tag_path, json={"tags": dict(tags)}))
         return info
 
-    async def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> None:
-        stored = 0
+    async def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> str:
+        """Write one chunk to its signed URLs until ``quorum`` copies are stored; a peer's
+        receipt for it."""
+        stored, receipt = 0, ""
         length = {"content-length": str(len(data))}
         for url in entry["urls"]:
             try:
@@ -303,8 +315,9 @@ class AsyncClient(BaseClient):
                 continue
             if response.status_code in (200, 201):
                 stored += 1
+                receipt = receipt or str(response.json().get("receipt", ""))
                 if stored >= quorum:
-                    return
+                    return receipt
         raise InsufficientReplicas(
             f"chunk {entry['sha256']}: {stored} of the {quorum} copies could be written"
         )

@@ -546,14 +546,23 @@ class BaseClient:
         metadata: Mapping[str, str] | None = None,
         if_match: str | None = None,
         create_only: bool = False,
+        plan: str = "",
+        receipts: Mapping[str, str] | None = None,
+        proofs: Mapping[str, str] | None = None,
     ) -> Spec:
-        """Commit the manifest of chunks written directly (the router checks their copies)."""
+        """Commit the manifest of chunks written directly (the router checks their copies,
+        and for each chunk the peer's receipt or the proof of its bytes under ``plan``)."""
         headers: dict[str, str] = {}
         if if_match is not None:
             headers["if-match"] = f'"{if_match.strip(chr(34))}"'
         if create_only:
             headers["if-none-match"] = "*"
-        doc: dict[str, Any] = {"chunks": [[sha, size] for sha, size in chunks]}
+        doc: dict[str, Any] = {
+            "chunks": [[sha, size] for sha, size in chunks],
+            "plan": plan,
+            "receipts": dict(receipts or {}),
+            "proofs": dict(proofs or {}),
+        }
         if content_type:
             doc["content_type"] = content_type
         if metadata:

@@ -43,6 +43,7 @@ from xolo.client.events import Event, FeedReader
 from xolo.client.files import BucketMapping, ObjectFile, XoloPath
 from xolo.client.flush import Flusher
 from xolo.client.observe import observed
+from xolo.core.cluster_auth import possession_proof
 from xolo.core.errors import (
     InsufficientReplicas,
     IntegrityError,
@@ -318,20 +319,24 @@ class Client(BaseClient):
         offsets = dict(zip((c[0] for c in chunks), chunk_offsets(chunks), strict=True))
 
         buffers = threading.local()
+        receipts: dict[str, str] = {}
+        proofs: dict[str, str] = {}
 
         def send_chunk(entry: dict[str, Any]) -> None:
-            size = int(entry["size"])
-            if not entry["have"]:
-                # One reused buffer per thread, sent in 1 MiB pieces: memory stays at
-                # DIRECT_IN_FLIGHT chunks however large the file.
-                buf = getattr(buffers, "buf", None)
-                if buf is None:
-                    buf = buffers.buf = bytearray(DIRECT_CHUNK)
-                view = memoryview(buf)[:size]
-                with path.open("rb") as f:
-                    f.seek(offsets[entry["sha256"]])
-                    f.readinto(view)
-                self._put_copies(entry, view, quorum)
+            size, name = int(entry["size"]), entry["sha256"]
+            # One reused buffer per thread, sent in 1 MiB pieces: memory stays at
+            # DIRECT_IN_FLIGHT chunks however large the file.
+            buf = getattr(buffers, "buf", None)
+            if buf is None:
+                buf = buffers.buf = bytearray(DIRECT_CHUNK)
+            view = memoryview(buf)[:size]
+            with path.open("rb") as f:
+                f.seek(offsets[name])
+                f.readinto(view)
+            if entry["have"]:  # not sent: prove the bytes are ours instead
+                proofs[name] = possession_proof(plan["challenge"], view)
+            else:
+                receipts[name] = self._put_copies(entry, view, quorum)
             if progress:
                 progress(size)
 
@@ -345,6 +350,9 @@ class Client(BaseClient):
             metadata=metadata,
             if_match=if_match,
             create_only=create_only,
+            plan=plan["plan"],
+            receipts=receipts,
+            proofs=proofs,
         )
         self.invalidate(bucket, key)
         info = self.parse_written(self.send(spec).json())
@@ -353,9 +361,10 @@ class Client(BaseClient):
             self.send(Spec(method="PUT", path=tag_path, json={"tags": dict(tags)}))
         return info
 
-    def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> None:
-        """Write one chunk to its signed URLs until ``quorum`` copies are stored."""
-        stored = 0
+    def _put_copies(self, entry: dict[str, Any], data: memoryview, quorum: int) -> str:
+        """Write one chunk to its signed URLs until ``quorum`` copies are stored; a peer's
+        receipt for it (what the commit shows)."""
+        stored, receipt = 0, ""
         length = {"content-length": str(len(data))}
         for url in entry["urls"]:
             pieces = (bytes(data[i : i + PIECE]) for i in range(0, len(data), PIECE))
@@ -365,8 +374,9 @@ class Client(BaseClient):
                 continue
             if response.status_code in (200, 201):
                 stored += 1
+                receipt = receipt or str(response.json().get("receipt", ""))
                 if stored >= quorum:
-                    return
+                    return receipt
         raise InsufficientReplicas(
             f"chunk {entry['sha256']}: {stored} of the {quorum} copies could be written"
         )

@@ -111,3 +111,43 @@ def verify_chunk_url(
         raise AccessDenied("the signed chunk URL does not match this request")
     if int(expires) < now:
         raise AccessDenied("the signed chunk URL has expired")
+
+
+# -- direct uploads: who sent a chunk, or who holds its bytes ---------------------------------
+#
+# A direct commit names chunks by SHA-256. A name alone must not be enough to put a chunk into
+# an object (whoever learnt a name could then read the bytes), so each chunk of a commit comes
+# with evidence: a peer's receipt that this plan's client sent the bytes, or, for a chunk the
+# plan said the cluster already had, a proof computed from the bytes with the plan's challenge.
+
+
+def issue_plan(secret: str, bucket: str, *, expires: int) -> str:
+    """A plan token for one bucket until ``expires``: ``expires.challenge.mac``. The challenge
+    is random; only the router's cluster secret makes a token that checks."""
+    challenge = secrets.token_hex(16)
+    return f"{expires}.{challenge}.{_mac(secret, 'plan', bucket, str(expires), challenge)}"
+
+
+def check_plan(secret: str, token: str, bucket: str, *, now: float) -> str:
+    """The challenge of a plan token made for ``bucket`` and unexpired; AccessDenied else."""
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3 or not parts[0].isdigit():
+        raise AccessDenied("the direct-transfer plan token is malformed")
+    expires, challenge, mac = parts
+    if not hmac.compare_digest(_mac(secret, "plan", bucket, expires, challenge), mac):
+        raise AccessDenied("the direct-transfer plan token was not made for this bucket")
+    if int(expires) < now:
+        raise AccessDenied("the direct-transfer plan has expired: ask for a new one")
+    return challenge
+
+
+def chunk_receipt(secret: str, sha256: str, plan: str) -> str:
+    """What a peer answers a direct chunk PUT with once it holds bytes that hash to the name."""
+    return _mac(secret, "receipt", sha256, plan)
+
+
+def possession_proof(challenge: str, data: bytes | bytearray | memoryview) -> str:
+    """SHA-256 of the challenge's bytes followed by the chunk's: computable only with both."""
+    digest = hashlib.sha256(bytes.fromhex(challenge))
+    digest.update(data)
+    return digest.hexdigest()

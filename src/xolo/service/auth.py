@@ -15,7 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from xolo.core.audit import SYSTEM, Change
-from xolo.core.cluster_auth import NonceCache, sign_chunk_url, verify_chunk_url, verify_request
+from xolo.core.cluster_auth import (
+    NonceCache,
+    check_plan,
+    chunk_receipt,
+    issue_plan,
+    sign_chunk_url,
+    verify_chunk_url,
+    verify_request,
+)
 from xolo.core.credentials import SecretBox, TokenSigner, new_access_key, new_secret
 from xolo.core.errors import AccessDenied, InvalidArgument, InvalidCredentials
 from xolo.core.names import check_bucket_name
@@ -306,3 +314,25 @@ class ClusterGuard:
         if self._secret is None:
             raise AccessDenied("signed chunk URLs need a cluster secret")
         verify_chunk_url(self._secret, method, sha256, query, now=self._clock())
+
+    def _cluster_secret(self) -> str:
+        if self._secret is None:
+            raise AccessDenied("direct transfers need a cluster secret")
+        return self._secret
+
+    def issue_plan(self, *, bucket: str, ttl: float) -> tuple[str, str]:
+        """A direct-transfer plan token for ``bucket`` and its challenge (core/cluster_auth)."""
+        token = issue_plan(self._cluster_secret(), bucket, expires=int(self._clock() + ttl))
+        return token, token.split(".")[1]
+
+    def check_plan(self, *, token: str, bucket: str) -> str:
+        """The challenge of a valid, unexpired plan token for ``bucket``; AccessDenied else."""
+        return check_plan(self._cluster_secret(), token, bucket, now=self._clock())
+
+    def receipt(self, *, sha256: str, plan: str) -> str:
+        """The receipt a volume gives for a chunk sent under ``plan``."""
+        return chunk_receipt(self._cluster_secret(), sha256, plan)
+
+    def receipt_matches(self, *, sha256: str, plan: str, receipt: str) -> bool:
+        """Whether ``receipt`` is a volume's receipt for this chunk under this plan."""
+        return hmac.compare_digest(self.receipt(sha256=sha256, plan=plan), receipt)

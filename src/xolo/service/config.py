@@ -36,8 +36,8 @@ class ServiceConfig:
     direct_transfers: bool = True
     """Whether clients may move chunks to and from the peers themselves (plans, signed chunk
     URLs, manifest commits). Off, the direct routes answer 501 and clients go through the
-    router: for clusters shared by tenants who must not learn of, or reach, each other's
-    chunks by name (docs/security.md)."""
+    router: for clusters shared by tenants who must not learn whether the cluster holds
+    a file (a plan answers that; docs/security.md)."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.inline_threshold <= 16 * MiB:

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from xolo.chunks.base import ChunkStore
 from xolo.core.audit import Change
 from xolo.core.checksums import check_chunk_name
+from xolo.core.cluster_auth import possession_proof
 from xolo.core.conditions import NO_CONDITION, WriteCondition
-from xolo.core.errors import InvalidArgument, MissingChunks, NotImplementedByXolo
+from xolo.core.errors import AccessDenied, InvalidArgument, MissingChunks, NotImplementedByXolo
 from xolo.core.names import check_content_type, check_key, check_metadata
 from xolo.core.records import Bucket, ChunkRef, ObjectRecord
 from xolo.core.versions import new_version_id
 from xolo.meta.base import MetaStore
 from xolo.service.audit import recorded
+from xolo.service.auth import ClusterGuard
 from xolo.service.config import ServiceConfig
 from xolo.service.context import actor
 
@@ -52,6 +54,23 @@ class DirectRead:
 
     record: ObjectRecord
     chunks: tuple[tuple[ChunkRef, tuple[str, ...]], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Evidence:
+    """Why a direct commit may name its chunks: the plan token they were sent under and, per
+    chunk, a volume's receipt (``receipts``: the client sent the bytes) or a proof of
+    possession (``proofs``: SHA-256 of the plan's challenge followed by the chunk's bytes, for
+    a chunk the plan said the cluster had). A name alone is not enough: whoever learnt a chunk's
+    name could otherwise commit an object over it and read bytes they were never given."""
+
+    plan: str
+    receipts: Mapping[str, str]
+    proofs: Mapping[str, str]
+
+
+PROOF_READS = 4
+"""Chunks read back at once to check proofs of possession."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,6 +151,32 @@ class DirectMixin:
                     f"chunk {ref.sha256} is {stored} bytes, not the {ref.size} declared"
                 )
 
+    async def _check_evidence(
+        self, bucket: str, refs: Sequence[ChunkRef], evidence: Evidence, guard: ClusterGuard
+    ) -> None:
+        challenge = guard.check_plan(token=evidence.plan, bucket=bucket)
+        gate = asyncio.Semaphore(PROOF_READS)
+
+        async def proven(name: str) -> bool:
+            receipt = evidence.receipts.get(name)
+            if receipt is not None and guard.receipt_matches(
+                sha256=name, plan=evidence.plan, receipt=receipt
+            ):
+                return True
+            proof = evidence.proofs.get(name)
+            if proof is None:
+                return False
+            async with gate:
+                data = await self._chunks.read(name)
+            return possession_proof(challenge, data) == proof
+
+        names = list(dict.fromkeys(r.sha256 for r in refs))
+        for name, ok in zip(names, await asyncio.gather(*map(proven, names)), strict=True):
+            if not ok:
+                raise AccessDenied(
+                    f"chunk {name} was neither sent under this plan nor proven by its bytes"
+                )
+
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
@@ -156,9 +201,12 @@ class DirectMixin:
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         condition: WriteCondition = NO_CONDITION,
+        evidence: Evidence,
+        guard: ClusterGuard,
     ) -> ObjectRecord:
         """Commit a manifest whose chunks the client wrote; MissingChunks (409, nothing
-        committed) while any chunk has fewer copies than the write quorum."""
+        committed) while any chunk has fewer copies than the write quorum, AccessDenied (403,
+        nothing committed) for a chunk without a receipt or proof (``Evidence``)."""
         self._direct_allowed()
         check_key(key)
         if content_type is not None:
@@ -175,6 +223,7 @@ class DirectMixin:
                 "write them before committing"
             )
         await self._check_sizes(refs)
+        await self._check_evidence(bucket, refs, evidence, guard)
         names = b"".join(bytes.fromhex(c.sha256) for c in refs)
         record = ObjectRecord(
             bucket=bucket,
