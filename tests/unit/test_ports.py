@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 
-from xolo.cli.ports import MAX_PORT, _bindable, free_port
+from xolo.cli.ports import MAX_PORT, _bindable, ephemeral_range, free_port
 
 
 class Scripted(random.Random):
@@ -32,14 +32,25 @@ def test_companion_ports_are_never_out_of_range() -> None:
 
 def test_a_port_whose_companion_is_taken_is_passed_over() -> None:
     with socket.socket() as held:
-        held.bind(("127.0.0.1", 0))
+        for taken in range(20000, 32768):  # outside the ephemeral range, as free_port draws
+            try:
+                held.bind(("127.0.0.1", taken))
+                break
+            except OSError:
+                continue
         held.listen()
-        taken = held.getsockname()[1]
         candidate = taken - 10000
-        assert candidate >= 20000, "the kernel gave a low ephemeral port; widen the test"
         port = free_port(companions=(10000,), rng=Scripted([candidate]))
         assert port != candidate
         assert port + 10000 != taken
+
+
+def test_no_port_or_companion_comes_from_the_ephemeral_range() -> None:
+    low, high = ephemeral_range()
+    for _ in range(300):
+        port = free_port(companions=(10000,))
+        assert not low <= port <= high and not low <= port + 10000 <= high
+        assert not low <= free_port() <= high
 
 
 def test_no_port_is_handed_out_twice() -> None:
