@@ -378,11 +378,11 @@ def test_a_chunk_name_alone_never_puts_someone_elses_bytes_into_an_object(
             with pytest.raises(errors.e.AccessDenied):
                 thief.send(spec)
         assert not thief.exists("cl-thief", "stolen.bin")
-        # A plan token of another bucket does not carry over either.
-        other = client.send(client.direct_plan_spec("cl-owner", chunks)).json()["plan"]
-        proof = possession_proof(plan["challenge"], secret_bytes[:size])
+        # A plan of another bucket does not carry over, even with a proof made for it.
+        other = client.send(client.direct_plan_spec("cl-owner", chunks)).json()
+        proof = possession_proof(other["challenge"], secret_bytes[:size])
         spec = thief.direct_commit_spec(
-            "cl-thief", "stolen.bin", chunks, plan=other, proofs={name: proof}
+            "cl-thief", "stolen.bin", chunks, plan=other["plan"], proofs={name: proof}
         )
         with pytest.raises(errors.e.AccessDenied):
             thief.send(spec)

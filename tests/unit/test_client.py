@@ -443,3 +443,19 @@ def test_a_missing_bucket_on_the_direct_route_is_not_a_fallback(tmp_path: Path) 
     client, _ = make(handler)
     with pytest.raises(errors.e.NoSuchBucket):
         client.put_file("b", "big", src)
+
+
+@pytest.mark.parametrize(
+    "key", ["in/../../etc/x", "in/a/../../x", "in/a//b", "in/./x", "in/", "in/a\\..\\x"]
+)
+def test_a_tree_download_never_writes_outside_its_directory(tmp_path: Path, key: str) -> None:
+    from xolo.client.bulk import local_target
+
+    with pytest.raises(InvalidArgument):
+        local_target(tmp_path, key, "in/")
+
+
+def test_a_tree_download_puts_a_nested_key_under_its_directory(tmp_path: Path) -> None:
+    from xolo.client.bulk import local_target
+
+    assert local_target(tmp_path, "in/a/b.txt", "in/") == tmp_path / "a" / "b.txt"

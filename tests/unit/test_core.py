@@ -187,3 +187,22 @@ def test_every_error_has_one_status_and_code() -> None:
         assert 300 <= cls.status < 600
     assert errors.NoSuchKey().status == 404 and errors.NoSuchKey().code == "NoSuchKey"
     assert "secret" not in errors.InvalidCredentials().message.lower()
+
+
+def test_a_plan_token_checks_only_for_its_bucket_until_it_expires() -> None:
+    from xolo.core.cluster_auth import check_plan, issue_plan
+    from xolo.core.errors import AccessDenied
+
+    token = issue_plan("secret", "photos", expires=1000)
+    challenge = check_plan("secret", token, "photos", now=999)
+    assert len(bytes.fromhex(challenge)) == 16
+    for bucket, now, secret in (
+        ("other", 999, "secret"),
+        ("photos", 1001, "secret"),
+        ("photos", 999, "another secret"),
+    ):
+        with pytest.raises(AccessDenied):
+            check_plan(secret, token, bucket, now=now)
+    for bad in ("", "1000.zz", "é.é.é", token + "x"):
+        with pytest.raises(AccessDenied):
+            check_plan("secret", bad, "photos", now=999)

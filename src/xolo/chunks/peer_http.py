@@ -44,7 +44,9 @@ class PeerHTTP:
 
     def __init__(self, *, connections: int = 64, timeout: float = 30.0) -> None:
         self._connections = connections
-        self._timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=2.0)
+        # Per read, not per request (as httpx's was): a large chunk from a busy peer may take
+        # longer than ``timeout`` in all, but never that long without a byte.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=2.0, sock_read=timeout)
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -79,7 +81,11 @@ class PeerHTTP:
         session = self._open()
         try:
             async with session.request(
-                method, URL(url, encoded=True), headers=dict(headers), data=body
+                method,
+                URL(url, encoded=True),
+                headers=dict(headers),
+                data=body,
+                allow_redirects=False,  # a redirect would carry the cluster signature away
             ) as response:
                 sha256 = hashlib.sha256() if digest else None
                 pieces = []

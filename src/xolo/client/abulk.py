@@ -24,7 +24,14 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from xolo.client.bulk import BulkStats, Tracker, count_outcome, local_files, selected
+from xolo.client.bulk import (
+    BulkStats,
+    Tracker,
+    count_outcome,
+    local_files,
+    local_target,
+    selected,
+)
 from xolo.client.digests import file_sha256
 from xolo.core.errors import NoSuchKey
 
@@ -61,6 +68,7 @@ async def run_tracked(
     finally:
         for task in running:
             task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)  # nothing runs past the tracker
         if track:
             track.close()
     stats.seconds = time.monotonic() - started
@@ -124,7 +132,7 @@ async def download_tree(
     track = Tracker(tracker) if tracker else None
 
     async def job(key: str, size: int, etag: str) -> int:
-        target = base / key[len(prefix) :].lstrip("/")
+        target = local_target(base, key, prefix)
         present = target.exists() and target.stat().st_size == size
         if present and track and track.is_done("down", f"{bucket}/{key}", str(target), size, etag):
             return -1

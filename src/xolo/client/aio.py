@@ -271,7 +271,11 @@ class AsyncClient(BaseClient):
                         possession_proof, plan["challenge"], view
                     )
                 else:
-                    receipts[name] = await self._put_copies(entry, view, quorum)
+                    receipt = await self._put_copies(entry, view, quorum)
+                    if receipt:
+                        receipts[name] = receipt
+                    else:  # a peer that gives no receipts (older): prove the bytes instead
+                        proofs[name] = possession_proof(plan["challenge"], view)
             finally:
                 buffers.append(buf)
             if progress:
@@ -456,10 +460,10 @@ class AsyncClient(BaseClient):
         offsets = chunk_offsets([(sha, size) for sha, size, _ in chunks])
         resuming = part.exists()  # noqa: ASYNC240
         fd = os.open(part, os.O_RDWR | os.O_CREAT, 0o644)
+        flusher = Flusher(fd)
         try:
             os.ftruncate(fd, int(doc["size"]))
             gate = asyncio.Semaphore(DIRECT_IN_FLIGHT)
-            flusher = Flusher(fd)
 
             async def fetch(index: int) -> None:
                 sha, size, urls = chunks[index]
@@ -475,9 +479,19 @@ class AsyncClient(BaseClient):
                 if progress:
                     progress(size)
 
-            await asyncio.gather(*(fetch(i) for i in range(len(chunks))))
+            # When one chunk fails the others are cancelled and awaited, so no write lands
+            # after the file is closed (its descriptor may be reused at once).
+            tasks = [asyncio.ensure_future(fetch(i)) for i in range(len(chunks))]
+            try:
+                await asyncio.gather(*tasks)
+            except BaseException:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                raise
             await asyncio.to_thread(flusher.finish)
         finally:
+            await asyncio.to_thread(flusher.wait)
             os.close(fd)
 
     async def _fetch_chunk_into(

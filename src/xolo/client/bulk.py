@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from xolo.client.digests import file_sha256
+from xolo.core.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from xolo.client.sync import Client
@@ -169,6 +170,17 @@ def count_outcome(done: Outcome, name: str, stats: BulkStats) -> None:
         stats.bytes += moved
 
 
+def local_target(root: Path, key: str, prefix: str) -> Path:
+    """Where a downloaded key goes under ``root``; InvalidArgument for a key that would land
+    outside it (``..`` segments, an absolute remainder): an object's name never chooses where
+    on the local disk a tree download writes."""
+    rel = key[len(prefix) :].lstrip("/")
+    parts = rel.split("/")
+    if not rel or any(p in ("", ".", "..") for p in parts) or "\\" in rel:
+        raise InvalidArgument(f"key {key!r} does not name a file inside the download directory")
+    return root.joinpath(*parts)
+
+
 def upload_tree(
     client: Client,
     root: str | os.PathLike[str],
@@ -227,7 +239,7 @@ def download_tree(
     track = Tracker(tracker) if tracker else None
 
     def job(key: str, size: int, etag: str) -> int:
-        target = base / key[len(prefix) :].lstrip("/")
+        target = local_target(base, key, prefix)
         present = target.exists() and target.stat().st_size == size
         if present and track and track.is_done("down", f"{bucket}/{key}", str(target), size, etag):
             return -1

@@ -40,20 +40,24 @@ class Flusher:
 
     def _flush(self) -> None:
         try:
-            os.fdatasync(self._fd)
+            getattr(os, "fdatasync", os.fsync)(self._fd)  # no fdatasync on macOS or Windows
         except OSError as exc:
             self._error = exc
         finally:
             with self._lock:
                 self._running = None
 
-    def finish(self) -> None:
-        """Wait for a flush in progress, then fsync what is left; a failed background flush
-        is raised here (the file is not durable)."""
+    def wait(self) -> None:
+        """Wait for a flush in progress (before the file is closed, whatever happened)."""
         with self._lock:
             running = self._running
         if running is not None:
             running.join()
+
+    def finish(self) -> None:
+        """Wait for a flush in progress, then fsync what is left; a failed background flush
+        is raised here (the file is not durable)."""
+        self.wait()
         if self._error is not None:
             raise self._error
         os.fsync(self._fd)

@@ -336,7 +336,11 @@ class Client(BaseClient):
             if entry["have"]:  # not sent: prove the bytes are ours instead
                 proofs[name] = possession_proof(plan["challenge"], view)
             else:
-                receipts[name] = self._put_copies(entry, view, quorum)
+                receipt = self._put_copies(entry, view, quorum)
+                if receipt:
+                    receipts[name] = receipt
+                else:  # a peer that gives no receipts (older): prove the bytes instead
+                    proofs[name] = possession_proof(plan["challenge"], view)
             if progress:
                 progress(size)
 
@@ -527,10 +531,13 @@ class Client(BaseClient):
                 if progress:
                     progress(size)
 
-            with ThreadPoolExecutor(max_workers=DIRECT_IN_FLIGHT) as pool:
-                list(pool.map(fetch, range(len(chunks))))
-            out.flush()
-            flusher.finish()
+            try:
+                with ThreadPoolExecutor(max_workers=DIRECT_IN_FLIGHT) as pool:
+                    list(pool.map(fetch, range(len(chunks))))
+                out.flush()
+                flusher.finish()
+            finally:
+                flusher.wait()  # no background flush outlives the file
 
     def _fetch_chunk_into(
         self, fd: int, offset: int, sha256: str, urls: builtins.list[str]

@@ -134,7 +134,8 @@ def check_plan(secret: str, token: str, bucket: str, *, now: float) -> str:
     if len(parts) != 3 or not parts[0].isdigit():
         raise AccessDenied("the direct-transfer plan token is malformed")
     expires, challenge, mac = parts
-    if not hmac.compare_digest(_mac(secret, "plan", bucket, expires, challenge), mac):
+    expected = _mac(secret, "plan", bucket, expires, challenge)
+    if not hmac.compare_digest(expected.encode(), mac.encode()):
         raise AccessDenied("the direct-transfer plan token was not made for this bucket")
     if int(expires) < now:
         raise AccessDenied("the direct-transfer plan has expired: ask for a new one")
@@ -148,6 +149,9 @@ def chunk_receipt(secret: str, sha256: str, plan: str) -> str:
 
 def possession_proof(challenge: str, data: bytes | bytearray | memoryview) -> str:
     """SHA-256 of the challenge's bytes followed by the chunk's: computable only with both."""
-    digest = hashlib.sha256(bytes.fromhex(challenge))
+    try:
+        digest = hashlib.sha256(bytes.fromhex(challenge))
+    except ValueError:
+        raise AccessDenied("the direct-transfer challenge is malformed") from None
     digest.update(data)
     return digest.hexdigest()

@@ -335,4 +335,6 @@ class ClusterGuard:
 
     def receipt_matches(self, *, sha256: str, plan: str, receipt: str) -> bool:
         """Whether ``receipt`` is a volume's receipt for this chunk under this plan."""
-        return hmac.compare_digest(self.receipt(sha256=sha256, plan=plan), receipt)
+        return hmac.compare_digest(
+            self.receipt(sha256=sha256, plan=plan).encode(), receipt.encode()
+        )

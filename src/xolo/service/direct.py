@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -154,28 +155,31 @@ class DirectMixin:
     async def _check_evidence(
         self, bucket: str, refs: Sequence[ChunkRef], evidence: Evidence, guard: ClusterGuard
     ) -> None:
+        """Every chunk has a receipt under this bucket's plan or a proof of its bytes. Receipts
+        are checked first (no I/O); proofs read their chunks back a few at a time, and the
+        first bad one ends the check (a commit naming many chunks it cannot prove costs the
+        router one chunk read, not all of them)."""
         challenge = guard.check_plan(token=evidence.plan, bucket=bucket)
-        gate = asyncio.Semaphore(PROOF_READS)
-
-        async def proven(name: str) -> bool:
+        to_prove: list[tuple[str, str]] = []
+        for name in dict.fromkeys(r.sha256 for r in refs):
             receipt = evidence.receipts.get(name)
             if receipt is not None and guard.receipt_matches(
                 sha256=name, plan=evidence.plan, receipt=receipt
             ):
-                return True
+                continue
             proof = evidence.proofs.get(name)
             if proof is None:
-                return False
-            async with gate:
-                data = await self._chunks.read(name)
-            return possession_proof(challenge, data) == proof
+                raise AccessDenied(f"chunk {name} was neither sent under this plan nor proven")
+            to_prove.append((name, proof))
 
-        names = list(dict.fromkeys(r.sha256 for r in refs))
-        for name, ok in zip(names, await asyncio.gather(*map(proven, names)), strict=True):
-            if not ok:
-                raise AccessDenied(
-                    f"chunk {name} was neither sent under this plan nor proven by its bytes"
-                )
+        async def proven(name: str, proof: str) -> None:
+            data = await self._chunks.read(name)
+            actual = await asyncio.to_thread(possession_proof, challenge, data)
+            if not hmac.compare_digest(actual.encode(), proof.encode()):
+                raise AccessDenied(f"the proof for chunk {name} does not match its bytes")
+
+        for start in range(0, len(to_prove), PROOF_READS):
+            await asyncio.gather(*(proven(n, p) for n, p in to_prove[start : start + PROOF_READS]))
 
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
@@ -222,8 +226,8 @@ class DirectMixin:
                 f"{len(short)} chunk(s) have fewer than {quorum} copies, {short[0]} first: "
                 "write them before committing"
             )
+        await self._check_evidence(bucket, refs, evidence, guard)  # before sizes: no size oracle
         await self._check_sizes(refs)
-        await self._check_evidence(bucket, refs, evidence, guard)
         names = b"".join(bytes.fromhex(c.sha256) for c in refs)
         record = ObjectRecord(
             bucket=bucket,
