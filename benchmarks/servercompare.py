@@ -107,6 +107,7 @@ def serving(name: str, work: Path, workers: int) -> Iterator[str | None]:
 
 
 def prepare(work: Path, files: int) -> None:
+    """Write the app and ``files`` random 4 MiB files into ``work``."""
     (work / "benchapp.py").write_text(textwrap.dedent(APP))
     (work / "files").mkdir()
     for i in range(files):
@@ -114,6 +115,8 @@ def prepare(work: Path, files: int) -> None:
 
 
 def measure(url: str, route: str, count: int, files: int, connections: int) -> Result:
+    """``count`` GETs of one route over ``connections`` connections, after a short
+    warm-up that is not counted."""
     if route == "small":
         ops = [("GET", f"{url}/small", {}, None) for _ in range(count)]
     else:
@@ -123,6 +126,7 @@ def measure(url: str, route: str, count: int, files: int, connections: int) -> R
 
 
 def report(results: dict[tuple[str, str], Result], workers: int, connections: int) -> str:
+    """The results as a Markdown table, with the machine and the load."""
     lines = [
         f"Machine: {machine()}\n",
         f"Load: {connections} connections from 2 load generator processes, plain GETs; "
@@ -139,6 +143,8 @@ def report(results: dict[tuple[str, str], Result], workers: int, connections: in
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run every installed server over every route and print the table; without ``--quick``,
+    also write it into ``docs/benchmarks.md``."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -48,6 +48,8 @@ MiB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Row:
+    """One timed transfer of one system."""
+
     row: str
     system: str
     seconds: float
@@ -55,10 +57,13 @@ class Row:
 
     @property
     def mb_per_s(self) -> float:
+        """Throughput in MB/s (10^6 bytes)."""
         return self.bytes / 1e6 / self.seconds
 
 
 def make_file(path: Path, size: int, seed: int) -> None:
+    """One random MiB repeated, each copy starting with ``seed`` and its index, so no two
+    chunks are alike within the file or across systems."""
     block = os.urandom(MiB)
     with path.open("wb") as out:
         for i in range(size // MiB):
@@ -66,6 +71,8 @@ def make_file(path: Path, size: int, seed: int) -> None:
 
 
 def make_tree(root: Path, count: int, size: int, seed: int) -> None:
+    """``count`` files of ``size`` bytes over up to 20 directories, each starting with ``seed``
+    and its index, so no two systems upload the same bytes."""
     for i in range(count):
         path = root / f"d{i % 20:02d}" / f"f{i:05d}.bin"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,6 +81,8 @@ def make_tree(root: Path, count: int, size: int, seed: int) -> None:
 
 @contextmanager
 def cluster(work: Path) -> Iterator[dict[str, str]]:
+    """A ``xolo cluster up`` of three peers for the length of the context; yields the
+    router's URLs and takes the cluster down afterwards."""
     directory = work / "cluster"
     env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=KEY, XOLO_ROOT_SECRET_KEY=SECRET)
     cmd = cluster_up_command(directory, peers=3, inline_threshold="64KiB", router_workers=1)
@@ -103,6 +112,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 
 def rclone_env(s3_url: str) -> dict[str, str]:
+    """An environment that defines the rclone remote ``x:`` on the router's S3 endpoint."""
     return dict(
         os.environ,
         RCLONE_CONFIG="/dev/null",
@@ -117,12 +127,14 @@ def rclone_env(s3_url: str) -> dict[str, str]:
 
 
 def rclone(exe: str, env: dict[str, str], *args: str) -> None:
+    """Run rclone; RuntimeError with the end of its stderr when it fails."""
     r = subprocess.run([exe, *args], env=env, capture_output=True, text=True, timeout=1800)
     if r.returncode != 0:
         raise RuntimeError(f"rclone {' '.join(args)}: {r.stderr[-2000:]}")
 
 
 def run_rows(work: Path, *, size: int, files: int, file_size: int) -> list[Row]:
+    """Every row for every system available, on one cluster."""
     rows: list[Row] = []
     with cluster(work) as c:
         client = xolo.Client(url=c["url"], access_key=KEY, secret_key=SECRET, cache_bytes=0)
@@ -203,6 +215,7 @@ def _boto3_tree(s3: object, root: Path, prefix: str) -> None:
 
 
 def report(rows: list[Row], *, size: int, files: int, file_size: int) -> str:
+    """The rows as Markdown tables: times and MB/s, then xolo direct over the best other."""
     lines = [
         f"<!-- written by python -m benchmarks.transfercompare on {time.strftime('%Y-%m-%d')} -->",
         "",
@@ -228,6 +241,7 @@ def report(rows: list[Row], *, size: int, files: int, file_size: int) -> str:
 
 
 def main() -> None:
+    """Run, print the report, and unless ``--quick`` write it into ``docs/benchmarks.md``."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

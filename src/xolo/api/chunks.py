@@ -67,6 +67,8 @@ class ChunkAPI:
         require_service_admin(await authenticate(request, self._auth))
 
     async def chunk(self, request: Request) -> Response:
+        """``PUT``, ``GET`` and ``HEAD`` of one chunk; a ``PUT`` under a plan token answers with a
+        receipt that the bytes arrived and hash to their name."""
         name = request.path_params["sha256"]
         await self._authorize(request, name)
         if request.method == "PUT":
@@ -104,14 +106,17 @@ class ChunkAPI:
         return JSONResponse(await self._chunks.has(names))
 
     async def doom(self, request: Request) -> Response:
+        """GC's phase one on this peer's chunks (a JSON list of names)."""
         await self._authorize(request)
         return JSONResponse(await self._chunks.doom(await self._names(request)))
 
     async def delete(self, request: Request) -> Response:
+        """GC's phase two: deletes only the named chunks still doomed."""
         await self._authorize(request)
         return JSONResponse(await self._chunks.delete_doomed(await self._names(request)))
 
     async def inventory(self, request: Request) -> Response:
+        """One page of stored chunks after ``?after=``, at most ``INVENTORY_PAGE``."""
         await self._authorize(request)
         after = request.query_params.get("after", "")
         limit = int_param(request, "limit", minimum=1, maximum=INVENTORY_PAGE) or INVENTORY_PAGE
@@ -119,6 +124,7 @@ class ChunkAPI:
         return JSONResponse({"chunks": [[r.sha256, r.size] for r in refs]})
 
     async def scrub(self, request: Request) -> Response:
+        """Re-hash ``names``, or a page after ``after``, here where the files are."""
         await self._authorize(request)
         doc = await json_body(request) or {}
         if not isinstance(doc, dict):
@@ -138,6 +144,7 @@ class ChunkAPI:
         )
 
     async def usage(self, request: Request) -> Response:
+        """Bytes and chunks stored on this peer."""
         await self._authorize(request)
         usage = await self._chunks.usage()
         return JSONResponse({"used_bytes": usage.used_bytes, "chunks": usage.chunks})

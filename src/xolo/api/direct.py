@@ -76,6 +76,8 @@ class DirectAPI:
         await self.service.policy.require(principal, "write", bucket)
 
     async def plan(self, request: Request) -> Response:
+        """Answer, per chunk, ``have`` or signed ``PUT`` URLs, all tied to one plan token whose
+        receipts the commit will check."""
         bucket = request.path_params["bucket"]
         await self._require_write(request, bucket)
         plan = await self.service.plan_direct(bucket, _chunks(await json_body(request)))
@@ -142,6 +144,8 @@ class DirectAPI:
         return JSONResponse({"moved": len(moved), "keys": [r.key for r in moved]})
 
     async def commit(self, request: Request) -> Response:
+        """Commit the manifest of chunks already sent, once the service has checked their
+        copies and evidence; unknown fields are refused."""
         bucket = request.path_params["bucket"]
         key = request.path_params["key"]
         await self._require_write(request, bucket)

@@ -94,15 +94,20 @@ class PeerVolume:
             raise PeerUnavailable(f"peer {self.peer_id} answered with malformed JSON") from None
 
     def places(self) -> int:
+        """A peer is one place."""
         return 1
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        """``PUT`` the chunk to the peer; one copy, whatever ``copies`` and ``quorum`` ask
+        (a peer holds one copy)."""
         response = await self._call("PUT", f"/v1/chunks/{sha256}", content=data)
         if response.status != 201:
             raise self._fail(response)
         return 1
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """``GET`` (a Range request for a part); a whole chunk is re-hashed on arrival and is
+        ChunkCorrupt unless it matches its name."""
         headers = {}
         if offset or length is not None:
             last = "" if length is None else str(offset + length - 1)
@@ -123,6 +128,7 @@ class PeerVolume:
         return data
 
     async def size(self, sha256: str) -> int | None:
+        """``HEAD`` on the chunk; the size is the peer's ``content-length``."""
         response = await self._call("HEAD", f"/v1/chunks/{sha256}")
         if response.status == 404:
             return None
@@ -131,6 +137,8 @@ class PeerVolume:
         return int(response.headers["content-length"])
 
     async def has(self, names: Sequence[str]) -> list[bool]:
+        """One ``POST /v1/chunks/has`` for all names, without ``live``: a doomed copy still
+        counts."""
         if not names:
             return []
         return [bool(x) for x in await self._json("POST", "/v1/chunks/has", json=list(names))]
@@ -143,21 +151,26 @@ class PeerVolume:
         return [int(bool(x)) for x in doc]
 
     def read_urls(self, sha256: str) -> list[str]:
+        """The peer itself: a client reads from its chunk API directly."""
         return [self.url]
 
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        """The peer itself, which holds one copy whatever ``copies`` asks."""
         return [self.url]
 
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        """One page of the peer's ``GET /v1/chunks`` listing."""
         doc = await self._json("GET", "/v1/chunks", params={"after": after, "limit": str(limit)})
         return [ChunkRef(sha256=name, size=int(size)) for name, size in doc["chunks"]]
 
     async def doom(self, names: Sequence[str]) -> list[bool]:
+        """Phase one, done by the peer (``POST /v1/chunks/doom``)."""
         if not names:
             return []
         return [bool(x) for x in await self._json("POST", "/v1/chunks/doom", json=list(names))]
 
     async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        """Phase two, done by the peer (``POST /v1/chunks/delete``)."""
         if not names:
             return []
         return [bool(x) for x in await self._json("POST", "/v1/chunks/delete", json=list(names))]
@@ -165,6 +178,8 @@ class PeerVolume:
     async def scrub(
         self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
     ) -> ScrubReport:
+        """Done by the peer, which re-hashes its own files: only the report crosses the
+        network."""
         body: dict[str, Any] = {"after": after, "limit": limit}
         if names is not None:
             body["names"] = list(names)
@@ -174,14 +189,18 @@ class PeerVolume:
         )
 
     async def usage(self) -> Usage:
+        """The peer's own totals (``GET /v1/chunks/usage``)."""
         doc = await self._json("GET", "/v1/chunks/usage")
         return Usage(used_bytes=doc["used_bytes"], chunks=doc["chunks"])
 
     def local_path(self, sha256: str) -> Path | None:
+        """Always None: the file is on another machine."""
         return None
 
     async def clean_temp(self, older_than: float) -> int:
+        """Nothing to do from here: a peer cleans its own temporary files."""
         return 0  # a peer cleans its own temporary files (see cluster/peer.py)
 
     async def close(self) -> None:
+        """Nothing to release: the shared ``PeerHTTP`` belongs to the router."""
         return None  # the shared client belongs to the router

@@ -90,9 +90,11 @@ class AsyncClient(BaseClient):
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> AsyncClient:
+        """A client configured from the environment (see ``client/config.py``)."""
         return cls(config=from_env(), **kwargs)
 
     async def aclose(self) -> None:
+        """Close the HTTP connections; the client is unusable afterwards."""
         await self._http.aclose()
 
     async def __aenter__(self) -> AsyncClient:

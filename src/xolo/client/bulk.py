@@ -53,6 +53,7 @@ class BulkStats:
 
     @property
     def mb_per_s(self) -> float:
+        """Throughput of this run in MB/s (10^6 bytes); 0 before any time was measured."""
         return self.bytes / 1e6 / self.seconds if self.seconds else 0.0
 
 
@@ -67,6 +68,8 @@ class Tracker:
         self._lock = threading.Lock()
 
     def is_done(self, direction: str, source: str, target: str, size: int, stamp: str) -> bool:
+        """Whether the transfer was recorded with this same size and stamp: a file changed
+        since then is sent again."""
         with self._lock:
             row = self._db.execute(
                 "SELECT size, stamp FROM done WHERE direction = ? AND source = ? AND target = ?",
@@ -75,6 +78,8 @@ class Tracker:
         return row is not None and row[0] == size and row[1] == stamp
 
     def mark(self, direction: str, source: str, target: str, size: int, stamp: str) -> None:
+        """Record one finished transfer in its own autocommitted statement, so it survives a
+        kill right after."""
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO done VALUES (?, ?, ?, ?, ?)",
@@ -82,6 +87,7 @@ class Tracker:
             )
 
     def count(self, direction: str) -> int:
+        """How many transfers in ``direction`` are recorded."""
         with self._lock:
             (n,) = self._db.execute(
                 "SELECT COUNT(*) FROM done WHERE direction = ?", (direction,)
@@ -89,6 +95,7 @@ class Tracker:
         return int(n)
 
     def close(self) -> None:
+        """Close the SQLite connection."""
         self._db.close()
 
 
@@ -107,6 +114,8 @@ def selected(
 def local_files(
     root: Path, include: Sequence[str], exclude: Sequence[str], only: Collection[str] | None = None
 ) -> Iterator[Path]:
+    """The files under ``root`` that ``selected`` keeps, directory by directory, names
+    sorted within each."""
     for dirpath, _, names in os.walk(root):
         for name in sorted(names):
             path = Path(dirpath) / name

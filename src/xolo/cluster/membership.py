@@ -170,6 +170,8 @@ class Membership:
         ]
 
     def members(self) -> list[Member]:
+        """Every peer as the Topology of ``chunks/replicated.py`` wants it: placement
+        candidate weighted by capacity, its volume, and its state."""
         out = []
         for view in self.views():
             peer = view.record
@@ -183,6 +185,7 @@ class Membership:
         return out
 
     def volume(self, peer_id: str) -> ChunkVolume | None:
+        """The volume of a peer in the current list; None for an unknown id."""
         found = self._volumes.get(peer_id)
         return found[1] if found else None
 

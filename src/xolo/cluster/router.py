@@ -92,6 +92,8 @@ class Router:
 
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[RouterParts]:
+        """Open the store, assemble the router and run its background tasks while the
+        context is open; on exit, cancel them and close the HTTP client and the store."""
         meta = await open_meta_store(self.s.meta, chain_key=chain_key(self.s.master_key))
         http = cluster_http()
         tasks: list[asyncio.Task[Any]] = []

@@ -82,10 +82,12 @@ class ObjectDigest:
 
     @property
     def md5(self) -> str | None:
+        """Hex MD5 of the bytes so far; None when it was not asked for."""
         return self._md5.hexdigest() if self._md5 is not None else None
 
     @property
     def sha256(self) -> str:
+        """Hex SHA-256 of the bytes so far, kept whatever else is asked for."""
         return self._sha256.hexdigest()
 
     def checksums(self) -> dict[str, str]:
@@ -104,12 +106,15 @@ class ObjectDigest:
         return out
 
     def checksum(self, algorithm: str) -> str:
+        """One checksum, in S3's base64 form; ``sha256`` is there even when it was not
+        asked for as an additional checksum."""
         if algorithm == "sha256":
             return b64(self._sha256.digest())
         return self.checksums()[algorithm]
 
 
 def b64(raw: bytes) -> str:
+    """Base64 text of ``raw``, the form S3 gives checksums in."""
     return base64.b64encode(raw).decode()
 
 

@@ -35,6 +35,8 @@ def derive_cluster_secret(root_secret: str) -> str:
 
 
 def canonical_query(query: str | Mapping[str, str]) -> str:
+    """The query as signed: decoded pairs, sorted, so sender and receiver agree whatever
+    the order and encoding on the wire."""
     pairs = (
         urllib.parse.parse_qsl(query, keep_blank_values=True)
         if isinstance(query, str)
@@ -61,6 +63,8 @@ class NonceCache:
         self._seen: dict[str, float] = {}
 
     def first_use(self, nonce: str, stamp: float, now: float) -> bool:
+        """Record ``nonce``; False when it was seen already (a replay). Past 100,000 entries,
+        those older than the skew window are dropped first."""
         if len(self._seen) > 100_000:
             self._seen = {n: t for n, t in self._seen.items() if t > now - MAX_SKEW}
         if nonce in self._seen:

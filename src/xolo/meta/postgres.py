@@ -58,14 +58,17 @@ class _PgTx:
         self._conn = conn
 
     async def one(self, sql: str, *args: Any) -> Row | None:
+        """``fetchrow``, with the ``?`` placeholders numbered."""
         row: Row | None = await self._conn.fetchrow(numbered(sql), *args)
         return row
 
     async def all(self, sql: str, *args: Any) -> list[Row]:
+        """``fetch``, with the ``?`` placeholders numbered."""
         rows: list[Row] = await self._conn.fetch(numbered(sql), *args)
         return rows
 
     async def run(self, sql: str, *args: Any) -> int:
+        """``execute``; the row count is the last word of PostgreSQL's command tag."""
         status: str = await self._conn.execute(numbered(sql), *args)
         last = status.rsplit(" ", 1)[-1]
         return int(last) if last.isdigit() else 0
@@ -140,9 +143,13 @@ class PostgresDatabase:
         raise AssertionError("unreachable")
 
     async def write(self, body: Body[T]) -> T:
+        """One ``conn.transaction()`` on a pooled connection, rerun on transient failures
+        with jittered backoff."""
         return await self._run(body, write=True)
 
     async def read(self, body: Body[T], *, point: bool = False) -> T:
+        """A pooled connection with no explicit transaction; ``point`` changes nothing,
+        since every query is a round trip anyway."""
         return await self._run(body, write=False)  # every query is a network round trip
 
     async def migrate(self) -> None:
@@ -162,6 +169,7 @@ class PostgresDatabase:
         await self.write(body)
 
     async def close(self) -> None:
+        """Close the listening connection, if any, and the pool."""
         if self._listener is not None:
             await self._listener.close()
         await self._pool.close()

@@ -31,13 +31,16 @@ class _SyncTx:
         self._conn = conn
 
     async def one(self, sql: str, *args: Any) -> Row | None:
+        """``fetchone`` on the thread's connection; never suspends."""
         row: Row | None = self._conn.execute(sql, args).fetchone()
         return row
 
     async def all(self, sql: str, *args: Any) -> list[Row]:
+        """``fetchall`` on the thread's connection; never suspends."""
         return self._conn.execute(sql, args).fetchall()
 
     async def run(self, sql: str, *args: Any) -> int:
+        """The statement's ``rowcount``; never suspends."""
         return self._conn.execute(sql, args).rowcount
 
 
@@ -81,10 +84,14 @@ class SQLiteDatabase:
         return run
 
     async def write(self, body: Body[T]) -> T:
+        """Queued to the runner's single writer, inside the SAVEPOINT of a group commit;
+        resolves once that commit is durable."""
         result: T = await self._runner.write(self._sync(body))
         return result
 
     async def read(self, body: Body[T], *, point: bool = False) -> T:
+        """On a reader thread, or with ``point`` on the caller's own connection (the
+        runner's ``inline`` read)."""
         result: T = await self._runner.read(self._sync(body), inline=point)
         return result
 
@@ -101,6 +108,7 @@ class SQLiteDatabase:
         self._runner.write_sync(lambda conn: drive(body(_SyncTx(conn))))
 
     async def close(self) -> None:
+        """Stop the runner's threads and close its connections."""
         self._runner.close()
 
 

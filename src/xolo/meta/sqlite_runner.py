@@ -43,6 +43,8 @@ _STOP = object()
 
 
 def connect(path: Path | str, *, synchronous: str) -> sqlite3.Connection:
+    """A connection with the settings every one of ours needs: a 30 s busy timeout, the
+    ``synchronous`` mode, foreign keys on, a 16 MiB page cache and 256 MiB of mmap."""
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout = 30000")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
@@ -71,6 +73,9 @@ def enable_wal(path: Path | str) -> None:
 
 
 class SQLiteRunner:
+    """Runs sqlite3 work for asyncio: reads on a thread pool (or inline), writes group
+    committed by one writer thread (see the module docstring)."""
+
     def __init__(self, path: Path | str, *, readers: int = 4, synchronous: str = "FULL") -> None:
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
@@ -216,6 +221,8 @@ class SQLiteRunner:
             loop.call_soon_threadsafe(_resolve, fut, result, error)
 
     def close(self) -> None:
+        """Stop the writer once the writes already queued are committed, then close the gate,
+        the checkpointer, the readers and every connection; a second call does nothing."""
         if self._closed:
             return
         self._closed = True
@@ -265,6 +272,7 @@ class _Checkpointer:
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def close(self) -> None:
+        """Wake the thread so it stops, wait for it, then close its connection."""
         self._stopping = True
         self._due.set()
         self._thread.join()
@@ -290,6 +298,7 @@ class _WriteGate:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
+        """Close the lock file's descriptor (the file stays for other processes)."""
         os.close(self._fd)
 
 

@@ -91,12 +91,15 @@ class Principal:
     limit: Mapping[str, str] | None = None
 
     def can(self, level: str, bucket: str | None = None) -> bool:
+        """Whether the grants (root: any) reach ``level`` on ``bucket``, never beyond
+        ``limit`` when the principal has one."""
         need = LEVELS[level]
         if self.limit is not None and level_on(self.limit, bucket) < need:
             return False
         return self.is_root or level_on(self.grants, bucket) >= need
 
     def require(self, level: str, bucket: str | None = None) -> None:
+        """``can``, or AccessDenied."""
         if not self.can(level, bucket):
             raise AccessDenied(
                 f"this key may not {level} {('bucket ' + bucket) if bucket else 'here'}"
@@ -208,6 +211,8 @@ class Authenticator:
         return Principal(record.access_key, record.is_root, record.grants), secret
 
     async def check_secret(self, access_key: str, secret: str) -> Principal:
+        """The principal of a key given with its plain secret (HTTP Basic), compared in
+        constant time; InvalidCredentials otherwise."""
         principal, expected = await self.secret_for(access_key)
         if not hmac.compare_digest(expected.encode(), secret.encode()):
             raise InvalidCredentials("unknown access key or wrong secret")
@@ -291,6 +296,7 @@ class ClusterGuard:
 
     @property
     def secret(self) -> str | None:
+        """The cluster secret; None on a lone ``xolo serve``."""
         return self._secret
 
     def check_signature(self, *, method: str, path: str, query: str, header: str) -> None:

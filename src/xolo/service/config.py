@@ -10,6 +10,9 @@ MiB = 1024 * KiB
 
 @dataclass(frozen=True, slots=True)
 class ServiceConfig:
+    """The object service's tunables; ``__post_init__`` refuses values the service cannot
+    work with."""
+
     inline_threshold: int = 64 * KiB
     """Objects up to this size live in the metadata row: one transaction, no chunk I/O."""
 

@@ -76,12 +76,17 @@ PROOF_READS = 4
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DirectPlan:
+    """A plan for every chunk of a direct upload, with the copies to make and the write
+    quorum the commit will check."""
+
     copies: int
     write_quorum: int
     chunks: tuple[ChunkPlan, ...]
 
 
 def check_chunks(chunks: Sequence[ChunkRef], max_size: int) -> list[ChunkRef]:
+    """Refuse a direct transfer naming no chunk, too many, a malformed name or a size
+    outside 1 to ``max_size`` bytes; the chunks as a list."""
     if not chunks:
         raise InvalidArgument("a direct transfer names at least one chunk")
     if len(chunks) > MAX_PLAN_CHUNKS:
@@ -184,6 +189,7 @@ class DirectMixin:
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
+        """Provided by ObjectService: the version a direct read is of."""
         raise NotImplementedError
 
     async def read_direct(

@@ -55,6 +55,9 @@ class ChunkSink:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Ingested:
+    """What ``ingest`` made of a body: its size and digests, and either the inline bytes
+    or the chunks stored."""
+
     size: int
     md5: str | None
     sha256: str
@@ -96,6 +99,8 @@ class _ChunkWriter:
         self.refs: list[ChunkRef] = []
 
     async def add(self, chunk: bytes) -> None:
+        """Name the chunk, start storing it, and wait while more than ``in_flight`` stores are
+        pending, so memory stays bounded."""
         sha = await _hash_chunk(self._digest, chunk)
         self.refs.append(ChunkRef(sha256=sha, size=len(chunk)))
         self._pending.append(asyncio.create_task(self._store.store(sha, chunk)))
@@ -103,10 +108,12 @@ class _ChunkWriter:
             await self._pending.pop(0)
 
     async def drain(self) -> None:
+        """Wait for every pending store, in order; the first failure is raised."""
         while self._pending:
             await self._pending.pop(0)
 
     async def abort(self) -> None:
+        """Cancel the pending stores and wait until they have all ended."""
         for task in self._pending:
             task.cancel()
         await asyncio.gather(*self._pending, return_exceptions=True)

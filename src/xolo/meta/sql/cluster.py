@@ -30,6 +30,8 @@ class SqlCluster:
     # -- keys --------------------------------------------------------------------------------
 
     async def put_key(self, key: AccessKey, *, change: Change | None = None) -> None:
+        """Upsert on ``access_key``, with the audit entry in the same transaction."""
+
         async def tx(t: Tx) -> None:
             await t.run(
                 f"INSERT INTO access_keys ({KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) "
@@ -44,6 +46,8 @@ class SqlCluster:
         await self._db.write(tx)
 
     async def get_key(self, access_key: str) -> AccessKey | None:
+        """One point read of ``access_keys``."""
+
         async def q(t: Tx) -> AccessKey | None:
             row = await t.one(
                 f"SELECT {KEY_COLUMNS} FROM access_keys WHERE access_key = ?", access_key
@@ -53,6 +57,8 @@ class SqlCluster:
         return await self._db.read(q, point=True)
 
     async def list_keys(self) -> list[AccessKey]:
+        """Every row of ``access_keys``, ordered by ``access_key``."""
+
         async def q(t: Tx) -> list[AccessKey]:
             rows = await t.all(f"SELECT {KEY_COLUMNS} FROM access_keys ORDER BY access_key")
             return [codecs.access_key(r) for r in rows]
@@ -60,6 +66,8 @@ class SqlCluster:
         return await self._db.read(q)
 
     async def delete_key(self, access_key: str, *, change: Change | None = None) -> bool:
+        """Delete the row; the audit entry is appended only when a row was deleted."""
+
         async def tx(t: Tx) -> bool:
             gone = await t.run("DELETE FROM access_keys WHERE access_key = ?", access_key) == 1
             if gone and change is not None and self._chain_key is not None:
@@ -71,6 +79,9 @@ class SqlCluster:
     # -- chunk references --------------------------------------------------------------------
 
     async def claim_chunks(self, chunks: Sequence[ChunkRef], *, replicas: int, now: float) -> None:
+        """One upsert per distinct chunk, in sha256 order (so claims never deadlock):
+        clears ``gc_round``, refreshes ``zero_since`` only while ``refs = 0``, keeps the higher
+        ``replicas``."""
         ordered = sorted({c.sha256: c for c in chunks}.values(), key=lambda c: c.sha256)
 
         async def tx(t: Tx) -> None:
@@ -90,6 +101,9 @@ class SqlCluster:
         await self._db.write(tx)
 
     async def gc_mark(self, cutoff: float, round_id: str, limit: int) -> list[str]:
+        """Pick the oldest candidates (``SKIP LOCKED`` where the dialect has it), then set
+        ``gc_round`` on each only where ``refs = 0`` still holds."""
+
         async def tx(t: Tx) -> list[str]:
             rows = await t.all(
                 "SELECT sha256 FROM chunk_refs WHERE refs = 0 AND zero_since < ? "
@@ -109,6 +123,9 @@ class SqlCluster:
         return await self._db.write(tx)
 
     async def gc_confirm(self, names: Sequence[str], round_id: str) -> list[str]:
+        """Delete each row only while ``gc_round`` and ``refs = 0`` both still match: a claim
+        or a reference since the mark clears one of them."""
+
         async def tx(t: Tx) -> list[str]:
             confirmed = []
             for name in sorted(names):
@@ -124,6 +141,8 @@ class SqlCluster:
         return await self._db.write(tx)
 
     async def chunk_page(self, after: str, limit: int) -> list[ChunkInfo]:
+        """A keyset page of ``chunk_refs`` by ``sha256``."""
+
         async def q(t: Tx) -> list[ChunkInfo]:
             rows = await t.all(
                 f"SELECT {CHUNK_COLUMNS} FROM chunk_refs WHERE sha256 > ? ORDER BY sha256 LIMIT ?",
@@ -135,6 +154,8 @@ class SqlCluster:
         return await self._db.read(q)
 
     async def chunk_infos(self, names: Sequence[str]) -> dict[str, ChunkInfo]:
+        """One point lookup per name, all in one read transaction."""
+
         async def q(t: Tx) -> dict[str, ChunkInfo]:
             found = {}
             for name in names:
@@ -146,6 +167,9 @@ class SqlCluster:
         return await self._db.read(q)
 
     async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
+        """Insert with ``ON CONFLICT DO NOTHING`` and no wanted replicas, so a chunk already
+        known is left alone; counts the rows inserted."""
+
         async def tx(t: Tx) -> int:
             added = 0
             for chunk in sorted(chunks, key=lambda c: c.sha256):
@@ -163,6 +187,9 @@ class SqlCluster:
     # -- membership --------------------------------------------------------------------------
 
     async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+        """An upsert that overwrites only what a heartbeat reports, so ``joined`` and
+        ``admin_state`` survive; the row is read back in the same transaction."""
+
         async def tx(t: Tx) -> PeerRecord:
             await t.run(
                 f"INSERT INTO peers ({PEER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -178,6 +205,8 @@ class SqlCluster:
         return await self._db.write(tx)
 
     async def list_peers(self) -> list[PeerRecord]:
+        """Every row of ``peers``, by id."""
+
         async def q(t: Tx) -> list[PeerRecord]:
             rows = await t.all(f"SELECT {PEER_COLUMNS} FROM peers ORDER BY id")
             return [codecs.peer(r) for r in rows]
@@ -185,6 +214,8 @@ class SqlCluster:
         return await self._db.read(q)
 
     async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
+        """Update, then read back in the same transaction; None when no row has the id."""
+
         async def tx(t: Tx) -> PeerRecord | None:
             await t.run("UPDATE peers SET admin_state = ? WHERE id = ?", admin_state, peer_id)
             row = await t.one(f"SELECT {PEER_COLUMNS} FROM peers WHERE id = ?", peer_id)
@@ -193,12 +224,16 @@ class SqlCluster:
         return await self._db.write(tx)
 
     async def remove_peer(self, peer_id: str) -> bool:
+        """Delete the row; True when one was deleted."""
+
         async def tx(t: Tx) -> bool:
             return await t.run("DELETE FROM peers WHERE id = ?", peer_id) == 1
 
         return await self._db.write(tx)
 
     async def put_router(self, router: RouterRecord) -> None:
+        """Upsert the router's URLs and ``last_seen`` on its id."""
+
         async def tx(t: Tx) -> None:
             await t.run(
                 "INSERT INTO routers (id, url, s3_url, last_seen) VALUES (?, ?, ?, ?) "
@@ -213,6 +248,8 @@ class SqlCluster:
         await self._db.write(tx)
 
     async def list_routers(self, seen_after: float) -> list[RouterRecord]:
+        """Rows of ``routers`` with ``last_seen`` after ``seen_after``, by id."""
+
         async def q(t: Tx) -> list[RouterRecord]:
             rows = await t.all(
                 "SELECT id, url, s3_url, last_seen FROM routers WHERE last_seen > ? ORDER BY id",
@@ -225,6 +262,9 @@ class SqlCluster:
     # -- leases ------------------------------------------------------------------------------
 
     async def acquire_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """One upsert whose ``DO UPDATE ... WHERE`` takes the row only when it is free,
+        already ``holder``'s or expired: of racing holders, exactly one row changes."""
+
         async def tx(t: Tx) -> bool:
             taken = await t.run(
                 "INSERT INTO tasks (name, holder, lease_until) VALUES (?, ?, ?) "
@@ -241,6 +281,9 @@ class SqlCluster:
         return await self._db.write(tx)
 
     async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
+        """Guarded by ``holder = ?``, so a holder whose lease expired and was taken over
+        cannot free the new holder's."""
+
         async def tx(t: Tx) -> None:
             await t.run(
                 "UPDATE tasks SET holder = NULL, lease_until = 0, status = ? "
@@ -253,6 +296,8 @@ class SqlCluster:
         await self._db.write(tx)
 
     async def list_tasks(self) -> list[TaskRecord]:
+        """Every row of ``tasks``, by name."""
+
         async def q(t: Tx) -> list[TaskRecord]:
             rows = await t.all("SELECT name, holder, lease_until, status FROM tasks ORDER BY name")
             return [codecs.task(r) for r in rows]

@@ -93,6 +93,8 @@ class SqlObjects:
         now: float,
         change: Change | None = None,
     ) -> tuple[Bucket, bool]:
+        """``INSERT ... ON CONFLICT DO NOTHING``: the one insert that changes a row is the
+        creator, and only it is audited."""
         doc = codecs.dumps(settings.to_json())
 
         async def tx(t: Tx) -> tuple[Bucket, bool]:
@@ -113,6 +115,9 @@ class SqlObjects:
     async def update_bucket(
         self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
     ) -> Bucket:
+        """Read the settings locked (``FOR UPDATE`` where the dialect has it), merge
+        ``changes``, write them back in the same transaction."""
+
         async def tx(t: Tx) -> Bucket:
             row = await t.one(
                 f"SELECT settings FROM buckets WHERE name = ?{self._d.for_update}", name
@@ -134,6 +139,8 @@ class SqlObjects:
     async def set_bucket_config(
         self, name: str, section: str, value: Any, *, change: Change | None = None
     ) -> Bucket:
+        """Rewrite one section of the locked ``config`` document; an ``acl`` section moves
+        ``public_read`` with it, in the same transaction."""
         if section not in CONFIG_SECTIONS:
             raise ValueError(f"unknown bucket configuration section {section!r}")
 
@@ -164,18 +171,25 @@ class SqlObjects:
         await t.run("UPDATE buckets SET settings = ? WHERE name = ?", doc, name)
 
     async def get_bucket(self, name: str) -> Bucket:
+        """A point read of the bucket, its totals summed over the stats shards."""
+
         async def q(t: Tx) -> Bucket:
             return await self._bucket(t, name)
 
         return await self._db.read(q, point=True)
 
     async def list_buckets(self) -> list[Bucket]:
+        """Every bucket with its summed totals, by name."""
+
         async def q(t: Tx) -> list[Bucket]:
             return [codecs.bucket(r) for r in await t.all(f"{self._bucket_select} ORDER BY b.name")]
 
         return await self._db.read(q)
 
     async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
+        """Lock the bucket row first, so no insert can add an object between the emptiness
+        checks and the delete; pending parts give their chunk references back."""
+
         async def tx(t: Tx) -> None:
             # The lock conflicts with the key-share lock every insert's foreign key check
             # takes, so no object can appear between the emptiness check and the delete.
@@ -201,6 +215,7 @@ class SqlObjects:
     # -- objects -----------------------------------------------------------------------------
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        """A point read; the bucket is checked only when the key is absent."""
         raw = key.encode()
 
         async def q(t: Tx) -> ObjectRecord | None:
@@ -327,6 +342,9 @@ class SqlObjects:
         upload_id: str | None = None,
         change: Change | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """The guarded write of ``_write_object``; with ``upload_id`` the upload row is deleted
+        in the same transaction, and the put fails unless it was still unexpired."""
+
         async def tx(t: Tx) -> tuple[ObjectRecord, ObjectRecord | None]:
             written = await self._write_object(t, record, condition, [], change)
             if upload_id is not None:
@@ -351,6 +369,8 @@ class SqlObjects:
         version_id: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
+        """The guarded delete of the current version, or of one version by id; the audit
+        entry records what was removed or the marker added."""
         raw = key.encode()
 
         async def tx(t: Tx) -> ObjectRecord | None:
@@ -457,6 +477,8 @@ class SqlObjects:
     async def get_version(
         self, bucket: str, key: str, version_id: str | None
     ) -> ObjectRecord | None:
+        """The current row when it matches, else the history table; with no ``version_id``
+        a history top counts only when it is a delete marker."""
         raw = key.encode()
 
         async def q(t: Tx) -> ObjectRecord | None:
@@ -483,6 +505,8 @@ class SqlObjects:
         expect_version: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
+        """Update ``tags`` and ``acl`` of the one row, current or historic, and no other
+        column; a current row is read locked."""
         raw = key.encode()
 
         async def tx(t: Tx) -> ObjectRecord | None:
@@ -531,6 +555,8 @@ class SqlObjects:
         limit: int,
         audit: Callable[[str, ObjectRecord], Change] | None = None,
     ) -> list[ObjectRecord]:
+        """Lock up to ``limit + 1`` source rows and move each by a write and a guarded delete,
+        all in one transaction: any write to a source key since fails the whole move."""
         lo = source.encode()
         hi = prefix_end(lo)
 
@@ -575,6 +601,7 @@ class SqlObjects:
         return await self._db.write(tx)
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
+        """``vseq`` of the current row when it matches, else of the historic version."""
         raw = key.encode()
 
         async def q(t: Tx) -> int | None:
@@ -589,6 +616,8 @@ class SqlObjects:
     async def scan_versions(
         self, bucket: str, prefix: bytes, after: tuple[bytes, int] | None, limit: int
     ) -> list[VersionInfo]:
+        """The history's scan (``meta/sql/history.py``), in one read."""
+
         async def q(t: Tx) -> list[VersionInfo]:
             return await self._history.scan(t, bucket, prefix, after, limit)
 
@@ -597,6 +626,8 @@ class SqlObjects:
     async def set_versioning(
         self, bucket: str, status: str, *, change: Change | None = None
     ) -> Bucket:
+        """Update ``versioning`` after checking the bucket exists, with its audit entry."""
+
         async def tx(t: Tx) -> Bucket:
             await self._mode(t, bucket)
             await t.run("UPDATE buckets SET versioning = ? WHERE name = ?", status, bucket)
@@ -608,6 +639,8 @@ class SqlObjects:
     async def scan_objects(
         self, bucket: str, prefix: bytes, start: bytes, limit: int
     ) -> list[ObjectInfo]:
+        """A range scan of ``objects`` from ``max(start, prefix)`` to the prefix's end,
+        by key bytes."""
         end = prefix_end(prefix)
         sql = (
             "SELECT key, size, etag, modified, content_type FROM objects "
@@ -633,12 +666,16 @@ class SqlObjects:
     # -- the audit chain ---------------------------------------------------------------------
 
     async def audit_page(self, bucket: str, after: int, limit: int) -> list[Entry]:
+        """The chain's page as ``meta/sql/audit.py`` reads it."""
+
         async def q(t: Tx) -> list[Entry]:
             return await audit.page(t, bucket, after, limit)
 
         return await self._db.read(q)
 
     async def audit_head(self, bucket: str) -> tuple[int, str] | None:
+        """The chain's last entry as ``meta/sql/audit.py`` records it."""
+
         async def q(t: Tx) -> tuple[int, str] | None:
             return await audit.head(t, bucket)
 
@@ -647,6 +684,8 @@ class SqlObjects:
     # -- two-step uploads --------------------------------------------------------------------
 
     async def create_upload(self, upload: Upload) -> None:
+        """Check the bucket, then insert the upload row."""
+
         async def tx(t: Tx) -> None:
             await self._require_bucket(t, upload.bucket)
             await t.run(
@@ -657,6 +696,8 @@ class SqlObjects:
         await self._db.write(tx)
 
     async def get_upload(self, upload_id: str, now: float) -> Upload | None:
+        """The row while ``expires`` is after ``now``: an expired upload is never returned."""
+
         async def q(t: Tx) -> Upload | None:
             row = await t.one(
                 f"SELECT {UPLOAD_COLUMNS} FROM uploads WHERE upload_id = ? AND expires > ?",
@@ -668,6 +709,8 @@ class SqlObjects:
         return await self._db.read(q)
 
     async def expire_uploads(self, now: float, limit: int) -> int:
+        """Delete at most ``limit`` rows with ``expires <= now``; counts the rows deleted."""
+
         async def tx(t: Tx) -> int:
             return await t.run(
                 "DELETE FROM uploads WHERE upload_id IN "
@@ -681,6 +724,8 @@ class SqlObjects:
     # -- multipart uploads -------------------------------------------------------------------
 
     async def create_multipart(self, upload: MultipartUpload) -> None:
+        """Check the bucket, then insert the upload row."""
+
         async def tx(t: Tx) -> None:
             await self._require_bucket(t, upload.bucket)
             await t.run(
@@ -692,6 +737,8 @@ class SqlObjects:
         await self._db.write(tx)
 
     async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        """A read of the upload row, present only while the upload is in progress."""
+
         async def q(t: Tx) -> MultipartUpload | None:
             row = await t.one(
                 f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE upload_id = ?",
@@ -715,6 +762,9 @@ class SqlObjects:
         return [frozenset(c.sha256 for c in codecs.chunks(r[0])) for r in rows]
 
     async def put_part(self, part: Part, *, now: float) -> None:
+        """Under the upload's row lock, upsert the part and move references from the chunks
+        of the part it replaces to its own."""
+
         async def tx(t: Tx) -> None:
             await self._lock_multipart(t, part.upload_id)
             old = await t.one(
@@ -736,6 +786,8 @@ class SqlObjects:
         await self._db.write(tx)
 
     async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        """A keyset page of ``parts`` by part number."""
+
         async def q(t: Tx) -> list[Part]:
             rows = await t.all(
                 f"SELECT {PART_COLUMNS} FROM parts WHERE upload_id = ? AND number > ? "
@@ -751,6 +803,7 @@ class SqlObjects:
     async def list_multiparts(
         self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
     ) -> list[MultipartUpload]:
+        """A keyset page of uploads under ``prefix``, by (key bytes, upload id)."""
         end = prefix_end(prefix)
         sql = f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE bucket = ? AND key >= ?"
         args: list[Any] = [bucket, prefix]
@@ -769,6 +822,8 @@ class SqlObjects:
         return await self._db.read(q)
 
     async def stale_multiparts(self, created_before: float, limit: int) -> list[MultipartUpload]:
+        """Uploads with ``created`` before the cutoff, oldest first."""
+
         async def q(t: Tx) -> list[MultipartUpload]:
             rows = await t.all(
                 f"SELECT {MULTIPART_COLUMNS} FROM multipart_uploads WHERE created < ? "
@@ -788,6 +843,9 @@ class SqlObjects:
         *,
         change: Change | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """Under the upload's row lock, delete the upload and its parts and write the object,
+        whose references replace the parts' in the same transaction."""
+
         async def tx(t: Tx) -> tuple[ObjectRecord, ObjectRecord | None]:
             await self._lock_multipart(t, upload_id)
             parts = await self._part_chunks(t, upload_id)
@@ -798,6 +856,9 @@ class SqlObjects:
         return await self._db.write(tx)
 
     async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
+        """Under the upload's row lock, give back the parts' chunk references and delete the
+        upload with its parts."""
+
         async def tx(t: Tx) -> bool:
             try:
                 await self._lock_multipart(t, upload_id)
