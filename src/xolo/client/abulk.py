@@ -28,9 +28,11 @@ from xolo.client.bulk import (
     BulkStats,
     Tracker,
     count_outcome,
+    download_job,
     local_files,
     local_target,
     selected,
+    upload_job,
 )
 from xolo.client.digests import file_sha256
 from xolo.core.errors import NoSuchKey
@@ -94,18 +96,15 @@ async def upload_tree(
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     async def job(path: Path, key: str) -> int:
-        st = path.stat()  # noqa: ASYNC240 (one local syscall; the transfer is what awaits)
-        stamp, target = f"{st.st_mtime_ns}", f"{bucket}/{key}"
-        if track and track.is_done("up", str(path), target, st.st_size, stamp):
+        file = upload_job(path, bucket, key)
+        if file.done(track):
             return -1
-        if verify and await _same_remote(client, bucket, key, path, st.st_size):
-            if track:
-                track.mark("up", str(path), target, st.st_size, stamp)
+        if verify and await _same_remote(client, bucket, key, path, file.size):
+            file.record(track)
             return -1
         await client.put_file(bucket, key, path)
-        if track:
-            track.mark("up", str(path), target, st.st_size, stamp)
-        return st.st_size
+        file.record(track)
+        return file.size
 
     jobs = (
         (str(p), partial(job, p, prefix + p.relative_to(base).as_posix()))
@@ -133,17 +132,14 @@ async def download_tree(
 
     async def job(key: str, size: int, etag: str) -> int:
         target = local_target(base, key, prefix)
-        present = target.exists() and target.stat().st_size == size
-        if present and track and track.is_done("down", f"{bucket}/{key}", str(target), size, etag):
+        file = download_job(target, bucket, key, size, etag)
+        if file.done(track):
             return -1
-        if verify and present:
-            info = await client.head(bucket, key)
-            if info.sha256 and await asyncio.to_thread(file_sha256, target) == info.sha256:
-                return -1
+        if verify and file.present and await _same_remote(client, bucket, key, target, size):
+            return -1
         target.parent.mkdir(parents=True, exist_ok=True)
         await client.get_to_file(bucket, key, target)
-        if track:
-            track.mark("down", f"{bucket}/{key}", str(target), size, etag)
+        file.record(track)
         return size
 
     async def jobs() -> AsyncIterator[Job]:

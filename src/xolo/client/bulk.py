@@ -179,6 +179,57 @@ def count_outcome(done: Outcome, name: str, stats: BulkStats) -> None:
         stats.bytes += moved
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FileJob:
+    """One file of a bulk transfer as the tracker knows it (both clients' jobs use it)."""
+
+    direction: str
+    source: str
+    target: str
+    size: int
+    stamp: str
+    present: bool = True
+    """Whether the target may already hold it (a download's file exists at its size)."""
+
+    def done(self, track: Tracker | None) -> bool:
+        """The tracker says a run already moved exactly this."""
+        return (
+            self.present
+            and track is not None
+            and track.is_done(self.direction, self.source, self.target, self.size, self.stamp)
+        )
+
+    def record(self, track: Tracker | None) -> None:
+        """Tell the tracker this file is done (its own committed transaction)."""
+        if track is not None:
+            track.mark(self.direction, self.source, self.target, self.size, self.stamp)
+
+
+def upload_job(path: Path, bucket: str, key: str) -> FileJob:
+    """The tracker's view of uploading ``path`` (its modification time is the stamp)."""
+    st = path.stat()
+    return FileJob(
+        direction="up",
+        source=str(path),
+        target=f"{bucket}/{key}",
+        size=st.st_size,
+        stamp=f"{st.st_mtime_ns}",
+    )
+
+
+def download_job(target: Path, bucket: str, key: str, size: int, etag: str) -> FileJob:
+    """The tracker's view of downloading one object to ``target`` (its ETag is the stamp)."""
+    present = target.exists() and target.stat().st_size == size
+    return FileJob(
+        direction="down",
+        source=f"{bucket}/{key}",
+        target=str(target),
+        size=size,
+        stamp=etag,
+        present=present,
+    )
+
+
 def local_target(root: Path, key: str, prefix: str) -> Path:
     """Where a downloaded key goes under ``root``; InvalidArgument for a key that would land
     outside it (``..`` segments, an absolute remainder): an object's name never chooses where
@@ -210,18 +261,15 @@ def upload_tree(
     prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
 
     def job(path: Path, key: str) -> int:
-        st = path.stat()
-        stamp = f"{st.st_mtime_ns}"
-        if track and track.is_done("up", str(path), f"{bucket}/{key}", st.st_size, stamp):
+        file = upload_job(path, bucket, key)
+        if file.done(track):
             return -1
-        if verify and _same_remote(client, bucket, key, path, st.st_size):
-            if track:
-                track.mark("up", str(path), f"{bucket}/{key}", st.st_size, stamp)
+        if verify and _same_remote(client, bucket, key, path, file.size):
+            file.record(track)
             return -1
         client.put_file(bucket, key, path)
-        if track:
-            track.mark("up", str(path), f"{bucket}/{key}", st.st_size, stamp)
-        return st.st_size
+        file.record(track)
+        return file.size
 
     jobs = (
         (str(p), partial(job, p, prefix + p.relative_to(base).as_posix()))
@@ -249,17 +297,14 @@ def download_tree(
 
     def job(key: str, size: int, etag: str) -> int:
         target = local_target(base, key, prefix)
-        present = target.exists() and target.stat().st_size == size
-        if present and track and track.is_done("down", f"{bucket}/{key}", str(target), size, etag):
+        file = download_job(target, bucket, key, size, etag)
+        if file.done(track):
             return -1
-        if verify and target.exists() and target.stat().st_size == size:
-            info = client.head(bucket, key)
-            if info.sha256 and file_sha256(target) == info.sha256:
-                return -1
+        if verify and file.present and _same_remote(client, bucket, key, target, size):
+            return -1
         target.parent.mkdir(parents=True, exist_ok=True)
         client.get_to_file(bucket, key, target)
-        if track:
-            track.mark("down", f"{bucket}/{key}", str(target), size, etag)
+        file.record(track)
         return size
 
     jobs = (
@@ -271,6 +316,7 @@ def download_tree(
 
 
 def _same_remote(client: Client, bucket: str, key: str, path: Path, size: int) -> bool:
+    """The object and the local file agree on size and SHA-256 (False when it is absent)."""
     from xolo.core.errors import NoSuchKey
 
     try:

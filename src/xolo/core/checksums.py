@@ -54,9 +54,12 @@ class ObjectDigest:
         self.size = 0
 
     def update(self, data: bytes | bytearray | memoryview) -> None:
-        """Feed the next bytes of the object to every hash, one after another."""
-        for lane in self.lanes(data):
-            lane()
+        """Feed the next bytes of the object to every hash, one after another (directly: this
+        is the path of every small object, where building ``lanes`` would cost more)."""
+        self.size += len(data)
+        if self._md5 is not None:
+            self._md5.update(data)
+        self._update_rest(data)
 
     def lanes(self, data: bytes | bytearray | memoryview) -> list[Callable[[], None]]:
         """Feed the next bytes, as independent jobs that may run at the same time on separate

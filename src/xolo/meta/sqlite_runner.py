@@ -252,6 +252,8 @@ class _Checkpointer:
     def __init__(self, path: Path | str, *, synchronous: str) -> None:
         self._conn = connect(path, synchronous=synchronous)
         self._due = threading.Event()
+        self.ran = threading.Event()
+        """Set after each checkpoint attempt (what a test waits on)."""
         self._stopping = False
         self._thread = threading.Thread(
             target=self._loop, name="xolo-sqlite-checkpoint", daemon=True
@@ -270,6 +272,7 @@ class _Checkpointer:
                 return
             with contextlib.suppress(sqlite3.Error):  # busy or locked: the next nudge retries
                 self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self.ran.set()
 
     def close(self) -> None:
         """Wake the thread so it stops, wait for it, then close its connection."""
