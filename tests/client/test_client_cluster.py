@@ -366,7 +366,8 @@ def test_a_chunk_name_alone_never_puts_someone_elses_bytes_into_an_object(
     with xolo.Client(url=f"xolo://{made['access_key']}:{made['secret_key']}@{hosts}") as thief:
         chunks = [(name, size)]
         plan = thief.send(thief.direct_plan_spec("cl-thief", chunks)).json()
-        assert plan["chunks"][0]["have"] is True  # the confirmation question: still open
+        # The plan does not say whether another bucket holds the chunk: it asks for the bytes.
+        assert plan["chunks"][0]["have"] is False and plan["chunks"][0]["urls"]
         for evidence in (
             {},  # the name alone
             {"proofs": {name: "00" * 32}},  # a guessed proof
@@ -386,7 +387,12 @@ def test_a_chunk_name_alone_never_puts_someone_elses_bytes_into_an_object(
         )
         with pytest.raises(errors.e.AccessDenied):
             thief.send(spec)
-        # Whoever holds the bytes may still skip sending them: the proof is made from them.
+        # Whoever holds the bytes may store them: they are sent (the peers keep the copies
+        # they had), and from then on this bucket's plans may skip them.
+        sent = peer_chunk_bytes(cluster)
         owned = thief.put_file("cl-thief", "mine.bin", src)
         assert owned.size == len(secret_bytes)
+        assert peer_chunk_bytes(cluster) - sent >= len(secret_bytes)
         assert thief.get("cl-thief", "mine.bin") == secret_bytes
+        again = thief.send(thief.direct_plan_spec("cl-thief", chunks)).json()
+        assert again["chunks"][0]["have"] is True

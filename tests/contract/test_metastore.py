@@ -367,6 +367,29 @@ async def test_multipart_uploads_move_references_from_parts_to_the_object(
     assert await refs(meta, B) == [0]
 
 
+async def test_a_bucket_holds_the_chunks_its_own_manifests_and_parts_name(
+    meta: MetaStore,
+) -> None:
+    await bucket(meta)
+    await bucket(meta, "b2")
+    await meta.put_object(obj("k", 6, chunks=(A, B)), NO_CONDITION)
+    assert await meta.bucket_chunks("b", [A, B, C]) == {A, B}
+    assert await meta.bucket_chunks("b2", [A, B, C]) == frozenset()  # another bucket's are not
+    await meta.put_object(obj("j", 6, chunks=(A,)), NO_CONDITION)
+    await meta.put_object(obj("k", 6, chunks=(C,), version="v2"), NO_CONDITION)
+    assert await meta.bucket_chunks("b", [A, B, C]) == {A, C}  # j still names A
+    await meta.delete_object("b", "j", NO_CONDITION, now=5.0)
+    assert await meta.bucket_chunks("b", [A, B, C]) == {C}
+    up = MultipartUpload(
+        upload_id="m1", bucket="b2", key="k", created=1.0, content_type="text/plain"
+    )
+    await meta.create_multipart(up)
+    await meta.put_part(part(1, 3, "e", B), now=2.0)
+    assert await meta.bucket_chunks("b2", [A, B, C]) == {B}
+    assert await meta.abort_multipart("m1", now=3.0)
+    assert await meta.bucket_chunks("b2", [A, B, C]) == frozenset()
+
+
 async def test_deleting_a_bucket_releases_its_pending_parts(meta: MetaStore) -> None:
     await bucket(meta)
     up = MultipartUpload(

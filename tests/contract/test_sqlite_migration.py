@@ -49,7 +49,9 @@ def wave1_file(path: Path) -> None:
     conn.close()
 
 
-async def test_a_wave1_file_is_migrated_with_totals_and_references(tmp_path: Path) -> None:
+async def test_a_wave1_file_is_migrated_with_totals_and_references_per_chunk_and_bucket(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "meta.db"
     wave1_file(path)
     store = SQLiteMetaStore(path)
@@ -59,6 +61,8 @@ async def test_a_wave1_file_is_migrated_with_totals_and_references(tmp_path: Pat
         assert bucket.settings.replication == 2 and bucket.settings.public_read
         infos = await store.chunk_infos([A, B])
         assert (infos[A].refs, infos[B].refs) == (2, 2)
+        assert await store.bucket_chunks("old", [A, B]) == {A, B}  # counted per bucket too
+        assert await store.bucket_chunks("new", [A, B]) == frozenset()
         record = await store.get_object("old", "k1")
         assert record is not None and [c.sha256 for c in record.chunks] == [A, B]
     finally:

@@ -200,3 +200,16 @@ async def test_listing_resumes_after_a_version_and_keeps_prefixes(meta: MetaStor
     assert [(v.key, v.version_id) for v in rest] == [("a/1", ids["a/1"][1]), ("a/2", ids["a/2"][0])]
     under = await meta.scan_versions("b", b"a/", None, 100)
     assert {v.key for v in under} == {"a/1", "a/2"}
+
+
+async def test_a_bucket_holds_the_chunks_of_its_older_versions_until_they_go(
+    meta: MetaStore,
+) -> None:
+    await bucket(meta)
+    await meta.set_versioning("b", ENABLED)
+    old, _ = await meta.put_object(ver("k", A), NO_CONDITION)
+    await meta.put_object(ver("k", B), NO_CONDITION)
+    await meta.delete_object("b", "k", NO_CONDITION, now=6.0)  # a marker: the versions stay
+    assert await meta.bucket_chunks("b", [A, B, C]) == {A, B}
+    await meta.delete_object("b", "k", NO_CONDITION, now=7.0, version_id=old.version_id)
+    assert await meta.bucket_chunks("b", [A, B, C]) == {B}

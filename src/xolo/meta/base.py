@@ -365,6 +365,12 @@ class ChunkRefStore(Protocol):
         """What is known of each named chunk (absent names are left out)."""
         ...
 
+    async def bucket_chunks(self, bucket: str, names: Sequence[str]) -> frozenset[str]:
+        """Which of ``names`` some manifest or part in ``bucket`` names: what a writer of that
+        bucket may be told it already holds (telling it about other buckets' chunks would let
+        it test whether anyone stored content it can guess)."""
+        ...
+
     async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
         """Record chunks found on a volume that the store does not know, as unreferenced from
         ``now``, so GC collects them after the grace period; how many were new."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -164,6 +165,7 @@ class MemoryState:
         self.multiparts: dict[str, MultipartUpload] = {}
         self.parts: dict[str, dict[int, Part]] = {}
         self.chunks: dict[str, _ChunkRow] = {}
+        self.bucket_chunks: Counter[tuple[str, str]] = Counter()
         self.peers: dict[str, PeerRecord] = {}
         self.routers: dict[str, RouterRecord] = {}
         self.tasks: dict[str, TaskRecord] = {}
@@ -277,12 +279,22 @@ class MemoryMetaStore:
             if name not in self._s.chunks:
                 raise ChunkCollected(f"chunk {name} was collected while this write was running")
 
-    def _apply(self, gained: list[frozenset[str]], lost: list[frozenset[str]], now: float) -> None:
+    def _apply(
+        self,
+        bucket: str,
+        gained: list[frozenset[str]],
+        lost: list[frozenset[str]],
+        now: float,
+    ) -> None:
         delta = ref_delta(gained, lost)
         for name, n in delta.items():
             if n > 0 and name not in self._s.chunks:
                 raise ChunkCollected(f"chunk {name} was collected while this write was running")
         for name, n in delta.items():
+            held = self._s.bucket_chunks
+            held[(bucket, name)] += n
+            if held[(bucket, name)] <= 0:
+                del held[(bucket, name)]
             row = self._s.chunks.get(name)
             if row is None:
                 continue
@@ -317,7 +329,7 @@ class MemoryMetaStore:
         replaced = (state.seqs[raw], current) if current is not None else None
         state.set_current(raw, stored, seq)
         lost, _ = state.apply_history(raw, plan, replaced)
-        self._apply([stored.chunk_names()], lost + also_lost, record.modified)
+        self._apply(record.bucket, [stored.chunk_names()], lost + also_lost, record.modified)
         self._audit(change)
         return stored, current
 
@@ -374,7 +386,7 @@ class MemoryMetaStore:
         if current is not None:
             state.drop_current(raw)
         lost, added = state.apply_history(raw, plan, replaced)
-        self._apply([], lost, now)
+        self._apply(state.bucket.name, [], lost, now)
         return added[-1] if added else current
 
     def _remove_version(
@@ -397,7 +409,7 @@ class MemoryMetaStore:
             removed = found[1]
             condition.check(removed.etag if not removed.delete_marker else None, removed.version)
             state.remove_history(raw, found[0])
-        self._apply([], [removed.chunk_names()], now)
+        self._apply(state.bucket.name, [], [removed.chunk_names()], now)
         older = state.history.get(raw)
         if raw not in state.objects and older and versions.promotes(older[-1][1]):
             seq, record = older[-1]
@@ -593,7 +605,8 @@ class MemoryMetaStore:
             raise NoSuchUpload()
         old = parts.get(part.number)
         lost = [frozenset(c.sha256 for c in old.chunks)] if old else []
-        self._apply([frozenset(c.sha256 for c in part.chunks)], lost, now)
+        bucket = self._s.multiparts[part.upload_id].bucket
+        self._apply(bucket, [frozenset(c.sha256 for c in part.chunks)], lost, now)
         parts[part.number] = part
 
     async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
@@ -637,7 +650,8 @@ class MemoryMetaStore:
     async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
         if upload_id not in self._s.multiparts:
             return False
-        self._apply([], self._part_chunks(upload_id), now)
+        bucket = self._s.multiparts[upload_id].bucket
+        self._apply(bucket, [], self._part_chunks(upload_id), now)
         self._s.parts.pop(upload_id, None)
         self._s.multiparts.pop(upload_id, None)
         return True
@@ -700,6 +714,9 @@ class MemoryMetaStore:
 
     async def chunk_infos(self, names: Sequence[str]) -> dict[str, ChunkInfo]:
         return {n: self._info(n, self._s.chunks[n]) for n in names if n in self._s.chunks}
+
+    async def bucket_chunks(self, bucket: str, names: Sequence[str]) -> frozenset[str]:
+        return frozenset(n for n in names if (bucket, n) in self._s.bucket_chunks)
 
     async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
         added = 0

@@ -129,15 +129,21 @@ class DirectMixin:
         refs = check_chunks(chunks, self._config.max_chunk_size)
         copies, quorum, chosen = await self._copies(bucket)
         await self._meta.claim_chunks(refs, replicas=chosen, now=self._clock())
-        counts = await self._chunks.copies([c.sha256 for c in refs])
+        names = [c.sha256 for c in refs]
+        # Only a chunk this bucket already names may be skipped: saying so of another bucket's
+        # chunk would tell the caller that someone stored bytes it can guess. Such a chunk is
+        # sent again, and its peers keep the one copy they have.
+        held = sorted(await self._meta.bucket_chunks(bucket, names))
+        counts = await self._chunks.copies(held) if held else []
+        have = {n for n, count in zip(held, counts, strict=True) if count >= quorum}
         planned = tuple(
             ChunkPlan(
                 sha256=c.sha256,
                 size=c.size,
-                have=n >= quorum,
-                urls=() if n >= quorum else tuple(self._chunks.upload_urls(c.sha256, copies)),
+                have=c.sha256 in have,
+                urls=() if c.sha256 in have else tuple(self._chunks.upload_urls(c.sha256, copies)),
             )
-            for c, n in zip(refs, counts, strict=True)
+            for c in refs
         )
         return DirectPlan(copies=copies, write_quorum=quorum, chunks=planned)
 

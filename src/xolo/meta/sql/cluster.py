@@ -166,6 +166,20 @@ class SqlCluster:
 
         return await self._db.read(q)
 
+    async def bucket_chunks(self, bucket: str, names: Sequence[str]) -> frozenset[str]:
+        """One point lookup per name on the ``bucket_chunks`` key, in one read transaction."""
+
+        async def q(t: Tx) -> frozenset[str]:
+            held = set()
+            for name in dict.fromkeys(names):
+                if await t.one(
+                    "SELECT 1 FROM bucket_chunks WHERE bucket = ? AND sha256 = ?", bucket, name
+                ):
+                    held.add(name)
+            return frozenset(held)
+
+        return await self._db.read(q)
+
     async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
         """Insert with ``ON CONFLICT DO NOTHING`` and no wanted replicas, so a chunk already
         known is left alone; counts the rows inserted."""

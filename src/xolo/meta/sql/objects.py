@@ -204,7 +204,7 @@ class SqlObjects:
                 name,
             )
             lost = [frozenset(c.sha256 for c in codecs.chunks(r[0])) for r in rows]
-            await apply_ref_delta(t, ref_delta((), lost), now)
+            await apply_ref_delta(t, ref_delta((), lost), now, bucket=name)
             await t.run("DELETE FROM uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM multipart_uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM buckets WHERE name = ?", name)
@@ -308,7 +308,7 @@ class SqlObjects:
             raise ConcurrentUpdate("the object kept changing under this write; retry it")
         lost, _ = await self._history.apply(t, record.bucket, raw, plan, found)
         delta = ref_delta([plan.current.chunk_names()], lost + also_lost)
-        await apply_ref_delta(t, delta, record.modified)
+        await apply_ref_delta(t, delta, record.modified, bucket=record.bucket)
         await self._count(
             t,
             record.bucket,
@@ -416,7 +416,7 @@ class SqlObjects:
         if current is None and mode is None:
             return None
         lost, added = await self._history.apply(t, bucket, raw, plan, found)
-        await apply_ref_delta(t, ref_delta((), lost), now)
+        await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket)
         if current is not None:
             await self._count(t, bucket, raw, -1, -current.size)
         return added[-1] if added else current
@@ -458,7 +458,7 @@ class SqlObjects:
                 break
         else:
             raise ConcurrentUpdate("the key's versions kept changing under this delete; retry it")
-        await apply_ref_delta(t, ref_delta((), [removed.chunk_names()]), now)
+        await apply_ref_delta(t, ref_delta((), [removed.chunk_names()]), now, bucket=bucket)
         if found is None:
             await self._promote(t, bucket, raw)
         return removed
@@ -748,13 +748,16 @@ class SqlObjects:
 
         return await self._db.read(q)
 
-    async def _lock_multipart(self, t: Tx, upload_id: str) -> None:
-        """Lock the upload row: parts, completion and abort of one upload take turns."""
+    async def _lock_multipart(self, t: Tx, upload_id: str) -> str:
+        """Lock the upload row (parts, completion and abort of one upload take turns); its
+        bucket."""
         row = await t.one(
-            f"SELECT 1 FROM multipart_uploads WHERE upload_id = ?{self._d.for_update}", upload_id
+            f"SELECT bucket FROM multipart_uploads WHERE upload_id = ?{self._d.for_update}",
+            upload_id,
         )
         if row is None:
             raise NoSuchUpload()
+        return str(row[0])
 
     @staticmethod
     async def _part_chunks(t: Tx, upload_id: str) -> list[frozenset[str]]:
@@ -766,7 +769,7 @@ class SqlObjects:
         of the part it replaces to its own."""
 
         async def tx(t: Tx) -> None:
-            await self._lock_multipart(t, part.upload_id)
+            bucket = await self._lock_multipart(t, part.upload_id)
             old = await t.one(
                 "SELECT chunks FROM parts WHERE upload_id = ? AND number = ?",
                 part.upload_id,
@@ -781,7 +784,7 @@ class SqlObjects:
             )
             lost = [frozenset(c.sha256 for c in codecs.chunks(old[0]))] if old else []
             gained = [frozenset(c.sha256 for c in part.chunks)]
-            await apply_ref_delta(t, ref_delta(gained, lost), now)
+            await apply_ref_delta(t, ref_delta(gained, lost), now, bucket=bucket)
 
         await self._db.write(tx)
 
@@ -861,11 +864,11 @@ class SqlObjects:
 
         async def tx(t: Tx) -> bool:
             try:
-                await self._lock_multipart(t, upload_id)
+                bucket = await self._lock_multipart(t, upload_id)
             except NoSuchUpload:
                 return False
             lost = await self._part_chunks(t, upload_id)
-            await apply_ref_delta(t, ref_delta((), lost), now)
+            await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket)
             await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)
             await t.run("DELETE FROM multipart_uploads WHERE upload_id = ?", upload_id)
             return True

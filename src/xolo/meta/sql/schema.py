@@ -253,6 +253,40 @@ ALTER TABLE multipart_uploads ADD COLUMN acl {text}
 the upload that made it) and its canned ACL; a multipart upload's checksum type (COMPOSITE
 or FULL_OBJECT)."""
 
+V8 = """
+CREATE TABLE bucket_chunks (
+    bucket        {text} NOT NULL,
+    sha256        {text} NOT NULL,
+    refs          {bigint} NOT NULL,
+    PRIMARY KEY (bucket, sha256)
+)
+"""
+"""Per bucket, how many of its manifests and parts name each chunk: a direct-transfer plan
+tells a writer it may skip a chunk only when the bucket already holds it, so the plan is no
+oracle for what other buckets store."""
+
+
+async def _count_bucket_chunks(tx: Tx) -> None:
+    """Every manifest and part in a bucket counts once for each chunk it names."""
+    refs: Counter[tuple[str, str]] = Counter()
+    sources = (
+        "SELECT bucket, chunks FROM objects WHERE chunks != '[]'",
+        "SELECT bucket, chunks FROM object_versions WHERE chunks != '[]'",
+        "SELECT m.bucket, p.chunks FROM parts p JOIN multipart_uploads m "
+        "ON p.upload_id = m.upload_id WHERE p.chunks != '[]'",
+    )
+    for query in sources:
+        for bucket, doc in await tx.all(query):
+            refs.update((bucket, sha) for sha in {sha for sha, _ in json.loads(doc)})
+    for bucket, sha in sorted(refs):
+        await tx.run(
+            "INSERT INTO bucket_chunks (bucket, sha256, refs) VALUES (?, ?, ?)",
+            bucket,
+            sha,
+            refs[(bucket, sha)],
+        )
+
+
 Step = str | Callable[[Tx], Awaitable[None]]
 
 MIGRATIONS: list[list[Step]] = [
@@ -263,6 +297,7 @@ MIGRATIONS: list[list[Step]] = [
     [V5],
     [V6],
     [V7],
+    [V8, _count_bucket_chunks],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
