@@ -50,6 +50,7 @@ from benchmarks.loadgen import Result
 from benchmarks.s3compare import (
     GRPC_OFFSET,
     KEY,
+    LARGE_READS,
     SECRET,
     Endpoint,
     KiB,
@@ -468,7 +469,8 @@ def build_report(
     return (
         f"Machine: {machine_line}; {weed}\n\n"
         f"Load: {args.small_count} x 4 KiB and {args.large_count} x 4 MiB distinct objects per "
-        f"system, PUT then GET of each in shuffled order, {args.connections} connections from "
+        f"system, PUT of each, then GET of each in shuffled order (each 4 MiB object read "
+        f"{LARGE_READS} times), {args.connections} connections from "
         f"{args.processes} load generator processes, SigV4 headers with a signed payload hash on "
         f"every request.\n\n"
         f"Systems: xolo cluster = `xolo cluster up --peers {XOLO_PEERS} --routers 1 "
@@ -550,7 +552,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                     rows += [
                         Row(n, s, op, res)
                         for n, s, op, res in measure(
-                            ep, size, count, args.connections, args.processes
+                            ep,
+                            size,
+                            count,
+                            args.connections,
+                            args.processes,
+                            LARGE_READS if size >= MiB else 1,
                         )
                     ]
                 if cluster.storage.dirs:

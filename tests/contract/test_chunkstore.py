@@ -8,10 +8,11 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import crc32c
 import pytest
 
 from tests.contract.stores import VOLUME_BACKENDS, VolumeUnderTest
-from xolo.core.errors import NoSuchChunk
+from xolo.core.errors import ChunkCorrupt, NoSuchChunk
 
 pytestmark = pytest.mark.anyio
 
@@ -123,3 +124,28 @@ async def test_a_doomed_copy_does_not_count_until_it_is_stored_again(vut: Volume
     await volume.put(name, data)  # a store lifts the doom
     assert await volume.copies([name]) == [1]
     assert await volume.delete_doomed([name]) == [False]
+
+
+async def test_a_whole_read_comes_with_the_crc_recorded_when_it_was_stored(
+    vut: VolumeUnderTest,
+) -> None:
+    name, data = named(os.urandom(50_000))
+    await vut.volume.put(name, data)
+    got, crc = await vut.volume.read_checked(name)
+    assert got == data and crc in (None, crc32c.crc32c(data))
+    if crc is None:
+        return  # this volume records no checksum (memory)
+    vut.corrupt(name, data[:-1] + bytes([data[-1] ^ 1]))  # one flipped bit, same size
+    for read in (vut.volume.read(name), vut.volume.read_checked(name)):
+        with pytest.raises(ChunkCorrupt):
+            await read
+    assert await vut.volume.read(name, 0, 10) == data[:10]  # a part is not checked
+
+
+async def test_bodiless_answers_in_a_row_each_end(vut: VolumeUnderTest) -> None:
+    """A peer's HEAD answers carry no body; reading the next one must not wait for ever."""
+    name, data = named(b"sized")
+    await vut.volume.put(name, data)
+    for _ in range(4):
+        assert await asyncio.wait_for(vut.volume.size(name), 10) == len(data)
+        assert await asyncio.wait_for(vut.volume.size("0" * 64), 10) is None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
+import crc32c
 import pytest
 
-from xolo.chunks.disk import DiskChunkStore
+from xolo.chunks.disk import CRC_XATTR, DiskChunkStore
 
 pytestmark = pytest.mark.anyio
 
@@ -76,4 +78,21 @@ async def test_a_quarantined_copy_is_kept_for_inspection(tmp_path: Path) -> None
     assert store.quarantined() == [name]
     assert (tmp_path / "quarantine" / f"{name}.1234").read_bytes() == b"has rot"
     assert [c.sha256 for c in await store.inventory("", 10)] == []
+    await store.close()
+
+
+async def test_the_crc_lives_in_an_xattr_and_scrub_records_a_missing_one(tmp_path: Path) -> None:
+    store = DiskChunkStore(tmp_path)
+    data = os.urandom(10_000)
+    name = hashlib.sha256(data).hexdigest()
+    await store.put(name, data)
+    path = tmp_path / name[:2] / name[2:4] / name
+    assert int.from_bytes(os.getxattr(path, CRC_XATTR), "big") == crc32c.crc32c(data)
+    os.removexattr(path, CRC_XATTR)  # a chunk stored before checksums were recorded
+    assert await store.read_checked(name) == (data, None)
+    path.write_bytes(b"\0" * len(data))
+    assert await store.read(name) == b"\0" * len(data)  # unrecorded: only scrub can tell
+    path.write_bytes(data)
+    assert (await store.scrub([name])).bad == []
+    assert await store.read_checked(name) == (data, crc32c.crc32c(data))
     await store.close()

@@ -117,6 +117,13 @@ class ChunkVolume(ChunkStore, Protocol):
         copy whose bytes do not hash to its name."""
         ...
 
+    async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
+        """The whole chunk and the CRC-32C recorded when it was stored, which the bytes were
+        checked against (ChunkCorrupt when they no longer match), or None when the volume
+        records none: a peer sends the CRC with the bytes so that the router can check the
+        transfer cheaply instead of re-hashing SHA-256."""
+        ...
+
     async def usage(self) -> Usage:
         """Bytes and chunks stored here."""
         ...

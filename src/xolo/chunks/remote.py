@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from xolo.chunks.base import ScrubReport, Usage
-from xolo.chunks.peer_http import PeerAnswer, PeerHTTP
+from xolo.chunks.peer_http import CRC_HEADER, PeerAnswer, PeerHTTP
 from xolo.core.cluster_auth import HEADER, sign_request
 from xolo.core.errors import ChunkCorrupt, NoSuchChunk, PeerUnavailable, XoloError
 from xolo.core.records import ChunkRef
@@ -78,10 +78,14 @@ class PeerVolume:
     def _fail(self, response: PeerAnswer) -> XoloError:
         if response.status == 404:
             return NoSuchChunk(f"not on peer {self.peer_id}")
+        code = None
         try:
-            message = loads(response.body)["error"]["message"]
-        except (ValueError, KeyError, TypeError):
+            error = loads(response.body)["error"]
+            message, code = error["message"], error.get("code")
+        except (ValueError, KeyError, TypeError, AttributeError):
             message = response.body[:200].decode(errors="replace")
+        if code == ChunkCorrupt.code:  # the peer found its copy damaged: read another
+            return ChunkCorrupt(f"peer {self.peer_id}: {message}")
         return PeerUnavailable(f"peer {self.peer_id} answered {response.status}: {message}")
 
     async def _json(self, method: str, path: str, **kwargs: Any) -> Any:
@@ -119,13 +123,31 @@ class PeerVolume:
             raise self._fail(response)
         data = response.body
         if response.status == 200:
-            if response.sha256 != sha256:
-                raise ChunkCorrupt(
-                    f"the copy on peer {self.peer_id} hashes to {str(response.sha256)[:16]}…"
-                )
+            self._check(sha256, response)
             if offset or length is not None:
                 data = data[offset : None if length is None else offset + length]
         return data
+
+    async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
+        """A whole-chunk ``GET``, checked as ``read`` checks it; the peer's CRC-32C."""
+        response = await self._call("GET", f"/v1/chunks/{sha256}", digest=True)
+        if response.status != 200:
+            raise self._fail(response)
+        self._check(sha256, response)
+        return response.body, response.crc32c
+
+    def _check(self, sha256: str, response: PeerAnswer) -> None:
+        """A whole chunk arrived as its peer has it: its CRC-32C is the one the peer recorded
+        when it stored the chunk (and checked its disk against), or, when the peer recorded
+        none, its SHA-256 is its name. ChunkCorrupt otherwise."""
+        recorded = response.headers.get(CRC_HEADER)
+        if recorded is not None:
+            if response.crc32c is None or f"{response.crc32c:08x}" != recorded.lower():
+                raise ChunkCorrupt(f"the copy from peer {self.peer_id} fails its CRC-32C")
+        elif response.sha256 != sha256:
+            raise ChunkCorrupt(
+                f"the copy on peer {self.peer_id} hashes to {str(response.sha256)[:16]}…"
+            )
 
     async def size(self, sha256: str) -> int | None:
         """``HEAD`` on the chunk; the size is the peer's ``content-length``."""

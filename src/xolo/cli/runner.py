@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import FrameType
@@ -13,7 +14,9 @@ from typing import Any
 import click
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Process
 
 from xolo.cli import logs
 from xolo.service.events import DRAINING
@@ -31,6 +34,84 @@ def bind(host: str, port: int) -> socket.socket:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.set_inheritable(True)
     return sock
+
+
+def _reuse_port_socket(address: tuple[Any, ...], family: int) -> socket.socket:
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
+
+
+BALANCES_REUSE_PORT = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+"""Linux spreads the connections of one port over every socket bound to it with SO_REUSEPORT
+(by a hash of each connection's addresses); other systems may hand them all to one socket."""
+
+
+class BalancedMultiprocess(Multiprocess):
+    """uvicorn's worker supervisor, but each worker listens on sockets of its own.
+
+    With one shared listening socket, whichever worker is awake accepts every pending
+    connection: a load generator's (or a proxy's) 16 keep-alive connections measured all on one
+    of two workers, which left a core idle. Here each worker binds the same addresses with
+    SO_REUSEPORT and the kernel spreads new connections across them. The parent first bound
+    each address without it (``bind``), so a port another server holds is still a clear error;
+    it then lets go, and closes its copy of every worker's sockets once the worker has them,
+    so the sockets of a worker that dies close with it (no connection waits on a socket nobody
+    accepts on)."""
+
+    def __init__(self, config: uvicorn.Config, sockets: Sequence[socket.socket]) -> None:
+        super().__init__(config, sockets=[])
+        self._addresses = [(s.getsockname(), s.family) for s in sockets]
+        for sock in sockets:
+            sock.close()
+
+    def _spawn(self) -> Process:
+        own = [_reuse_port_socket(address, family) for address, family in self._addresses]
+        process = Process(self.config, own)
+        try:
+            process.start()
+        finally:
+            for sock in own:
+                sock.close()
+        return process
+
+    def init_processes(self) -> None:
+        """Start every worker, each with its own sockets."""
+        for _ in range(self.processes_num):
+            self.processes.append(self._spawn())
+
+    def keep_subprocess_alive(self) -> None:
+        """As uvicorn's: replace a worker that died or hangs, unless it failed at startup."""
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            self.processes[idx] = self._spawn()
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker in turn, the new one serving before the old one stops."""
+        for idx, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._spawn()
+            if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
+                new.kill()
+                new.join()
+                return
+            old.terminate()
+            old.join()
+            self.processes[idx] = new
 
 
 class Deferred:
@@ -110,7 +191,8 @@ def run(
     else:
         config = uvicorn.Config(app, **options)
     if workers > 1:
-        Multiprocess(config, sockets=list(sockets)).run()
+        supervisor = BalancedMultiprocess if BALANCES_REUSE_PORT else Multiprocess
+        supervisor(config, sockets=list(sockets)).run()
     else:
         DrainingServer(config).run(sockets=list(sockets))
 

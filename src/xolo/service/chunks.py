@@ -73,6 +73,11 @@ class ChunkService:
         check_chunk_name(sha256)
         return await self._volume.read(sha256, offset, length)
 
+    async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
+        """The whole chunk and the CRC-32C it was checked against (None: none recorded)."""
+        check_chunk_name(sha256)
+        return await self._volume.read_checked(sha256)
+
     async def has(self, names: object) -> list[bool]:
         return await self._volume.has(check_names(names))
 
