@@ -62,7 +62,8 @@ class ChunkStore(Protocol):
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
         """``length`` bytes (to the end when None) from ``offset``. A read of the whole chunk is
-        verified against its name where the bytes crossed a network. Raises NoSuchChunk (no
+        checked where the bytes came off a disk that records checksums or crossed a network
+        (CRC-32C, or SHA-256 against the name when no CRC was recorded). Raises NoSuchChunk (no
         copy exists) or ChunkUnavailable (copies exist but none could be read intact)."""
         ...
 

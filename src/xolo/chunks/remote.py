@@ -2,8 +2,9 @@
 
 Every request is signed with the cluster secret (``core/cluster_auth.py``). Connections are
 pooled and kept alive by one shared ``PeerHTTP`` (``chunks/peer_http.py``). A read of a whole
-chunk is verified against its name before it is returned, so a damaged copy is an error
-(ChunkCorrupt), never bytes handed to a client. Transport failures become PeerUnavailable at
+chunk is checked before it is returned (against the CRC-32C the peer recorded when it stored
+the chunk, or against its SHA-256 name when the peer recorded none), so a damaged copy is an
+error (ChunkCorrupt), never bytes handed to a client. Transport failures become PeerUnavailable at
 this boundary.
 """
 
@@ -110,8 +111,8 @@ class PeerVolume:
         return 1
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
-        """``GET`` (a Range request for a part); a whole chunk is re-hashed on arrival and is
-        ChunkCorrupt unless it matches its name."""
+        """``GET`` (a Range request for a part); a whole chunk is checked on arrival (``_check``)
+        and is ChunkCorrupt unless it matches."""
         headers = {}
         if offset or length is not None:
             last = "" if length is None else str(offset + length - 1)
