@@ -1,12 +1,12 @@
 """The connections a router keeps to its peers: pooled, kept alive, each answer read whole.
 
 Chunk traffic is the router's hottest path: a 4 MiB GET through a router is one 4 MiB chunk
-received from a peer, checked (CRC-32C, or SHA-256), and sent on. This client is aiohttp's, not httpx's, by
-measurement: receiving 4 MiB bodies from a local uvicorn server at 16 in flight cost httpx about
-9 ms of CPU per body (h11 parses and httpcore moves every 64 KiB piece in Python) and aiohttp
-about 2 ms (its parser is C, and the body is joined once), which is about what a SHA-256 check
-of the same bytes costs. httpx stays the project's client everywhere else (the Python client, the
-peers' heartbeats, webhooks).
+received from a peer, checked (CRC-32C, or SHA-256), and sent on. This client is aiohttp's,
+not httpx's, by measurement: receiving 4 MiB bodies from a local uvicorn server at 16 in flight
+cost httpx about 9 ms of CPU per body (h11 parses and httpcore moves every 64 KiB piece in
+Python) and aiohttp about 2 ms (its parser is C, and the body is joined once), which is about
+what a SHA-256 check of the same bytes costs. httpx stays the project's client everywhere else
+(the Python client, the peers' heartbeats, webhooks).
 
 Transport failures (refused, reset, timed out, a connection the peer closed while idle) become
 ``PeerUnavailable`` here, so no aiohttp exception leaves this module.
