@@ -331,7 +331,7 @@ def test_a_commit_before_the_chunks_are_written_commits_nothing(client: xolo.Cli
     missing = [("ab" * 32, 10)]
     plan = client.send(client.direct_plan_spec("cl-direct-bad", missing)).json()
     assert plan["chunks"][0]["have"] is False and plan["chunks"][0]["urls"]
-    with pytest.raises(errors.e.MissingChunks):
+    with pytest.raises(errors.e.AccessDenied):  # no evidence: refused before copies are counted
         client.send(client.direct_commit_spec("cl-direct-bad", "k", missing))
     assert not client.exists("cl-direct-bad", "k")
     url = plan["chunks"][0]["urls"][0]
@@ -379,6 +379,14 @@ def test_a_chunk_name_alone_never_puts_someone_elses_bytes_into_an_object(
             with pytest.raises(errors.e.AccessDenied):
                 thief.send(spec)
         assert not thief.exists("cl-thief", "stolen.bin")
+        # Even the true proof of another bucket's chunk is refused (success against 409 would
+        # say whether it is stored): the bytes must be sent.
+        real = possession_proof(plan["challenge"], secret_bytes[:size])
+        spec = thief.direct_commit_spec(
+            "cl-thief", "stolen.bin", chunks, plan=plan["plan"], proofs={name: real}
+        )
+        with pytest.raises(errors.e.AccessDenied):
+            thief.send(spec)
         # A plan of another bucket does not carry over, even with a proof made for it.
         other = client.send(client.direct_plan_spec("cl-owner", chunks)).json()
         proof = possession_proof(other["challenge"], secret_bytes[:size])

@@ -172,13 +172,17 @@ class DirectMixin:
         router one chunk read, not all of them)."""
         challenge = guard.check_plan(token=evidence.plan, bucket=bucket)
         to_prove: list[tuple[str, str]] = []
-        for name in dict.fromkeys(r.sha256 for r in refs):
+        names = list(dict.fromkeys(r.sha256 for r in refs))
+        # A proof stands in for sending only a chunk this bucket already names (what a plan
+        # lets a writer skip); for any other chunk it would answer whether someone stored it.
+        provable = await self._meta.bucket_chunks(bucket, names)
+        for name in names:
             receipt = evidence.receipts.get(name)
             if receipt is not None and guard.receipt_matches(
                 sha256=name, plan=evidence.plan, receipt=receipt
             ):
                 continue
-            proof = evidence.proofs.get(name)
+            proof = evidence.proofs.get(name) if name in provable else None
             if proof is None:
                 raise AccessDenied(f"chunk {name} was neither sent under this plan nor proven")
             to_prove.append((name, proof))
@@ -230,6 +234,9 @@ class DirectMixin:
         meta = check_metadata(metadata or {})
         refs = check_chunks(chunks, self._config.max_chunk_size)
         _, quorum, chosen = await self._copies(bucket)
+        # Evidence first: a count of copies before it would tell a caller holding only a guessed
+        # name whether any bucket stores that chunk (403 or 409).
+        await self._check_evidence(bucket, refs, evidence, guard)
         await self._meta.claim_chunks(refs, replicas=chosen, now=self._clock())
         counts = await self._chunks.copies([c.sha256 for c in refs])
         short = [c.sha256 for c, n in zip(refs, counts, strict=True) if n < quorum]
@@ -238,7 +245,6 @@ class DirectMixin:
                 f"{len(short)} chunk(s) have fewer than {quorum} copies, {short[0]} first: "
                 "write them before committing"
             )
-        await self._check_evidence(bucket, refs, evidence, guard)  # before sizes: no size oracle
         await self._check_sizes(refs)
         names = b"".join(bytes.fromhex(c.sha256) for c in refs)
         record = ObjectRecord(
