@@ -41,9 +41,9 @@ about a hundredth of the cost of re-hashing SHA-256. A file system without user 
 records none, and its reads are not checked (scrub still re-hashes every chunk)."""
 
 
-def _record_crc(fd: int, data: bytes) -> None:
+def _record_crc(fd: int, crc: int) -> None:
     with contextlib.suppress(OSError):  # no user xattrs here: the chunk goes unrecorded
-        os.setxattr(fd, CRC_XATTR, crc32c.crc32c(data).to_bytes(4, "big"))
+        os.setxattr(fd, CRC_XATTR, crc.to_bytes(4, "big"))
 
 
 def _recorded_crc(fd: int) -> int | None:
@@ -157,7 +157,7 @@ class DiskChunkStore:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            _record_crc(fd, data)
+            _record_crc(fd, crc32c.crc32c(data))
             if self._fsync:
                 os.fsync(fd)
         except BaseException:
@@ -378,14 +378,14 @@ class DiskChunkStore:
                     digest.update(piece)
                     crc = crc32c.crc32c(piece, crc)
                     size += len(piece)
-                if digest.hexdigest() == sha256 and _recorded_crc(f.fileno()) != crc:
-                    # Intact, but stored before checksums were recorded (or its record is
-                    # damaged): record the CRC now, so later reads are checked.
-                    with contextlib.suppress(OSError):
-                        os.setxattr(f.fileno(), CRC_XATTR, crc.to_bytes(4, "big"))
+                intact = digest.hexdigest() == sha256
+                if intact and _recorded_crc(f.fileno()) != crc:
+                    # Stored before checksums were recorded (or its record is damaged):
+                    # record the CRC now, so later reads are checked.
+                    _record_crc(f.fileno(), crc)
         except FileNotFoundError:
             return None
-        if digest.hexdigest() == sha256:
+        if intact:
             return size, True
         with self._locked(sha256):
             try:

@@ -113,21 +113,19 @@ class PeerVolume:
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
         """``GET`` (a Range request for a part); a whole chunk is checked on arrival (``_check``)
         and is ChunkCorrupt unless it matches."""
-        headers = {}
-        if offset or length is not None:
-            last = "" if length is None else str(offset + length - 1)
-            if length == 0:
-                return b""
-            headers["range"] = f"bytes={offset}-{last}"
+        if not offset and length is None:
+            return (await self.read_checked(sha256))[0]
+        if length == 0:
+            return b""
+        last = "" if length is None else str(offset + length - 1)
+        headers = {"range": f"bytes={offset}-{last}"}
         response = await self._call("GET", f"/v1/chunks/{sha256}", headers=headers, digest=True)
         if response.status not in (200, 206):
             raise self._fail(response)
-        data = response.body
-        if response.status == 200:
+        if response.status == 200:  # the peer sent the whole chunk: check it, then cut
             self._check(sha256, response)
-            if offset or length is not None:
-                data = data[offset : None if length is None else offset + length]
-        return data
+            return response.body[offset : None if length is None else offset + length]
+        return response.body
 
     async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
         """A whole-chunk ``GET``, checked as ``read`` checks it; the peer's CRC-32C."""

@@ -172,16 +172,17 @@ class DirectMixin:
         router one chunk read, not all of them)."""
         challenge = guard.check_plan(token=evidence.plan, bucket=bucket)
         to_prove: list[tuple[str, str]] = []
-        names = list(dict.fromkeys(r.sha256 for r in refs))
+        unreceipted = [
+            name
+            for name in dict.fromkeys(r.sha256 for r in refs)
+            if not guard.receipt_matches(
+                sha256=name, plan=evidence.plan, receipt=evidence.receipts.get(name, "")
+            )
+        ]
         # A proof stands in for sending only a chunk this bucket already names (what a plan
         # lets a writer skip); for any other chunk it would answer whether someone stored it.
-        provable = await self._meta.bucket_chunks(bucket, names)
-        for name in names:
-            receipt = evidence.receipts.get(name)
-            if receipt is not None and guard.receipt_matches(
-                sha256=name, plan=evidence.plan, receipt=receipt
-            ):
-                continue
+        provable = await self._meta.bucket_chunks(bucket, unreceipted) if unreceipted else ()
+        for name in unreceipted:
             proof = evidence.proofs.get(name) if name in provable else None
             if proof is None:
                 raise AccessDenied(f"chunk {name} was neither sent under this plan nor proven")
