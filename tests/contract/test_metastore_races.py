@@ -299,3 +299,125 @@ async def test_sqlite_processes_appends_all_land(tmp_path: Path) -> None:
         assert (await store.get_bucket("b")).bytes_used == 3 * len(out)
     finally:
         await store.close()
+
+
+# -- PostgreSQL: a bucket deletion against the uploads it removes ------------------------------
+
+
+async def _waiting_on_locks(conn: Any, table: str) -> int:
+    """How many backends wait for a row lock in a statement on ``table``."""
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+            "AND query LIKE $1",
+            f"%{table}%",
+        )
+    )
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll ``check`` until it holds (ten seconds at most)."""
+    for _ in range(1000):
+        if await check():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.parametrize("contender", ["abort", "put_part"])
+async def test_postgres_bucket_deletion_racing_an_upload_moves_each_reference_once(
+    tmp_path: Path, contender: str
+) -> None:
+    """The interleaving that gave references back twice: the deletion has read the bucket's
+    parts and waits (here on a row another transaction holds) before subtracting them, while an
+    abort of one upload commits, or a part is added to it. Each chunk must end with exactly the
+    references the surviving objects hold, and the deleted bucket with no claim to any chunk."""
+    import asyncpg
+
+    from tests.contract.stores import LAST_PG_SCHEMA, META_BACKENDS, PG_DSN
+    from xolo.core.errors import NoSuchUpload
+    from xolo.core.records import MultipartUpload, Part
+
+    first, shared, added = chunk(1), chunk(9), chunk(12)
+    async with META_BACKENDS["postgres"](tmp_path) as open_one:
+        stores = [await open_one(), await open_one()]
+        settings = {"search_path": LAST_PG_SCHEMA[0]}
+        holder = await asyncpg.connect(PG_DSN, server_settings=settings)
+        # Another connection watches: pg_stat_activity is a snapshot within a transaction.
+        watcher = await asyncpg.connect(PG_DSN, server_settings=settings)
+        try:
+            meta = stores[0]
+            for name in ("keep", "gone"):
+                await meta.create_bucket(name, BucketSettings(), owner=None, now=1.0)
+            await meta.claim_chunks(
+                [ChunkRef(sha256=n, size=3) for n in (first, shared, added)], replicas=1, now=1.0
+            )
+            kept = dataclasses.replace(obj("k", chunks=(shared,)), bucket="keep")
+            await meta.put_object(kept, NO_CONDITION)
+            for upload_id, name in (("u1", first), ("u2", shared)):
+                await meta.create_multipart(
+                    MultipartUpload(
+                        upload_id=upload_id,
+                        bucket="gone",
+                        key=upload_id,
+                        created=2.0,
+                        content_type="application/octet-stream",
+                    )
+                )
+                await meta.put_part(
+                    Part(
+                        upload_id=upload_id,
+                        number=1,
+                        size=3,
+                        etag="e",
+                        modified=2.0,
+                        chunks=(ChunkRef(sha256=name, size=3),),
+                    ),
+                    now=2.0,
+                )
+            # Hold the row of the chunk the deletion subtracts first (names sort), so it stops
+            # between reading the parts and giving their references back.
+            tx = holder.transaction()
+            await tx.start()
+            await holder.execute("SELECT 1 FROM chunk_refs WHERE sha256 = $1 FOR UPDATE", first)
+            deletion = asyncio.create_task(meta.delete_bucket("gone", now=3.0))
+            await _until(
+                lambda: _bool(_waiting_on_locks(watcher, "chunk_refs")), "the deletion to wait"
+            )
+            if contender == "abort":
+                other = asyncio.create_task(stores[1].abort_multipart("u2", now=3.0))
+            else:
+                extra = Part(
+                    upload_id="u2",
+                    number=2,
+                    size=3,
+                    etag="f",
+                    modified=3.0,
+                    chunks=(ChunkRef(sha256=added, size=3),),
+                )
+                other = asyncio.create_task(stores[1].put_part(extra, now=3.0))
+            await _until(
+                lambda: _done_or(other, lambda: _waiting_on_locks(watcher, "multipart_uploads")),
+                "the contender to finish or wait",
+            )
+            await tx.rollback()
+            await deletion
+            outcome = (await asyncio.gather(other, return_exceptions=True))[0]
+            infos = await stores[1].chunk_infos([first, shared, added])
+            assert {n: i.refs for n, i in infos.items()} == {first: 0, shared: 1, added: 0}
+            assert await meta.bucket_chunks("gone", [first, shared, added]) == frozenset()
+            assert await meta.bucket_chunks("keep", [shared]) == frozenset({shared})
+            # The contender came second: it found no upload.
+            assert outcome is False or isinstance(outcome, NoSuchUpload), outcome
+        finally:
+            await holder.close()
+            await watcher.close()
+            await close_all(stores)
+
+
+async def _bool(count: Awaitable[int]) -> bool:
+    return await count > 0
+
+
+async def _done_or(task: asyncio.Task[Any], waiting: Callable[[], Awaitable[int]]) -> bool:
+    return task.done() or await waiting() > 0

@@ -270,6 +270,8 @@ class MemoryMetaStore:
             del self._s.uploads[upload_id]
         for upload_id in [u.upload_id for u in self._s.multiparts.values() if u.bucket == name]:
             await self.abort_multipart(upload_id, now=now)
+        for held in [k for k in self._s.bucket_chunks if k[0] == name]:
+            del self._s.bucket_chunks[held]
         self._audit(change)
 
     # -- references --------------------------------------------------------------------------

@@ -198,6 +198,15 @@ class SqlObjects:
                 raise BucketNotEmpty(f"bucket {name!r} still holds objects")
             if await self._history.holds_any(t, name):
                 raise BucketNotEmpty(f"bucket {name!r} still holds object versions")
+            # Lock the bucket's multipart uploads (in one order) before reading their parts: a
+            # racing abort or part upload either finished before (its parts are read as it
+            # left them) or waits and then finds no upload. Unlocked, an abort committing
+            # between this read and the subtraction would give the same references back twice.
+            await t.all(
+                "SELECT upload_id FROM multipart_uploads WHERE bucket = ? "
+                f"ORDER BY upload_id{self._d.for_update}",
+                name,
+            )
             rows = await t.all(
                 "SELECT p.chunks FROM parts p JOIN multipart_uploads m "
                 "ON p.upload_id = m.upload_id WHERE m.bucket = ?",
@@ -207,6 +216,9 @@ class SqlObjects:
             await apply_ref_delta(t, ref_delta((), lost), now, bucket=name)
             await t.run("DELETE FROM uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM multipart_uploads WHERE bucket = ?", name)
+            # Nothing in the bucket names a chunk now; a bucket made later under this name
+            # starts with no claim to any.
+            await t.run("DELETE FROM bucket_chunks WHERE bucket = ?", name)
             await t.run("DELETE FROM buckets WHERE name = ?", name)
             await self._audit(t, change)
 
