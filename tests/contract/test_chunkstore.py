@@ -126,10 +126,13 @@ async def test_a_doomed_copy_does_not_count_until_it_is_stored_again(vut: Volume
     assert await volume.delete_doomed([name]) == [False]
 
 
+@pytest.mark.parametrize("size", [50_000, 9 * 1024 * 1024], ids=["small", "streamed"])
 async def test_a_whole_read_comes_with_the_crc_recorded_when_it_was_stored(
-    vut: VolumeUnderTest,
+    vut: VolumeUnderTest, size: int
 ) -> None:
-    name, data = named(os.urandom(50_000))
+    """Small and large chunks alike (a peer reads a chunk above 8 MiB in pieces instead of at
+    once, and leaves the check to the reader)."""
+    name, data = named(os.urandom(size))
     await vut.volume.put(name, data)
     got, crc = await vut.volume.read_checked(name)
     assert got == data and crc in (None, crc32c.crc32c(data))

@@ -8,12 +8,15 @@ changes nothing. There is no plain DELETE: chunks leave through GC's two phases.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xolo.api.auth import authenticate
 from xolo.api.http import body_stream, int_param, json_body
 from xolo.api.metrics import Metrics
+from xolo.chunks.disk import recorded_crc
 from xolo.chunks.peer_http import CRC_HEADER
 from xolo.core.cluster_auth import HEADER
 from xolo.core.errors import InvalidArgument, MalformedJSON
@@ -34,6 +37,20 @@ class _ChunkFile(FileResponse):
     HEAD)."""
 
     chunk_size = 4 * 1024 * 1024
+
+
+WHOLE_READ = 8 * 1024 * 1024
+"""The largest chunk a whole-chunk GET reads into memory at once (the default chunk size);
+larger ones are streamed in ``_ChunkFile`` pieces, so a GET holds at most this much."""
+
+
+def _small(path: Path) -> bool:
+    """Whether the chunk file is at most ``WHOLE_READ`` bytes (a missing one counts as small:
+    the whole read then answers 404). A stat of a local file, cheaper than a thread hop."""
+    try:
+        return path.stat().st_size <= WHOLE_READ
+    except OSError:
+        return True
 
 
 class ChunkAPI:
@@ -84,7 +101,9 @@ class ChunkAPI:
                 doc["receipt"] = self._guard.receipt(sha256=name, plan=plan)
             return JSONResponse(doc, status_code=201)
         headers = {"etag": f'"{name}"', "cache-control": IMMUTABLE}
-        if request.method == "GET" and "range" not in request.headers:
+        path = self._chunks.local_path(name)
+        whole = request.method == "GET" and "range" not in request.headers
+        if whole and (path is None or _small(path)):
             # What routers ask for: the whole chunk, read with one pread on one thread and sent
             # in one message (a file response costs a thread hop for each of stat, open, read,
             # the read that finds the end, and close).
@@ -93,8 +112,10 @@ class ChunkAPI:
                 headers[CRC_HEADER] = f"{crc:08x}"
             return Response(data, headers=headers, media_type=OCTETS)
         size = await self._chunks.size(name)
-        path = self._chunks.local_path(name)
         if path is not None:
+            crc = recorded_crc(path) if whole else None
+            if crc is not None:  # streamed unchecked: the reader checks it on arrival
+                headers[CRC_HEADER] = f"{crc:08x}"
             return _ChunkFile(path, headers=headers, media_type=OCTETS)
         headers["content-length"] = str(size)
         if request.method == "HEAD":

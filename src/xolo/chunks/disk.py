@@ -46,12 +46,18 @@ def _record_crc(fd: int, crc: int) -> None:
         os.setxattr(fd, CRC_XATTR, crc.to_bytes(4, "big"))
 
 
-def _recorded_crc(fd: int) -> int | None:
+def _recorded_crc(fd: int | Path) -> int | None:
     try:
         value = os.getxattr(fd, CRC_XATTR)
     except OSError:
         return None
     return int.from_bytes(value, "big") if len(value) == 4 else None
+
+
+def recorded_crc(path: Path) -> int | None:
+    """The CRC-32C recorded on a chunk file when it was stored (None: none recorded, or no
+    file): what a peer sends with a chunk it streams unchecked, so the reader checks it."""
+    return _recorded_crc(path)
 
 
 class DiskChunkStore:
