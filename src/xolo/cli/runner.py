@@ -4,6 +4,7 @@ bound before the server starts, one port per surface, and SIGTERM that drains an
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -20,6 +21,9 @@ from uvicorn.supervisors.multiprocess import Process
 
 from xolo.cli import logs
 from xolo.service.events import DRAINING
+
+log = logging.getLogger("uvicorn.error")
+"""The supervisor's messages go where uvicorn's own go (its configured server log)."""
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -68,8 +72,15 @@ class BalancedMultiprocess(Multiprocess):
         for sock in sockets:
             sock.close()
 
-    def _spawn(self) -> Process:
-        own = [_reuse_port_socket(address, family) for address, family in self._addresses]
+    def _spawn(self) -> Process | None:
+        """A started worker with sockets of its own; None (logged) when they cannot be bound,
+        so a failed respawn waits for the next health check instead of ending the parent."""
+        try:
+            own = [_reuse_port_socket(address, family) for address, family in self._addresses]
+        except OSError as exc:
+            where = ", ".join(f"{a[0]}:{a[1]}" for a, _ in self._addresses)
+            log.error("cannot listen on %s for a new worker: %s", where, exc.strerror)
+            return None
         process = Process(self.config, own)
         try:
             process.start()
@@ -79,12 +90,19 @@ class BalancedMultiprocess(Multiprocess):
         return process
 
     def init_processes(self) -> None:
-        """Start every worker, each with its own sockets."""
+        """Start every worker, each with its own sockets; a worker that cannot listen at
+        startup stops the others and ends the command with that error."""
         for _ in range(self.processes_num):
-            self.processes.append(self._spawn())
+            process = self._spawn()
+            if process is None:
+                self.terminate_all()
+                self.join_all()
+                raise click.ClickException("a worker could not listen on its address")
+            self.processes.append(process)
 
     def keep_subprocess_alive(self) -> None:
-        """As uvicorn's: replace a worker that died or hangs, unless it failed at startup."""
+        """As uvicorn's: replace a worker that died or hangs, unless it failed at startup. A
+        replacement that cannot bind is tried again at the next check."""
         if self.should_exit.is_set():
             return
         for idx, process in enumerate(self.processes):
@@ -93,11 +111,13 @@ class BalancedMultiprocess(Multiprocess):
             process.kill()
             process.join()
             if process.exitcode == STARTUP_FAILURE:
+                log.error("worker [%s] failed to start, stopping the parent process", process.pid)
                 self.should_exit.set()
                 return
             if self.should_exit.is_set():
                 return
-            self.processes[idx] = self._spawn()
+            log.info("worker [%s] died; starting another", process.pid)
+            self.processes[idx] = self._spawn() or process
 
     def restart_all(self) -> None:
         """SIGHUP: replace each worker in turn, the new one serving before the old one stops."""
@@ -105,13 +125,25 @@ class BalancedMultiprocess(Multiprocess):
             if self.should_exit.is_set():
                 return
             new = self._spawn()
+            if new is None:
+                return
             if not new.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit):
                 new.kill()
                 new.join()
+                log.error("a new worker was not ready in time; keeping worker [%s]", old.pid)
                 return
             old.terminate()
             old.join()
             self.processes[idx] = new
+
+    def handle_ttin(self) -> None:
+        """SIGTTIN: one more worker, with sockets of its own (uvicorn's would get the parent's
+        list of sockets, which is empty here, and listen on its default address instead)."""
+        log.info("received SIGTTIN, adding a worker")
+        process = self._spawn()
+        if process is not None:
+            self.processes_num += 1
+            self.processes.append(process)
 
 
 class Deferred:
