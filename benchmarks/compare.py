@@ -22,7 +22,7 @@ import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -333,7 +333,7 @@ def main() -> None:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="xolo-bench-") as tmp:
         work = Path(tmp)
-        systems = [
+        systems: list[Callable[[], AbstractContextManager[System]]] = [
             lambda: xolo_system(work, args.xolo_workers),
             lambda: hashserver_system(work),
             lambda: elastik_system(work),

@@ -11,7 +11,7 @@ import asyncio
 import multiprocessing as mp
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -90,7 +90,7 @@ def _child(
 
 
 def run(
-    ops: list[Op],
+    ops: Sequence[Op],
     *,
     connections: int,
     processes: int = 2,

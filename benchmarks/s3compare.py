@@ -17,8 +17,8 @@ import os
 import random
 import secrets
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +30,6 @@ from botocore.credentials import Credentials
 
 from benchmarks.compare import (
     ROOT,
-    free_port,
     installed,
     machine,
     process,
@@ -38,6 +37,7 @@ from benchmarks.compare import (
     xolo_serve,
 )
 from benchmarks.loadgen import Op, Result, run, unique_payloads
+from xolo.cli.ports import free_port
 
 KiB, MiB = 1024, 1024 * 1024
 GRPC_OFFSET = 10000
@@ -189,7 +189,10 @@ def main() -> None:
     rows: list[tuple[str, int, str, Result]] = []
     with tempfile.TemporaryDirectory(prefix="xolo-s3bench-") as tmp:
         work = Path(tmp)
-        starts = (lambda: xolo_s3(work, args.xolo_workers), lambda: seaweedfs_s3(work))
+        starts: tuple[Callable[[], AbstractContextManager[Endpoint]], ...] = (
+            lambda: xolo_s3(work, args.xolo_workers),
+            lambda: seaweedfs_s3(work),
+        )
         for start in starts:
             with start() as ep:
                 wait_for_bucket(ep.url)

@@ -35,7 +35,7 @@ from benchmarks.compare import (
     process,
     write_between_markers,
 )
-from benchmarks.loadgen import Result, run
+from benchmarks.loadgen import Op, Result, run
 from xolo.cli.ports import free_port
 
 FILE_SIZE = 4 * 1024 * 1024
@@ -117,6 +117,7 @@ def prepare(work: Path, files: int) -> None:
 def measure(url: str, route: str, count: int, files: int, connections: int) -> Result:
     """``count`` GETs of one route over ``connections`` connections, after a short
     warm-up that is not counted."""
+    ops: list[Op]
     if route == "small":
         ops = [("GET", f"{url}/small", {}, None) for _ in range(count)]
     else:

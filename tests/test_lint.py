@@ -26,5 +26,5 @@ def test_ruff_format() -> None:
 
 
 def test_mypy_strict() -> None:
-    r = run("mypy", "--strict", "src")
+    r = run("mypy", "--strict", "src", "benchmarks")
     assert r.returncode == 0, r.stdout + r.stderr
