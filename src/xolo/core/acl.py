@@ -28,12 +28,14 @@ since the bucket's owner already has full control."""
 
 
 def check_bucket_acl(acl: str) -> str:
+    """The ACL a bucket may be given, refused by name when S3 does not define it for buckets."""
     if acl not in BUCKET_ACLS:
         raise InvalidArgument(f"unknown canned ACL {acl!r}; known: {', '.join(BUCKET_ACLS)}")
     return acl
 
 
 def check_object_acl(acl: str) -> str:
+    """The ACL an object may be given; objects also take the two ``bucket-owner-*`` ones."""
     if acl not in OBJECT_ACLS:
         raise InvalidArgument(f"unknown canned ACL {acl!r}; known: {', '.join(OBJECT_ACLS)}")
     return acl
@@ -45,6 +47,7 @@ def anonymous_reads(acl: str | None) -> bool:
 
 
 def anonymous_writes(acl: str | None) -> bool:
+    """Whether unsigned callers may write under this ACL (only ``public-read-write`` lets them)."""
     return acl == PUBLIC_READ_WRITE
 
 

@@ -79,9 +79,11 @@ class Entry:
     mac: str
 
     def canonical(self) -> bytes:
+        """The bytes this entry's MAC covers."""
         return canonical(self.fields())
 
     def fields(self) -> dict[str, Any]:
+        """The fields the MAC covers: all but ``prev`` and ``mac``."""
         return {
             "sequence": self.sequence,
             "time": self.time,
@@ -97,6 +99,7 @@ class Entry:
 
     @property
     def event_type(self) -> str | None:
+        """The change-feed type of this entry, or None for an unpublished one (key operations)."""
         return EVENT_TYPES.get(self.op)
 
 
@@ -108,6 +111,7 @@ def deleted_change(change: Change, removed: ObjectRecord) -> Change:
 
 
 def canonical(fields: dict[str, Any]) -> bytes:
+    """Compact sorted-key JSON, so the same fields always give the same bytes to MAC."""
     return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -117,6 +121,7 @@ def chain_key(master_key: bytes) -> bytes:
 
 
 def mac(key: bytes, prev: str, body: bytes) -> str:
+    """One link's MAC: it binds the entry to the MAC before it, so no entry can move."""
     return hmac.new(key, prev.encode() + b"\n" + body, hashlib.sha256).hexdigest()
 
 
@@ -148,6 +153,7 @@ class Verdict:
     first_broken: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The verdict as the API reports it."""
         return {"valid": self.valid, "entries": self.entries, "first_broken": self.first_broken}
 
 

@@ -26,6 +26,9 @@ TrailerCheck = Callable[[bytes, str], None]
 
 
 class ChunkedDecoder:
+    """Decodes one ``aws-chunked`` body as its bytes arrive, checking each chunk's signature as
+    it ends and collecting the trailers."""
+
     def __init__(
         self,
         *,
@@ -46,6 +49,7 @@ class ChunkedDecoder:
         self.done = False
 
     def feed(self, data: bytes) -> list[bytes]:
+        """Take more of the encoded body; returns the decoded data it completes (possibly none)."""
         if self.done:
             if data.strip(b"\r\n"):
                 raise InvalidRequest("bytes after the end of the aws-chunked body")
@@ -132,5 +136,6 @@ class ChunkedDecoder:
             self._trailer_lines.append(name.strip().lower() + b":" + value.strip())
 
     def finish(self) -> None:
+        """Refuse a body cut short before its last chunk and trailer, so it is not kept."""
         if not self.done:
             raise IncompleteBody("the aws-chunked body ended early")

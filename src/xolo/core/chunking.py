@@ -18,6 +18,7 @@ class Rechunker:
         return len(self._buf)
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[bytes]:
+        """Add a piece; returns the full chunks it completes, keeping the rest for the next."""
         self._buf += data
         out = []
         while len(self._buf) >= self.size:
@@ -28,6 +29,7 @@ class Rechunker:
         return out
 
     def finish(self) -> bytes:
+        """The short last chunk (possibly empty), emptying the buffer."""
         rest = bytes(self._buf)
         self._buf.clear()
         return rest

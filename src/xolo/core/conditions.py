@@ -19,6 +19,7 @@ def parse_http_date(value: str | None) -> float | None:
 
 
 def format_http_date(ts: float) -> str:
+    """A timestamp in the HTTP date form (IMF-fixdate, GMT) headers such as Last-Modified use."""
     return email.utils.formatdate(ts, usegmt=True)
 
 

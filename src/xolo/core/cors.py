@@ -31,11 +31,13 @@ class CorsRule:
     max_age: int | None = None
 
     def takes(self, origin: str, method: str) -> bool:
+        """Whether this rule covers requests from ``origin`` with ``method``."""
         return method in self.allowed_methods and any(
             wildcard_match(p, origin) for p in self.allowed_origins
         )
 
     def allows_headers(self, headers: Sequence[str]) -> bool:
+        """Whether every header a preflight asks for matches one of the rule's allowed headers."""
         return all(
             any(wildcard_match(p.lower(), h.lower()) for p in self.allowed_headers) for h in headers
         )
@@ -95,6 +97,7 @@ def rule_from_json(doc: Mapping[str, Any]) -> CorsRule:
 
 
 def rule_json(rule: CorsRule) -> dict[str, Any]:
+    """A rule as the JSON document the bucket's configuration keeps."""
     return {
         "id": rule.id,
         "allowed_origins": list(rule.allowed_origins),
@@ -106,6 +109,7 @@ def rule_json(rule: CorsRule) -> dict[str, Any]:
 
 
 def check_rules(docs: Sequence[Mapping[str, Any]]) -> list[CorsRule]:
+    """A whole CORS configuration, checked rule by rule and against S3's limit on rules."""
     if not docs:
         raise MalformedXML("a CORS configuration needs at least one CORSRule")
     if len(docs) > MAX_RULES:

@@ -33,6 +33,7 @@ def new_secret() -> str:
 
 
 def new_master_key() -> bytes:
+    """A fresh master key: it seals the secrets and keys tokens and the audit chain."""
     return Fernet.generate_key()
 
 
@@ -44,9 +45,11 @@ class SecretBox:
         self.token_key = hmac.new(master_key, b"xolo bearer tokens v1", hashlib.sha256).digest()
 
     def seal(self, secret: str) -> bytes:
+        """A secret sealed for storage; only this master key opens it again."""
         return self._fernet.encrypt(secret.encode())
 
     def open(self, sealed: bytes) -> str:
+        """The plain secret back (SigV4 needs it); InvalidCredentials under another master key."""
         try:
             return self._fernet.decrypt(sealed).decode()
         except InvalidToken:
@@ -67,6 +70,7 @@ class TokenSigner:
     def issue(
         self, access_key: str, *, now: float, ttl: float, claims: Mapping[str, Any] | None = None
     ) -> tuple[str, float]:
+        """A token for ``access_key`` with ``claims``, and when it expires (in whole seconds)."""
         expires = now + ttl
         body = {"sub": access_key, "iat": int(now), "exp": int(expires), "iss": self.ISSUER}
         body.update(claims or {})

@@ -45,6 +45,7 @@ class XoloError(Exception):
 
     @classmethod
     def default_message(cls) -> str:
+        """The message used when none is given: the first line of the error class's docstring."""
         return cls.__doc__.split("\n")[0].rstrip(".") if cls.__doc__ else cls.code
 
 

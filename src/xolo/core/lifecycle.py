@@ -59,6 +59,7 @@ class Rule:
         )
 
     def aborts(self, initiated: float, now: float) -> bool:
+        """Whether a multipart upload initiated at ``initiated`` is due to be aborted at ``now``."""
         return self.abort_days is not None and now >= due(initiated, self.abort_days)
 
 

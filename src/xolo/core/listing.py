@@ -59,6 +59,7 @@ def decode_cursor(cursor: str) -> bytes:
 
 
 def check_page_size(limit: int | None) -> int:
+    """The page size a listing asked for, or the largest when it asked for none."""
     if limit is None:
         return MAX_PAGE
     if not 1 <= limit <= MAX_PAGE:

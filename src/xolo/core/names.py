@@ -135,6 +135,7 @@ def tags_from_query(text: str | None) -> dict[str, str]:
 
 
 def check_content_type(content_type: str) -> str:
+    """A content type, refused when too long or holding control characters (it becomes a header)."""
     if len(content_type) > MAX_CONTENT_TYPE or any(ord(c) < 0x20 for c in content_type):
         raise InvalidMetadata(
             f"content type must be at most {MAX_CONTENT_TYPE} printable characters"
@@ -153,6 +154,7 @@ REPRESENTATION_HEADERS = (
 
 
 def check_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Representation headers to store, lower-cased; any other header or unsafe value is refused."""
     out: dict[str, str] = {}
     for name, value in headers.items():
         lname = name.lower()

@@ -12,15 +12,19 @@ _SPEC = re.compile(r"^\s*(\d*)\s*-\s*(\d*)\s*$")
 
 @dataclass(frozen=True, slots=True)
 class ByteRange:
+    """The one range of bytes a request reads, resolved against the object's size."""
+
     start: int
     end: int
     """Inclusive, as in the HTTP header."""
 
     @property
     def length(self) -> int:
+        """How many bytes the range covers."""
         return self.end - self.start + 1
 
     def content_range(self, size: int) -> str:
+        """The ``Content-Range`` header of a 206 answer for an object of ``size`` bytes."""
         return f"bytes {self.start}-{self.end}/{size}"
 
 

@@ -62,6 +62,7 @@ class BucketSettings:
         return replication, quorum
 
     def to_json(self) -> dict[str, Any]:
+        """The settings as a JSON document, every field present (None for a cluster default)."""
         return {
             "replication": self.replication,
             "write_quorum": self.write_quorum,
@@ -82,6 +83,7 @@ class BucketConfig:
 
     @classmethod
     def from_json(cls, doc: Mapping[str, Any]) -> BucketConfig:
+        """The configuration as a store reads it back; absent sections are empty (ACL: private)."""
         return cls(
             lifecycle=tuple(doc.get("lifecycle", ())),
             cors=tuple(doc.get("cors", ())),
@@ -89,6 +91,7 @@ class BucketConfig:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The configuration as the JSON document the store keeps."""
         return {"lifecycle": list(self.lifecycle), "cors": list(self.cors), "acl": self.acl}
 
 
@@ -190,6 +193,7 @@ class ObjectRecord:
     """The object's canned ACL (``core/acl.py``); None: private, as the bucket decides."""
 
     def info(self) -> ObjectInfo:
+        """What a listing shows of this object."""
         return ObjectInfo(
             key=self.key,
             size=self.size,
@@ -303,6 +307,7 @@ class ListPage:
 
     @property
     def truncated(self) -> bool:
+        """Whether more pages follow."""
         return self.next_cursor is not None
 
 
@@ -317,6 +322,7 @@ class VersionPage:
 
     @property
     def truncated(self) -> bool:
+        """Whether more pages follow."""
         return self.next_key_marker is not None
 
 

@@ -82,10 +82,12 @@ def string_to_sign(
 
 
 def signature(secret: str, to_sign: str) -> str:
+    """The V2 signature of ``to_sign``: base64 HMAC-SHA1 under the secret."""
     return base64.b64encode(
         hmac.new(secret.encode(), to_sign.encode(), hashlib.sha1).digest()
     ).decode()
 
 
 def matches(expected: str, given: str) -> bool:
+    """Compare signatures in constant time, so timing reveals nothing of the expected one."""
     return hmac.compare_digest(expected.encode(), given.encode())

@@ -37,6 +37,8 @@ _SAFE = "-_.~"
 
 @dataclass(frozen=True, slots=True)
 class Credential:
+    """The credential a request names: the access key and the scope its signing key is for."""
+
     access_key: str
     date: str
     region: str
@@ -44,6 +46,7 @@ class Credential:
 
     @property
     def scope(self) -> str:
+        """The credential scope, as it appears in the string to sign."""
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
@@ -60,6 +63,7 @@ class SignedRequest:
 
 
 def parse_credential(value: str) -> Credential:
+    """The parts of a ``Credential=`` value; AuthorizationHeaderMalformed unless all are there."""
     m = _CREDENTIAL.match(value)
     if not m:
         raise AuthorizationHeaderMalformed(
@@ -69,6 +73,8 @@ def parse_credential(value: str) -> Credential:
 
 
 def parse_authorization(header: str, headers: Mapping[str, str]) -> SignedRequest:
+    """What a SigV4 ``Authorization`` header claims, with the x-amz-date and payload hash it
+    needs from the other headers."""
     algorithm, _, rest = header.strip().partition(" ")
     if algorithm != ALGORITHM:
         raise AuthorizationHeaderMalformed(f"the authorization algorithm must be {ALGORITHM}")
@@ -93,6 +99,7 @@ def parse_authorization(header: str, headers: Mapping[str, str]) -> SignedReques
 
 
 def parse_presigned(query: Mapping[str, str]) -> SignedRequest:
+    """What a presigned URL's query claims; its payload is always unsigned."""
     if query.get("X-Amz-Algorithm") != ALGORITHM:
         raise AuthorizationHeaderMalformed(f"X-Amz-Algorithm must be {ALGORITHM}")
     try:
@@ -166,6 +173,7 @@ def check_time(request: SignedRequest, now: dt.datetime) -> None:
 
 
 def uri_encode(value: str, *, slash: bool) -> str:
+    """SigV4's URI encoding: all but unreserved characters escaped (``/`` kept if ``slash``)."""
     return urllib.parse.quote(value, safe=_SAFE + ("/" if slash else ""))
 
 
@@ -177,6 +185,8 @@ def canonical_uri(raw_path: str) -> str:
 
 
 def canonical_query(raw_query: str, *, drop_signature: bool) -> str:
+    """The query string as signed: decoded, re-encoded and sorted, without the signature itself
+    when presigned."""
     pairs: list[tuple[str, str]] = []
     for item in raw_query.split("&") if raw_query else ():
         if not item:
@@ -190,6 +200,7 @@ def canonical_query(raw_query: str, *, drop_signature: bool) -> str:
 
 
 def canonical_headers(headers: Iterable[tuple[str, str]], signed: tuple[str, ...]) -> str:
+    """The signed headers' lines, in the order signed, values trimmed and runs of spaces folded."""
     wanted = set(signed)
     values: dict[str, list[str]] = {}
     for name, value in headers:
@@ -206,6 +217,7 @@ def canonical_request(
     headers: Iterable[tuple[str, str]],
     request: SignedRequest,
 ) -> str:
+    """The canonical request the signature covers, rebuilt from what was received."""
     return "\n".join(
         [
             method,
@@ -220,6 +232,7 @@ def canonical_request(
 
 @lru_cache(maxsize=1024)
 def signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The key for one day, region and service; cached, as every request of that day reuses it."""
     key = _hmac(("AWS4" + secret).encode(), date)
     key = _hmac(key, region)
     key = _hmac(key, service)
@@ -231,10 +244,12 @@ def _hmac(key: bytes, msg: str) -> bytes:
 
 
 def sign(key: bytes, string_to_sign: str) -> str:
+    """The hex HMAC-SHA256 signature of ``string_to_sign`` under a signing key."""
     return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def request_signature(secret: str, request: SignedRequest, canonical: str) -> str:
+    """The signature a request should carry, given its secret and canonical request."""
     c = request.credential
     to_sign = "\n".join(
         [
@@ -263,6 +278,7 @@ def chunk_signature(key: bytes, request: SignedRequest, previous: str, chunk_sha
 
 
 def trailer_signature(key: bytes, request: SignedRequest, previous: str, trailer: bytes) -> str:
+    """The signature of an aws-chunked body's trailer, chained from the last chunk's signature."""
     to_sign = "\n".join(
         [
             "AWS4-HMAC-SHA256-TRAILER",
@@ -276,4 +292,5 @@ def trailer_signature(key: bytes, request: SignedRequest, previous: str, trailer
 
 
 def matches(expected: str, given: str) -> bool:
+    """Compare signatures in constant time, so timing reveals nothing of the expected one."""
     return hmac.compare_digest(expected.encode(), given.encode())

@@ -190,9 +190,11 @@ class MemoryMetaStore:
         )
 
     async def audit_page(self, bucket: str, after: int, limit: int) -> list[Entry]:
+        """See ``MetaStore.audit_page``; a store made without a chain key records no entries."""
         return [e for e in self._s.audit.get(bucket, []) if e.sequence > after][:limit]
 
     async def audit_head(self, bucket: str) -> tuple[int, str] | None:
+        """See ``MetaStore.audit_head``."""
         chain = self._s.audit.get(bucket)
         return (chain[-1].sequence, chain[-1].mac) if chain else None
 
@@ -219,6 +221,7 @@ class MemoryMetaStore:
         now: float,
         change: Change | None = None,
     ) -> tuple[Bucket, bool]:
+        """In memory: no await between the check and the insert, so one racing creator wins."""
         state = self._s.buckets.get(name)
         if state is not None:
             return self._with_stats(state), False
@@ -230,6 +233,7 @@ class MemoryMetaStore:
     async def update_bucket(
         self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
     ) -> Bucket:
+        """See ``MetaStore.update_bucket``."""
         state = self._state(name)
         settings = state.bucket.settings.updated(changes)
         state.bucket = dataclasses.replace(state.bucket, settings=settings)
@@ -239,6 +243,7 @@ class MemoryMetaStore:
     async def set_bucket_config(
         self, name: str, section: str, value: Any, *, change: Change | None = None
     ) -> Bucket:
+        """See ``MetaStore.set_bucket_config``; an unknown section is a ValueError, a bug."""
         if section not in CONFIG_SECTIONS:
             raise ValueError(f"unknown bucket configuration section {section!r}")
         state = self._state(name)
@@ -254,12 +259,15 @@ class MemoryMetaStore:
         return self._with_stats(state)
 
     async def get_bucket(self, name: str) -> Bucket:
+        """See ``MetaStore.get_bucket``; the usage totals are counted at the call."""
         return self._with_stats(self._state(name))
 
     async def list_buckets(self) -> list[Bucket]:
+        """See ``MetaStore.list_buckets``."""
         return [self._with_stats(self._s.buckets[n]) for n in sorted(self._s.buckets)]
 
     async def delete_bucket(self, name: str, *, now: float, change: Change | None = None) -> None:
+        """In memory: the bucket's multipart uploads are aborted, releasing their parts' chunks."""
         state = self._state(name)
         if state.objects:
             raise BucketNotEmpty(f"bucket {name!r} still holds objects")
@@ -309,6 +317,7 @@ class MemoryMetaStore:
     # -- objects -----------------------------------------------------------------------------
 
     async def get_object(self, bucket: str, key: str) -> ObjectRecord | None:
+        """See ``MetaStore.get_object``."""
         return self._state(bucket).objects.get(key.encode())
 
     def _write(
@@ -343,6 +352,7 @@ class MemoryMetaStore:
         upload_id: str | None = None,
         change: Change | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """See ``MetaStore.put_object``."""
         self._state(record.bucket)
         if upload_id is not None:
             upload = self._s.uploads.get(upload_id)
@@ -363,6 +373,7 @@ class MemoryMetaStore:
         version_id: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
+        """See ``MetaStore.delete_object``."""
         state = self._state(bucket)
         raw = key.encode()
         if version_id is not None:
@@ -422,6 +433,7 @@ class MemoryMetaStore:
     async def get_version(
         self, bucket: str, key: str, version_id: str | None
     ) -> ObjectRecord | None:
+        """See ``MetaStore.get_version``."""
         state = self._state(bucket)
         raw = key.encode()
         current = state.objects.get(raw)
@@ -444,6 +456,7 @@ class MemoryMetaStore:
         expect_version: str | None = None,
         change: Change | None = None,
     ) -> ObjectRecord | None:
+        """In memory: the version is replaced where it is, keeping its place among the key's."""
         state = self._state(bucket)
         raw = key.encode()
         current = state.objects.get(raw)
@@ -484,6 +497,7 @@ class MemoryMetaStore:
         limit: int,
         audit: Callable[[str, ObjectRecord], Change] | None = None,
     ) -> list[ObjectRecord]:
+        """In memory: every chunk is checked before the first move, so a failure moves nothing."""
         state = self._state(bucket)
         lo = source.encode()
         olds = [state.objects[k] for k in state.keys if k.startswith(lo)]
@@ -510,6 +524,7 @@ class MemoryMetaStore:
         return moved
 
     async def version_seq(self, bucket: str, key: str, version_id: str) -> int | None:
+        """See ``MetaStore.version_seq``."""
         state = self._state(bucket)
         raw = key.encode()
         current = state.objects.get(raw)
@@ -521,6 +536,7 @@ class MemoryMetaStore:
     async def scan_versions(
         self, bucket: str, prefix: bytes, after: tuple[bytes, int] | None, limit: int
     ) -> list[VersionInfo]:
+        """In memory: current and older versions' keys are merged on each call (fine for tests)."""
         state = self._s.buckets.get(bucket)
         if state is None:
             return []
@@ -551,6 +567,7 @@ class MemoryMetaStore:
     async def set_versioning(
         self, bucket: str, status: str, *, change: Change | None = None
     ) -> Bucket:
+        """See ``MetaStore.set_versioning``."""
         state = self._state(bucket)
         state.bucket = dataclasses.replace(state.bucket, versioning=status)
         self._audit(change)
@@ -559,6 +576,7 @@ class MemoryMetaStore:
     async def scan_objects(
         self, bucket: str, prefix: bytes, start: bytes, limit: int
     ) -> list[ObjectInfo]:
+        """In memory: a bisection into the bucket's sorted keys, so a page reads only its keys."""
         state = self._s.buckets.get(bucket)
         if state is None:
             return []
@@ -576,16 +594,19 @@ class MemoryMetaStore:
     # -- two-step uploads --------------------------------------------------------------------
 
     async def create_upload(self, upload: Upload) -> None:
+        """See ``MetaStore.create_upload``."""
         self._state(upload.bucket)
         self._s.uploads[upload.upload_id] = upload
 
     async def get_upload(self, upload_id: str, now: float) -> Upload | None:
+        """See ``MetaStore.get_upload``."""
         upload = self._s.uploads.get(upload_id)
         if upload is None or upload.expires <= now:
             return None
         return upload
 
     async def expire_uploads(self, now: float, limit: int) -> int:
+        """See ``MetaStore.expire_uploads``."""
         doomed = [u.upload_id for u in self._s.uploads.values() if u.expires <= now][:limit]
         for upload_id in doomed:
             del self._s.uploads[upload_id]
@@ -594,14 +615,17 @@ class MemoryMetaStore:
     # -- multipart uploads -------------------------------------------------------------------
 
     async def create_multipart(self, upload: MultipartUpload) -> None:
+        """See ``MetaStore.create_multipart``."""
         self._state(upload.bucket)
         self._s.multiparts[upload.upload_id] = upload
         self._s.parts[upload.upload_id] = {}
 
     async def get_multipart(self, upload_id: str) -> MultipartUpload | None:
+        """See ``MetaStore.get_multipart``."""
         return self._s.multiparts.get(upload_id)
 
     async def put_part(self, part: Part, *, now: float) -> None:
+        """See ``MetaStore.put_part``."""
         parts = self._s.parts.get(part.upload_id)
         if parts is None:
             raise NoSuchUpload()
@@ -612,12 +636,14 @@ class MemoryMetaStore:
         parts[part.number] = part
 
     async def list_parts(self, upload_id: str, after: int, limit: int) -> list[Part]:
+        """See ``MetaStore.list_parts``."""
         parts = self._s.parts.get(upload_id, {})
         return [parts[n] for n in sorted(parts) if n > after][:limit]
 
     async def list_multiparts(
         self, bucket: str, prefix: bytes, after: tuple[bytes, str] | None, limit: int
     ) -> list[MultipartUpload]:
+        """See ``MetaStore.list_multiparts``."""
         found = sorted(
             ((u.key.encode(), u.upload_id), u)
             for u in self._s.multiparts.values()
@@ -626,6 +652,7 @@ class MemoryMetaStore:
         return [u for pos, u in found if after is None or pos > after][:limit]
 
     async def stale_multiparts(self, created_before: float, limit: int) -> list[MultipartUpload]:
+        """See ``MetaStore.stale_multiparts``; oldest first."""
         stale = [u for u in self._s.multiparts.values() if u.created < created_before]
         return sorted(stale, key=lambda u: u.created)[:limit]
 
@@ -642,6 +669,7 @@ class MemoryMetaStore:
         *,
         change: Change | None = None,
     ) -> tuple[ObjectRecord, ObjectRecord | None]:
+        """See ``MetaStore.complete_multipart``."""
         if upload_id not in self._s.multiparts:
             raise NoSuchUpload()
         previous = self._write(record, condition, self._part_chunks(upload_id), change)
@@ -650,6 +678,7 @@ class MemoryMetaStore:
         return previous
 
     async def abort_multipart(self, upload_id: str, *, now: float) -> bool:
+        """See ``MetaStore.abort_multipart``."""
         if upload_id not in self._s.multiparts:
             return False
         bucket = self._s.multiparts[upload_id].bucket
@@ -661,16 +690,20 @@ class MemoryMetaStore:
     # -- keys --------------------------------------------------------------------------------
 
     async def put_key(self, key: AccessKey, *, change: Change | None = None) -> None:
+        """See ``MetaStore.put_key``."""
         self._s.keys[key.access_key] = key
         self._audit(change)
 
     async def get_key(self, access_key: str) -> AccessKey | None:
+        """See ``MetaStore.get_key``."""
         return self._s.keys.get(access_key)
 
     async def list_keys(self) -> list[AccessKey]:
+        """See ``MetaStore.list_keys``."""
         return [self._s.keys[k] for k in sorted(self._s.keys)]
 
     async def delete_key(self, access_key: str, *, change: Change | None = None) -> bool:
+        """See ``MetaStore.delete_key``; deleting an unknown key leaves no audit entry."""
         gone = self._s.keys.pop(access_key, None) is not None
         if gone:
             self._audit(change)
@@ -679,6 +712,7 @@ class MemoryMetaStore:
     # -- chunk references --------------------------------------------------------------------
 
     async def claim_chunks(self, chunks: Sequence[ChunkRef], *, replicas: int, now: float) -> None:
+        """See ``MetaStore.claim_chunks``."""
         for chunk in chunks:
             row = self._s.chunks.get(chunk.sha256)
             if row is None:
@@ -689,6 +723,7 @@ class MemoryMetaStore:
             row.replicas = max(row.replicas, replicas)
 
     async def gc_mark(self, cutoff: float, round_id: str, limit: int) -> list[str]:
+        """See ``MetaStore.gc_mark``; the longest unreferenced are marked first."""
         due = sorted(
             (row.zero_since, name)
             for name, row in self._s.chunks.items()
@@ -699,6 +734,7 @@ class MemoryMetaStore:
         return [name for _, name in due]
 
     async def gc_confirm(self, names: Sequence[str], round_id: str) -> list[str]:
+        """See ``MetaStore.gc_confirm``."""
         confirmed = []
         for name in sorted(names):
             row = self._s.chunks.get(name)
@@ -711,16 +747,20 @@ class MemoryMetaStore:
         return ChunkInfo(sha256=name, size=row.size, refs=row.refs, replicas=row.replicas)
 
     async def chunk_page(self, after: str, limit: int) -> list[ChunkInfo]:
+        """See ``MetaStore.chunk_page``."""
         names = sorted(n for n in self._s.chunks if n > after)[:limit]
         return [self._info(n, self._s.chunks[n]) for n in names]
 
     async def chunk_infos(self, names: Sequence[str]) -> dict[str, ChunkInfo]:
+        """See ``MetaStore.chunk_infos``."""
         return {n: self._info(n, self._s.chunks[n]) for n in names if n in self._s.chunks}
 
     async def bucket_chunks(self, bucket: str, names: Sequence[str]) -> frozenset[str]:
+        """In memory: answered from per-bucket reference counts kept beside the chunk rows."""
         return frozenset(n for n in names if (bucket, n) in self._s.bucket_chunks)
 
     async def adopt_strays(self, chunks: Sequence[ChunkRef], *, now: float) -> int:
+        """In memory: an adopted chunk asks for no copies until a write claims it."""
         added = 0
         for chunk in chunks:
             if chunk.sha256 not in self._s.chunks:
@@ -731,6 +771,7 @@ class MemoryMetaStore:
     # -- membership and leases ---------------------------------------------------------------
 
     async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+        """See ``MetaStore.put_peer``."""
         known = self._s.peers.get(peer.id)
         if known is not None:
             peer = dataclasses.replace(peer, joined=known.joined, admin_state=known.admin_state)
@@ -738,9 +779,11 @@ class MemoryMetaStore:
         return peer
 
     async def list_peers(self) -> list[PeerRecord]:
+        """See ``MetaStore.list_peers``."""
         return [self._s.peers[p] for p in sorted(self._s.peers)]
 
     async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
+        """See ``MetaStore.set_peer_state``."""
         peer = self._s.peers.get(peer_id)
         if peer is None:
             return None
@@ -748,15 +791,19 @@ class MemoryMetaStore:
         return peer
 
     async def remove_peer(self, peer_id: str) -> bool:
+        """See ``MetaStore.remove_peer``."""
         return self._s.peers.pop(peer_id, None) is not None
 
     async def put_router(self, router: RouterRecord) -> None:
+        """See ``MetaStore.put_router``."""
         self._s.routers[router.id] = router
 
     async def list_routers(self, seen_after: float) -> list[RouterRecord]:
+        """See ``MetaStore.list_routers``."""
         return [r for _, r in sorted(self._s.routers.items()) if r.last_seen > seen_after]
 
     async def acquire_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """See ``MetaStore.acquire_lease``."""
         task = self._s.tasks.get(name)
         if task is not None and task.holder not in (None, holder) and task.lease_until >= now:
             return False
@@ -767,6 +814,7 @@ class MemoryMetaStore:
         return True
 
     async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
+        """See ``MetaStore.release_lease``."""
         task = self._s.tasks.get(name)
         if task is not None and task.holder == holder:
             self._s.tasks[name] = TaskRecord(
@@ -774,9 +822,11 @@ class MemoryMetaStore:
             )
 
     async def list_tasks(self) -> list[TaskRecord]:
+        """See ``MetaStore.list_tasks``."""
         return [self._s.tasks[n] for n in sorted(self._s.tasks)]
 
     async def put_target(self, target: NotifyTarget) -> None:
+        """See ``MetaStore.put_target``."""
         known = self._s.targets.get(target.id)
         if known is not None:
             target = dataclasses.replace(
@@ -790,10 +840,13 @@ class MemoryMetaStore:
         self._s.targets[target.id] = target
 
     async def list_targets(self) -> list[NotifyTarget]:
+        """See ``MetaStore.list_targets``."""
         return [self._s.targets[t] for t in sorted(self._s.targets)]
 
     async def delete_target(self, target_id: str) -> bool:
+        """See ``MetaStore.delete_target``."""
         return self._s.targets.pop(target_id, None) is not None
 
     async def close(self) -> None:
+        """In memory: nothing to release; the state stays usable by other instances sharing it."""
         return None

@@ -8,6 +8,7 @@ from xolo.meta.sql.tx import Row, Tx
 
 
 async def page(tx: Tx, bucket: str, after: int, limit: int) -> list[Entry]:
+    """Entries of a bucket's chain after ``after``, for ``AuditStore.audit_page``."""
     rows = await tx.all(
         f"SELECT {ENTRY_COLUMNS} FROM audit WHERE bucket = ? AND seq > ? ORDER BY seq LIMIT ?",
         bucket,
@@ -18,6 +19,7 @@ async def page(tx: Tx, bucket: str, after: int, limit: int) -> list[Entry]:
 
 
 async def head(tx: Tx, bucket: str) -> tuple[int, str] | None:
+    """The chain's recorded head (from ``audit_heads``, not the last row), for ``audit_head``."""
     row = await tx.one("SELECT seq, mac FROM audit_heads WHERE bucket = ?", bucket)
     return (int(row[0]), row[1]) if row else None
 
@@ -26,6 +28,7 @@ ENTRY_COLUMNS = "bucket, seq, time, actor, op, key, size, sha256, etag, version,
 
 
 def entry(row: Row) -> Entry:
+    """An entry from a row of ENTRY_COLUMNS."""
     bucket, seq, time, actor, op, key, size, sha256, etag, version, prev, mac = row
     return Entry(
         bucket=bucket,

@@ -49,10 +49,12 @@ CHUNK_COLUMNS = "sha256, size, refs, replicas"
 
 
 def dumps(doc: Mapping[str, Any]) -> str:
+    """Compact JSON for the document columns."""
     return json.dumps(dict(doc), separators=(",", ":"))
 
 
 def bucket(row: Row) -> Bucket:
+    """A bucket from a BUCKET_SELECT row, with its usage totals summed from ``bucket_stats``."""
     name, created, settings, owner, versioning, config, count, used = row
     return Bucket(
         name=name,
@@ -67,10 +69,12 @@ def bucket(row: Row) -> Bucket:
 
 
 def chunks(doc: str) -> tuple[ChunkRef, ...]:
+    """A chunk list from its JSON column (``[[sha256, size], ...]``)."""
     return tuple(ChunkRef(sha256=h, size=n) for h, n in json.loads(doc))
 
 
 def chunks_json(refs: tuple[ChunkRef, ...]) -> str:
+    """A chunk list as its compact JSON column (``[[sha256, size], ...]``)."""
     return json.dumps([[c.sha256, c.size] for c in refs], separators=(",", ":"))
 
 
@@ -158,6 +162,7 @@ def parts_json(rec: ObjectRecord) -> str:
 
 
 def parts_from_json(doc: str) -> tuple[str | None, tuple[PartLayout, ...]]:
+    """The upload id and part layout a record's ``parts`` column holds (see ``parts_json``)."""
     parsed = json.loads(doc)
     parts = tuple(
         PartLayout(number=n, size=size, etag=etag, checksums=sums)
@@ -167,6 +172,7 @@ def parts_from_json(doc: str) -> tuple[str | None, tuple[PartLayout, ...]]:
 
 
 def multipart(row: Row) -> MultipartUpload:
+    """A multipart upload from a row of MULTIPART_COLUMNS."""
     uid, bucket_name, key, created, ctype, meta, tags, algorithm, hdrs, kind, acl = row
     return MultipartUpload(
         upload_id=uid,
@@ -184,6 +190,7 @@ def multipart(row: Row) -> MultipartUpload:
 
 
 def multipart_values(up: MultipartUpload) -> tuple[Any, ...]:
+    """The values of MULTIPART_COLUMNS for an upload."""
     return (
         up.upload_id,
         up.bucket,
@@ -200,6 +207,7 @@ def multipart_values(up: MultipartUpload) -> tuple[Any, ...]:
 
 
 def part(row: Row) -> Part:
+    """A part from a row of PART_COLUMNS."""
     uid, number, size, etag, modified, refs, sums = row
     return Part(
         upload_id=uid,
@@ -213,6 +221,7 @@ def part(row: Row) -> Part:
 
 
 def part_values(p: Part) -> tuple[Any, ...]:
+    """The values of PART_COLUMNS for a part."""
     return (
         p.upload_id,
         p.number,
@@ -225,6 +234,7 @@ def part_values(p: Part) -> tuple[Any, ...]:
 
 
 def upload(row: Row) -> Upload:
+    """A declared two-step upload from a row of UPLOAD_COLUMNS."""
     uid, bucket_name, key, size, sha256, ctype, tags, created, expires = row
     return Upload(
         upload_id=uid,
@@ -240,6 +250,7 @@ def upload(row: Row) -> Upload:
 
 
 def upload_values(up: Upload) -> tuple[Any, ...]:
+    """The values of UPLOAD_COLUMNS for a declared upload."""
     return (
         up.upload_id,
         up.bucket,
@@ -254,6 +265,7 @@ def upload_values(up: Upload) -> tuple[Any, ...]:
 
 
 def access_key(row: Row) -> AccessKey:
+    """An access key from a row of KEY_COLUMNS; the secret stays sealed."""
     key_id, sealed, created, is_root, grants, disabled = row
     return AccessKey(
         access_key=key_id,
@@ -266,6 +278,7 @@ def access_key(row: Row) -> AccessKey:
 
 
 def access_key_values(key: AccessKey) -> tuple[Any, ...]:
+    """The values of KEY_COLUMNS for a key (flags as integers, which every dialect stores)."""
     return (
         key.access_key,
         key.sealed_secret,
@@ -277,6 +290,7 @@ def access_key_values(key: AccessKey) -> tuple[Any, ...]:
 
 
 def peer(row: Row) -> PeerRecord:
+    """A peer from a row of PEER_COLUMNS."""
     pid, url, zone, capacity, used, count, heartbeat, joined, admin_state = row
     return PeerRecord(
         id=pid,
@@ -292,6 +306,7 @@ def peer(row: Row) -> PeerRecord:
 
 
 def peer_values(p: PeerRecord) -> tuple[Any, ...]:
+    """The values of PEER_COLUMNS for a peer."""
     return (
         p.id,
         p.url,
@@ -306,15 +321,18 @@ def peer_values(p: PeerRecord) -> tuple[Any, ...]:
 
 
 def router(row: Row) -> RouterRecord:
+    """A router from its row (id, url, s3_url, last_seen)."""
     rid, url, s3_url, last_seen = row
     return RouterRecord(id=rid, url=url, s3_url=s3_url, last_seen=last_seen)
 
 
 def chunk_info(row: Row) -> ChunkInfo:
+    """What is known of a chunk, from a row of CHUNK_COLUMNS."""
     sha, size, refs, replicas = row
     return ChunkInfo(sha256=sha, size=int(size), refs=int(refs), replicas=int(replicas))
 
 
 def task(row: Row) -> TaskRecord:
+    """A background task's lease and last status, from its row."""
     name, holder, lease_until, status = row
     return TaskRecord(name=name, holder=holder, lease_until=lease_until, status=json.loads(status))

@@ -25,6 +25,7 @@ class Dialect:
     """A statement that signals other connections at commit (one parameter: the payload)."""
 
     def ddl(self, template: str) -> str:
+        """A schema statement with this dialect's column types filled in."""
         return template.format(text=self.text, blob=self.blob, real=self.real, bigint=self.bigint)
 
 

@@ -43,6 +43,7 @@ class History:
         return codecs.history(bucket, row) if row else None
 
     async def top_seq(self, t: Tx, bucket: str, raw: bytes) -> int:
+        """The highest place in the key's history (0 for none): a new version goes above it."""
         row = await t.one(
             "SELECT MAX(vseq) FROM object_versions WHERE bucket = ? AND key = ?", bucket, raw
         )
@@ -51,6 +52,7 @@ class History:
     async def find(
         self, t: Tx, bucket: str, raw: bytes, version_id: str, lock: bool = False
     ) -> tuple[ObjectRecord, int] | None:
+        """The history version ``version_id`` and its place; ``lock`` when about to change it."""
         row = await t.one(
             f"SELECT {HISTORY_COLUMNS} FROM object_versions "
             f"WHERE bucket = ? AND key = ? AND version_id = ?"
@@ -74,6 +76,7 @@ class History:
         return written == 1
 
     async def remove(self, t: Tx, bucket: str, raw: bytes, seq: int) -> bool:
+        """Delete the history row at ``seq``; False when it is already gone (another writer won)."""
         deleted = await t.run(
             "DELETE FROM object_versions WHERE bucket = ? AND key = ? AND vseq = ?",
             bucket,

@@ -15,6 +15,7 @@ COLUMNS = (
 
 
 def target(row: Row) -> NotifyTarget:
+    """A notification target from a row of COLUMNS."""
     (tid, kind, url, subject, bucket, prefix, types, sealed, cursor, failures, state, error,
      next_try, created) = row  # fmt: skip
     return NotifyTarget(
@@ -36,6 +37,7 @@ def target(row: Row) -> NotifyTarget:
 
 
 def values(t: NotifyTarget) -> tuple[Any, ...]:
+    """The values of COLUMNS for a target."""
     return (
         t.id,
         t.kind,
@@ -61,6 +63,8 @@ class SqlNotify:
         self._db = db
 
     async def put_target(self, t: NotifyTarget) -> None:
+        """An upsert: a known target's progress columns change and its configuration stays."""
+
         async def tx(x: Tx) -> None:
             await x.run(
                 f"INSERT INTO notify_targets ({COLUMNS}) VALUES "
@@ -73,6 +77,8 @@ class SqlNotify:
         await self._db.write(tx)
 
     async def list_targets(self) -> list[NotifyTarget]:
+        """See ``MetaStore.list_targets``."""
+
         async def q(x: Tx) -> list[NotifyTarget]:
             return [
                 target(r) for r in await x.all(f"SELECT {COLUMNS} FROM notify_targets ORDER BY id")
@@ -81,6 +87,8 @@ class SqlNotify:
         return await self._db.read(q)
 
     async def delete_target(self, target_id: str) -> bool:
+        """See ``MetaStore.delete_target``."""
+
         async def tx(x: Tx) -> bool:
             return await x.run("DELETE FROM notify_targets WHERE id = ?", target_id) == 1
 

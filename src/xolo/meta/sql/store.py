@@ -17,4 +17,5 @@ class SqlMetaStore(SqlObjects, SqlCluster, SqlNotify):
         SqlNotify.__init__(self, db)
 
     async def close(self) -> None:
+        """See ``MetaStore.close``; this closes the ``Database`` too."""
         await self._db.close()
