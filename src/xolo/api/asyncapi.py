@@ -12,6 +12,8 @@ from xolo.core.events import TYPES
 
 
 def event_schema() -> dict[str, Any]:
+    """The JSON Schema of one change event: the payload every delivery carries, by SSE, webhook,
+    NATS or Redis alike."""
     nullable_string = {"type": ["string", "null"]}
     nullable_int = {"type": ["integer", "null"]}
     return {

@@ -12,6 +12,8 @@ from xolo.service.auth import Authenticator, Principal
 
 
 def basic_credentials(header: str) -> tuple[str, str]:
+    """Split Basic credentials into ``(access_key, secret)``; malformed ones are the caller's error
+    (``InvalidCredentials``), not a server fault."""
     try:
         decoded = base64.b64decode(header.encode(), validate=True).decode()
     except (binascii.Error, UnicodeDecodeError):
@@ -23,6 +25,7 @@ def basic_credentials(header: str) -> tuple[str, str]:
 
 
 async def authenticate(request: Request, auth: Authenticator) -> Principal:
+    """The principal a request's Basic or Bearer Authorization proves, as ``auth`` checks it."""
     header = request.headers.get("authorization")
     if not header:
         raise Unauthenticated(

@@ -14,6 +14,8 @@ log = logging.getLogger("xolo.api")
 
 
 def error_response(exc: XoloError, request_id: str, *, head: bool = False) -> Response:
+    """The response for ``exc``: the JSON error document (its code in a header too, for HEAD), or a
+    bare 304 for ``NotModified``."""
     headers = {"x-request-id": request_id}
     if isinstance(exc, NotModified):
         etag = exc.details.get("etag")
@@ -39,5 +41,6 @@ def error_response(exc: XoloError, request_id: str, *, head: bool = False) -> Re
 
 
 def internal_error(exc: BaseException, request_id: str) -> Response:
+    """Log an unexpected failure under its request id; answer a generic 500 that leaks nothing."""
     log.exception("request %s failed", request_id, exc_info=exc)
     return error_response(XoloError("internal error; see the server log"), request_id)

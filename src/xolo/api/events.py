@@ -26,6 +26,7 @@ HEARTBEAT = 15.0
 
 
 def cursor(request: Request) -> int:
+    """The sequence to resume after: ``Last-Event-ID``, else ``?after=``, else the feed's start."""
     raw = request.headers.get("last-event-id") or request.query_params.get("after") or "0"
     return bounded_int(raw, name="Last-Event-ID (or after)")
 
@@ -38,6 +39,8 @@ class EventsAPI:
         self._heartbeat = heartbeat
 
     async def stream(self, request: Request) -> Response:
+        """Answer ``GET /v1/events``: after a read check on the bucket, stream its audit chain from
+        the cursor as SSE, filtered by prefix and type."""
         principal: Principal | None = request.state.principal
         bucket = request.query_params.get("bucket", "")
         if not bucket:

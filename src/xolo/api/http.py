@@ -23,10 +23,12 @@ MAX_JSON_BODY = 1024 * 1024
 
 
 def iso_time(ts: float) -> str:
+    """A POSIX time as the ISO 8601 UTC text (milliseconds, ``Z``) the JSON responses carry."""
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def content_length(request: Request) -> int | None:
+    """The declared Content-Length, or ``None``; a non-numeric one is a 400, not a crash."""
     value = request.headers.get("content-length")
     if value is None:
         return None
@@ -57,6 +59,7 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
 
 
 async def json_body(request: Request) -> Any:
+    """A JSON control document from the body (``None`` if empty), refused past ``MAX_JSON_BODY``."""
     buf = bytearray()
     async for piece in body_stream(request):
         buf += piece
@@ -71,6 +74,7 @@ async def json_body(request: Request) -> Any:
 
 
 def write_condition(request: Request) -> WriteCondition:
+    """The ``If-Match`` / ``If-None-Match`` preconditions of a write, for compare-and-swap."""
     return WriteCondition(
         if_match=request.headers.get("if-match"),
         if_none_match=request.headers.get("if-none-match"),

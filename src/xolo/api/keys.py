@@ -23,6 +23,7 @@ PRESIGN_PARAM = "x-xolo-presign"
 
 
 def key_json(key: KeyView) -> dict[str, Any]:
+    """A key as the admin API shows it; never its secret."""
     return {
         "access_key": key.access_key,
         "grants": dict(key.grants),
@@ -55,6 +56,8 @@ class KeysAPI:
         self._auth = auth
 
     async def keys(self, request: Request) -> Response:
+        """Answer ``/v1/admin/keys``: GET lists the keys the caller may manage, POST creates one and
+        returns its secret, this once."""
         caller = _caller(request)
         if request.method == "POST":
             doc = await _object(request)
@@ -67,6 +70,8 @@ class KeysAPI:
         return JSONResponse({"keys": [key_json(k) for k in await self._admin.list(caller)]})
 
     async def key(self, request: Request) -> Response:
+        """Answer ``/v1/admin/keys/{access_key}``: GET shows the key, PATCH changes its grants or
+        disables it, DELETE removes it."""
         caller = _caller(request)
         access_key = request.path_params["access_key"]
         if request.method == "DELETE":
@@ -84,6 +89,8 @@ class KeysAPI:
         return JSONResponse(key_json(await self._admin.get(caller, access_key)))
 
     async def grant(self, request: Request) -> Response:
+        """Answer ``/v1/admin/keys/{access_key}/grants/{bucket}``: PUT ``{"level"}`` grants access
+        to the bucket, DELETE revokes it."""
         caller = _caller(request)
         access_key, bucket = request.path_params["access_key"], request.path_params["bucket"]
         if request.method == "DELETE":
@@ -96,6 +103,8 @@ class KeysAPI:
         return JSONResponse(key_json(key))
 
     async def presign(self, request: Request) -> Response:
+        """Answer ``POST /v1/presign``: a URL that lets anyone holding it use one method on one
+        object as the caller, until it expires."""
         caller = _caller(request)
         doc = await _object(request)
         unknown = set(doc) - {"method", "bucket", "key", "expires"}

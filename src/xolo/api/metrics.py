@@ -48,8 +48,10 @@ class Metrics:
         )
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request and record its latency, by route, method and status."""
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route, method).observe(seconds)
 
     def render(self) -> bytes:
+        """This registry in the Prometheus text format, for the ``/metrics`` endpoint."""
         return generate_latest(self.registry)

@@ -38,6 +38,7 @@ MAX_TOKEN_TTL = 24 * 3600.0
 
 
 def bucket_json(bucket: Bucket) -> dict[str, Any]:
+    """A bucket as the native API shows it: its settings and what it holds."""
     return {
         "name": bucket.name,
         "created": iso_time(bucket.created),
@@ -49,6 +50,7 @@ def bucket_json(bucket: Bucket) -> dict[str, Any]:
 
 
 def object_json(record: ObjectRecord) -> dict[str, Any]:
+    """The JSON answer to a write: what was stored, so the client need not ask again."""
     return {
         "bucket": record.bucket,
         "key": record.key,
@@ -63,10 +65,13 @@ def object_json(record: ObjectRecord) -> dict[str, Any]:
 
 
 def entry_json(entry: Entry) -> dict[str, Any]:
+    """One audit entry with its links (``prev``, ``mac``), so clients can check the chain too."""
     return {**entry.fields(), "type": entry.event_type, "prev": entry.prev, "mac": entry.mac}
 
 
 def object_headers(record: ObjectRecord) -> dict[str, str]:
+    """The response headers of an object read: validators, version, checksum, and its stored
+    representation headers and user metadata."""
     headers = {
         "etag": f'"{record.etag}"',
         "last-modified": format_http_date(record.modified),
@@ -86,10 +91,13 @@ def object_headers(record: ObjectRecord) -> dict[str, str]:
 
 
 def representation_headers(request: Request) -> dict[str, str]:
+    """The request's ``REPRESENTATION_HEADERS``: stored with an object and served back on reads."""
     return {n: request.headers[n] for n in REPRESENTATION_HEADERS if n in request.headers}
 
 
 def user_metadata(request: Request) -> dict[str, str]:
+    """User metadata from the ``X-Xolo-Meta-*`` headers, names without the prefix, values as the
+    client meant them."""
     return {
         name[len(META_PREFIX) :]: header_text(value)
         for name, value in request.headers.items()
@@ -98,6 +106,7 @@ def user_metadata(request: Request) -> dict[str, str]:
 
 
 def parse_copy_source(header: str) -> tuple[str, str]:
+    """The ``(bucket, key)`` an ``X-Xolo-Copy-Source`` header names; anything else is a 400."""
     source = urllib.parse.unquote(header).lstrip("/")
     bucket, sep, key = source.partition("/")
     if not sep or not key:
@@ -106,6 +115,8 @@ def parse_copy_source(header: str) -> tuple[str, str]:
 
 
 class NativeAPI:
+    """The handlers of the native API; each translates one route onto ``ObjectService``."""
+
     def __init__(self, service: ObjectService, auth: Authenticator, metrics: Metrics) -> None:
         self.service = service
         self.auth = auth
@@ -113,6 +124,7 @@ class NativeAPI:
 
     @staticmethod
     def principal(request: Request) -> Principal | None:
+        """Who the route wrapper authenticated the caller as; ``None`` for an anonymous request."""
         principal: Principal | None = request.state.principal
         return principal
 
@@ -132,6 +144,7 @@ class NativeAPI:
         return str(bucket)
 
     async def audit(self, request: Request) -> Response:
+        """Answer GET on an audit chain (a bucket's, or the system's): the page after ``after``."""
         chain = await self._chain(request)
         after, limit = int_param(request, "after") or 0, int_param(request, "limit") or 1000
         entries = await self.service.audit.page(chain, after=after, limit=limit)
@@ -144,12 +157,16 @@ class NativeAPI:
         )
 
     async def verify_audit(self, request: Request) -> Response:
+        """Answer ``POST .../audit/verify``: replay the whole chain and report the first entry that
+        does not hold, if any."""
         chain = await self._chain(request)
         return JSONResponse((await self.service.audit.verify(chain)).to_json())
 
     # -- tokens ----------------------------------------------------------------------------------
 
     async def issue_token(self, request: Request) -> Response:
+        """Answer ``POST /v1/auth/token``: a Bearer token for the caller, so clients need not send
+        the secret on every request."""
         principal = self.principal(request)
         assert principal is not None
         doc = await json_body(request) or {}
@@ -168,12 +185,15 @@ class NativeAPI:
     # -- buckets ---------------------------------------------------------------------------------
 
     async def list_buckets(self, request: Request) -> Response:
+        """Answer ``GET /v1/buckets``: the buckets the caller may see; others are left out."""
         buckets = self.service.policy.visible(
             self.principal(request), await self.service.list_buckets()
         )
         return JSONResponse({"buckets": [bucket_json(b) for b in buckets]})
 
     async def bucket(self, request: Request) -> Response:
+        """Answer ``/v1/buckets/{bucket}``: GET shows it, PUT creates it or changes its settings
+        (with ``If-None-Match: *``, only creates), DELETE removes it."""
         name = request.path_params["bucket"]
         if request.method == "PUT":
             await self.require(request, "admin", name)
@@ -198,6 +218,8 @@ class NativeAPI:
     # -- objects ---------------------------------------------------------------------------------
 
     async def list_objects(self, request: Request) -> Response:
+        """Answer ``GET /v1/buckets/{bucket}/objects``: one page of keys (or, with ``?versions``, of
+        versions) under a prefix."""
         bucket = request.path_params["bucket"]
         await self.require(request, "read", bucket)
         q = request.query_params
@@ -265,6 +287,8 @@ class NativeAPI:
         )
 
     async def object(self, request: Request) -> Response:
+        """Answer ``/v1/buckets/{bucket}/objects/{key}``: GET/HEAD read, PUT writes (or copies,
+        given ``X-Xolo-Copy-Source``), POST appends, DELETE deletes."""
         bucket = request.path_params["bucket"]
         key = request.path_params["key"]
         method = request.method
@@ -381,6 +405,7 @@ class NativeAPI:
         return self.stream(reader, head=request.method == "HEAD")
 
     def stream(self, reader: ObjectReader, *, head: bool) -> Response:
+        """The response for an opened object: headers, 206 for a range, bytes unless HEAD."""
         headers = object_headers(reader.record)
         headers["content-length"] = str(reader.length)
         status = 200
@@ -399,6 +424,8 @@ class NativeAPI:
     # -- two-step uploads ------------------------------------------------------------------------
 
     async def create_upload(self, request: Request) -> Response:
+        """Answer ``POST /v1/buckets/{bucket}/uploads``: declare an upload's key, size and SHA-256
+        up front, for its bytes to be sent later."""
         bucket = request.path_params["bucket"]
         await self.require(request, "write", bucket)
         doc = await json_body(request)
@@ -439,6 +466,8 @@ class NativeAPI:
         )
 
     async def complete_upload(self, request: Request) -> Response:
+        """Answer ``PUT /v1/uploads/{upload_id}``: receive a declared upload's bytes; they must
+        match what was declared."""
         upload_id = request.path_params["upload_id"]
         upload = await self.service.get_upload(upload_id)
         await self.require(request, "write", upload.bucket)

@@ -18,6 +18,7 @@ FIELDS = {"kind", "url", "bucket", "prefix", "types", "subject", "after"}
 
 
 def target_json(t: NotifyTarget) -> dict[str, Any]:
+    """A notification target as the admin API shows it, with its delivery state; not its secret."""
     return {
         "id": t.id,
         "kind": t.kind,
@@ -42,6 +43,8 @@ class NotifyAPI:
         self._admin = admin
 
     async def targets(self, request: Request) -> Response:
+        """Answer ``/v1/admin/notify``: GET lists the caller's targets, POST creates one (a
+        webhook's signing secret is shown once)."""
         caller: Principal | None = request.state.principal
         if request.method == "GET":
             return JSONResponse(
@@ -78,6 +81,8 @@ class NotifyAPI:
         return JSONResponse(body, status_code=201, headers={"cache-control": "no-store"})
 
     async def target(self, request: Request) -> Response:
+        """Answer ``/v1/admin/notify/{target_id}``: GET shows it, PATCH ``{"state": "active"}``
+        revives a dead one, DELETE removes it."""
         caller: Principal | None = request.state.principal
         target_id = request.path_params["target_id"]
         if request.method == "DELETE":

@@ -80,9 +80,11 @@ class DiskChunkStore:
         self._usage_lock = threading.Lock()
 
     def path_for(self, sha256: str) -> Path:
+        """Where the chunk's file is, or would be, under its two shard directories (README.md)."""
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def local_path(self, sha256: str) -> Path | None:
+        """The file ``path_for`` names, whether or not the chunk is stored."""
         return self.path_for(sha256)
 
     def _doom_path(self, sha256: str) -> Path:
@@ -109,6 +111,7 @@ class DiskChunkStore:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     def places(self) -> int:
+        """A directory is one place."""
         return 1
 
     def _count(self, size: int, chunks: int) -> None:
@@ -121,6 +124,8 @@ class DiskChunkStore:
     # -- storing -----------------------------------------------------------------------------
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        """A temporary file renamed into place under the shard lock (README.md); one copy, whatever
+        ``copies`` and ``quorum`` ask."""
         await self._run(self._put, sha256, data)
         return 1
 
@@ -193,6 +198,7 @@ class DiskChunkStore:
     # -- reading -----------------------------------------------------------------------------
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """One ``pread``; a whole chunk is checked against its recorded CRC-32C."""
         return await self._run(self._read, sha256, offset, length)
 
     def _read(self, sha256: str, offset: int, length: int | None) -> bytes:
@@ -224,6 +230,7 @@ class DiskChunkStore:
         return data, recorded
 
     async def size(self, sha256: str) -> int | None:
+        """The file's size, from ``stat``."""
         return await self._run(self._size, sha256)
 
     def _size(self, sha256: str) -> int | None:
@@ -233,6 +240,7 @@ class DiskChunkStore:
             return None
 
     async def has(self, names: Sequence[str]) -> list[bool]:
+        """Whether the file exists; a doomed chunk still counts."""
         return await self._run(lambda: [self.path_for(n).is_file() for n in names])
 
     async def copies(self, names: Sequence[str]) -> list[int]:
@@ -245,14 +253,17 @@ class DiskChunkStore:
         return await self._run(lambda: [live(n) for n in names])
 
     def read_urls(self, sha256: str) -> list[str]:
+        """None: clients reach a local directory only through the server that holds it."""
         return []
 
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        """None: the server that holds the directory takes the chunks."""
         return []
 
     # -- inventory ---------------------------------------------------------------------------
 
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        """Walks the shard directories in name order, skipping temporary files, marks and locks."""
         return await self._run(self._inventory, after, limit)
 
     def _inventory(self, after: str, limit: int) -> list[ChunkRef]:
@@ -281,6 +292,8 @@ class DiskChunkStore:
         ]
 
     async def usage(self) -> Usage:
+        """Walks the directory on the first call, then counts this process's own stores and deletes
+        (not those of other processes sharing the directory)."""
         with self._usage_lock:
             if self._usage is not None:
                 return self._usage
@@ -303,6 +316,7 @@ class DiskChunkStore:
     # -- garbage collection ------------------------------------------------------------------
 
     async def doom(self, names: Sequence[str]) -> list[bool]:
+        """Creates each stored chunk's ``.doom`` mark under its shard lock."""
         return await self._run(lambda: [self._doom_one(n) for n in names])
 
     def _doom_one(self, sha256: str) -> bool:
@@ -314,6 +328,7 @@ class DiskChunkStore:
             return True
 
     async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        """Under the shard lock, deletes a chunk only while its ``.doom`` mark is still there."""
         return await self._run(lambda: [self._delete_one(n) for n in names])
 
     def _delete_one(self, sha256: str) -> bool:
@@ -334,6 +349,7 @@ class DiskChunkStore:
         return True
 
     async def clean_temp(self, older_than: float) -> int:
+        """Removes ``.tmp`` files whose modification time is older than ``older_than``."""
         return await self._run(self._clean_temp, self._clock() - older_than)
 
     def _clean_temp(self, cutoff: float) -> int:
@@ -354,6 +370,8 @@ class DiskChunkStore:
     async def scrub(
         self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
     ) -> ScrubReport:
+        """Re-hashes each file in pieces, records the CRC-32C of an intact chunk that has none, and
+        moves a bad copy to ``quarantine/``."""
         if names is None:
             refs = await self.inventory(after, limit)
             names = [r.sha256 for r in refs]
@@ -413,4 +431,5 @@ class DiskChunkStore:
             return []
 
     async def close(self) -> None:
+        """Waits for file work already handed to the thread pool."""
         self._pool.shutdown(wait=True)

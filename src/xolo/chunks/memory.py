@@ -20,14 +20,17 @@ class MemoryChunkStore:
         self.quarantine: dict[str, bytes] = {}
 
     def places(self) -> int:
+        """One dictionary is one place."""
         return 1
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        """Keeps the bytes first stored under the name; one copy, whatever ``copies`` asks."""
         self._doomed.discard(sha256)
         self._chunks.setdefault(sha256, bytes(data))
         return 1
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """A slice of the stored bytes, never checked (memory does not rot)."""
         try:
             data = self._chunks[sha256]
         except KeyError:
@@ -40,26 +43,33 @@ class MemoryChunkStore:
         return await self.read(sha256), None
 
     async def size(self, sha256: str) -> int | None:
+        """See ``ChunkStore.size``."""
         data = self._chunks.get(sha256)
         return None if data is None else len(data)
 
     async def has(self, names: Sequence[str]) -> list[bool]:
+        """A doomed chunk still counts until it is deleted."""
         return [n in self._chunks for n in names]
 
     async def copies(self, names: Sequence[str]) -> list[int]:
+        """A doomed chunk counts as none, as on the disk volume."""
         return [int(n in self._chunks and n not in self._doomed) for n in names]
 
     def read_urls(self, sha256: str) -> list[str]:
+        """None: the chunks live in this process."""
         return []
 
     def upload_urls(self, sha256: str, copies: int) -> list[str]:
+        """None: whoever holds the store takes the chunks."""
         return []
 
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        """See ``ChunkVolume.inventory``."""
         names = sorted(n for n in self._chunks if n > after)[:limit]
         return [ChunkRef(sha256=n, size=len(self._chunks[n])) for n in names]
 
     async def doom(self, names: Sequence[str]) -> list[bool]:
+        """See ``ChunkVolume.doom``."""
         found = []
         for name in names:
             present = name in self._chunks
@@ -69,6 +79,7 @@ class MemoryChunkStore:
         return found
 
     async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+        """See ``ChunkVolume.delete_doomed``."""
         deleted = []
         for name in names:
             gone = name in self._doomed and self._chunks.pop(name, None) is not None
@@ -79,6 +90,7 @@ class MemoryChunkStore:
     async def scrub(
         self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64
     ) -> ScrubReport:
+        """A bad chunk moves to ``quarantine``, where tests can look at it."""
         next_after = None
         if names is None:
             names = [c.sha256 for c in await self.inventory(after, limit)]
@@ -97,12 +109,15 @@ class MemoryChunkStore:
         return ScrubReport(checked=checked, bytes=total, bad=bad, next_after=next_after)
 
     async def usage(self) -> Usage:
+        """Counted afresh on every call."""
         return Usage(used_bytes=sum(map(len, self._chunks.values())), chunks=len(self._chunks))
 
     def local_path(self, sha256: str) -> Path | None:
+        """Always None: there is no file."""
         return None
 
     async def clean_temp(self, older_than: float) -> int:
+        """Nothing to clean: a write to memory leaves no temporary files."""
         return 0
 
     def corrupt(self, sha256: str, data: bytes) -> None:
@@ -114,4 +129,5 @@ class MemoryChunkStore:
         self._chunks.pop(sha256, None)
 
     async def close(self) -> None:
+        """Nothing to release."""
         return None

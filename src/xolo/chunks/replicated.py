@@ -83,6 +83,7 @@ class ReplicatedChunkStore:
         self._background: set[asyncio.Task[None]] = set()
 
     def places(self) -> int:
+        """The peers that count for placement (up or suspect)."""
         return sum(1 for m in self._topology.members() if m.placeable)
 
     def _order(self, sha256: str, replicas: int, members: Sequence[Member]) -> list[Member]:
@@ -93,6 +94,8 @@ class ReplicatedChunkStore:
     # -- writes ------------------------------------------------------------------------------
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
+        """Sends copies to the chunk's owners in parallel, handing a failed copy to the next peer;
+        copies beyond the quorum finish in the background."""
         members = [m for m in self._topology.members() if m.placeable or m.writable]
         targets = [m for m in self._order(sha256, copies, members) if m.writable]
         candidates = iter(targets)
@@ -213,6 +216,7 @@ class ReplicatedChunkStore:
         task.add_done_callback(self._background.discard)
 
     async def size(self, sha256: str) -> int | None:
+        """Asks the readable peers in read order; the first that holds the chunk answers."""
         for member in self._readable(sha256):
             with contextlib.suppress(XoloError):
                 found = await member.volume.size(sha256)
@@ -221,6 +225,7 @@ class ReplicatedChunkStore:
         return None
 
     async def has(self, names: Sequence[str]) -> list[bool]:
+        """Asks every readable peer at once; a peer that fails to answer holds nothing."""
         if not names:
             return []
         members = [m for m in self._topology.members() if m.readable]
@@ -234,6 +239,7 @@ class ReplicatedChunkStore:
         return found
 
     async def copies(self, names: Sequence[str]) -> list[int]:
+        """The sum over every readable peer; a peer that fails to answer counts as none."""
         if not names:
             return []
         members = [m for m in self._topology.members() if m.readable]

@@ -149,6 +149,8 @@ class AdminClient:
         self._http = httpx.Client(base_url=url, auth=auth, timeout=600)
 
     def call(self, method: str, path: str, json: Any = None) -> Any:
+        """One request; an unreachable router or an error answer becomes a ClickException with the
+        server's code and message, so commands deal only with success."""
         try:
             r = self._http.request(method, path, json=json)
         except httpx.HTTPError as exc:
@@ -245,6 +247,7 @@ def admin_run(client: AdminClient, task: str) -> None:
 
 
 def parse_grants(grants: tuple[str, ...]) -> dict[str, str]:
+    """``--grant BUCKET=LEVEL`` options as the admin API's grants; a malformed one is bad usage."""
     parsed: dict[str, str] = {}
     for grant in grants:
         bucket, sep, level = grant.partition("=")

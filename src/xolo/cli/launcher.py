@@ -63,6 +63,7 @@ class Cluster:
 
     @classmethod
     def load(cls, directory: Path) -> Cluster:
+        """Read the cluster.json in ``directory`` (FileNotFoundError when there is none)."""
         doc = json.loads((directory / STATE).read_text())
         return cls(
             dir=directory,
@@ -73,6 +74,7 @@ class Cluster:
         )
 
     def save(self) -> None:
+        """Write cluster.json by renaming a temporary file over it: a crash leaves no half file."""
         doc = {
             "meta": self.meta,
             "routers": [_public(p) for p in self.routers],
@@ -84,9 +86,11 @@ class Cluster:
         temp.replace(self.dir / STATE)
 
     def processes(self) -> list[Process]:
+        """Every process, routers first."""
         return [*self.routers, *self.peers]
 
     def find(self, name: str) -> Process:
+        """The process a command names (by name or peer id); KeyError when none has it."""
         for proc in self.processes():
             if name in (proc.name, proc.id):
                 return proc
@@ -104,6 +108,7 @@ def _public(p: Process) -> dict[str, Any]:
 
 
 def alive(pid: int | None) -> bool:
+    """Whether ``pid`` is a running process (a zombie child of this one has exited: it is not)."""
     if not pid:
         return False
     try:
@@ -135,6 +140,8 @@ def credentials(directory: Path) -> tuple[tuple[str, str], str]:
 
 
 def cluster_secret(directory: Path) -> str:
+    """The secret routers and peers share: XOLO_CLUSTER_SECRET, or one generated once into
+    cluster.secret (mode 0600)."""
     env = os.environ.get("XOLO_CLUSTER_SECRET")
     if env:
         return env
@@ -147,6 +154,8 @@ def cluster_secret(directory: Path) -> str:
 
 
 def child_env(directory: Path) -> dict[str, str]:
+    """This environment plus the root key and the cluster secret, which children get here, never
+    as arguments."""
     (key, secret), _ = credentials(directory)
     env = dict(os.environ)
     env.update(
@@ -175,6 +184,8 @@ def spawn(cluster: Cluster, proc: Process) -> None:
 
 
 def wait_healthy(proc: Process, log: Path, timeout: float = START_TIMEOUT) -> None:
+    """Poll until the process answers ``/health``; RuntimeError when it exits first (quoting the
+    end of its log) or ``timeout`` passes."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not alive(proc.pid):
@@ -205,6 +216,7 @@ class Options:
 
 
 def router_process(cluster: Cluster, index: int, opts: Options) -> Process:
+    """Router number ``index`` on two free loopback ports (native and S3); recorded, not started."""
     port, s3_port = free_port(), free_port()
     name = f"router-{index + 1}"
     args = [
@@ -233,6 +245,8 @@ def router_process(cluster: Cluster, index: int, opts: Options) -> Process:
 
 
 def peer_process(cluster: Cluster, index: int, zone: str, opts: Options) -> Process:
+    """Peer number ``index`` on a free loopback port, its data under DIR/peers/, joining every
+    router; recorded, not started."""
     port = free_port()
     name = f"peer-{index + 1}"
     data = cluster.dir / "peers" / name

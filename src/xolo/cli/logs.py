@@ -23,6 +23,7 @@ class RedactQuery(logging.Filter):
     """For uvicorn's access log records: (client, method, path, http version, status)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record's path in place; every record is still logged."""
         args = record.args
         if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
             record.args = (*args[:2], redact(args[2]), *args[3:])

@@ -211,6 +211,7 @@ def gc(data: str, grace: str) -> None:
 
 
 def parse_duration(text: str) -> float:
+    """A duration option in seconds: a plain number, or one ending in s, m, h or d."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     value = text.strip().lower()
     try:

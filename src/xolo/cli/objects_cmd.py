@@ -43,6 +43,7 @@ EXIT_CODES: list[tuple[type[e.XoloError], int]] = [
 
 
 def exit_code(error: e.XoloError) -> int:
+    """The code a command exits with for ``error`` (``EXIT_CODES``; 1 for any other kind)."""
     for cls, code in EXIT_CODES:
         if isinstance(error, cls):
             return code
@@ -50,6 +51,7 @@ def exit_code(error: e.XoloError) -> int:
 
 
 def fail(error: e.XoloError) -> NoReturn:
+    """Report the error and exit with its code, so scripts can tell failures apart."""
     click.echo(f"xolo: {error.code}: {error.message}", err=True)
     sys.exit(exit_code(error))
 
@@ -64,6 +66,7 @@ def remote(path: str) -> tuple[str, str]:
 
 
 def is_remote(path: str) -> bool:
+    """Whether a path names an object (``xolo://``) or a local file: a copy's direction."""
     return path.startswith("xolo://")
 
 
@@ -520,6 +523,7 @@ def bucket_ls(ctx: click.Context, as_json: bool) -> None:
 @click.argument("name")
 @_common
 def bucket_info(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show a bucket's settings and versioning state."""
     with connected(ctx) as client:
         info = client.bucket_info(name)
     click.echo(

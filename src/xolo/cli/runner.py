@@ -7,7 +7,7 @@ import contextlib
 import logging
 import socket
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from types import FrameType
 from typing import Any
@@ -181,11 +181,14 @@ class DrainingServer(uvicorn.Server):
     responses (the change feed) are told to end as soon as the drain begins."""
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        """Tell long-lived responses to end (``DRAINING``), then drain as uvicorn does."""
         DRAINING.set()
         super().handle_exit(sig, frame)
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
+        """As uvicorn's, but forget the signals caught, so uvicorn does not re-raise them and a
+        drained server exits 0."""
         with super().capture_signals():
             try:
                 yield
@@ -227,8 +230,3 @@ def run(
         supervisor(config, sockets=list(sockets)).run()
     else:
         DrainingServer(config).run(sockets=list(sockets))
-
-
-@contextlib.asynccontextmanager
-async def nothing() -> AsyncIterator[None]:
-    yield

@@ -49,6 +49,9 @@ CONFIG_ENV = "XOLO_SERVE_CONFIG"
 
 @dataclass(frozen=True, slots=True)
 class ServeSettings:
+    """What ``xolo serve`` runs with, as plain values so the parent can hand them to its worker
+    processes as JSON (``CONFIG_ENV``)."""
+
     data: str
     inline_threshold: int
     chunk_size: int
@@ -61,6 +64,8 @@ class ServeSettings:
     """Record every change in the audit chain (off only to measure what the chain costs)."""
 
     def service_config(self) -> ServiceConfig:
+        """The object service's tunables; ValueError when a size is out of range (``run_server``
+        reports it before anything starts)."""
         return ServiceConfig(
             inline_threshold=self.inline_threshold,
             chunk_size=self.chunk_size,
@@ -80,6 +85,7 @@ class SingleNode:
 
 
 def open_service(settings: ServeSettings) -> SingleNode:
+    """The store in a data directory (created on first use): metadata, volume, service, auth."""
     data = DataDir.create(settings.data)
     config = settings.service_config()
     master = data.master_key()
@@ -191,6 +197,7 @@ async def prepare(
 
 
 async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str]:
+    """For ``xolo keys create``: a new key with ``grants``, made in the data directory directly."""
     settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
     node = open_service(settings)
     async with node.service:
@@ -198,6 +205,7 @@ async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str
 
 
 async def collect_garbage(data: str, grace: float) -> GCReport:
+    """For ``xolo gc``: one GC pass over the data directory, whether or not a server runs on it."""
     settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
     node = open_service(settings)
     async with node.service:
@@ -219,6 +227,8 @@ def run_server(
     access_log: bool,
     graceful_timeout: int,
 ) -> None:
+    """``xolo serve``: check the settings, create the root key, bind the ports, then serve until
+    stopped (a bad setting is a usage error before any worker starts)."""
     try:
         settings.service_config()
     except ValueError as exc:

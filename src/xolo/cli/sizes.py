@@ -23,6 +23,8 @@ _SIZE = re.compile(r"^\s*(\d+)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text: str) -> int:
+    """Bytes from a count with an optional decimal (``k``, ``MB``) or binary (``KiB``) unit;
+    ValueError for anything else."""
     m = _SIZE.match(text)
     if not m or m.group(2).lower() not in _UNITS:
         raise ValueError(f"{text!r} is not a size like 65536, 64KiB or 8MiB")
@@ -30,11 +32,14 @@ def parse_size(text: str) -> int:
 
 
 class SizeParam(click.ParamType):  # type: ignore[type-arg]
+    """The click type of size options, so a bad size is a usage error that names its option."""
+
     name = "size"
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> int:
+        """Text through ``parse_size``; an int (a value already converted) passes through."""
         if isinstance(value, int):
             return value
         try:

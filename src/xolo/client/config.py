@@ -59,6 +59,7 @@ class ClientConfig:
 
     @property
     def credentials(self) -> tuple[str, str] | None:
+        """The ``(access_key, secret_key)`` pair, or ``None`` for an anonymous client."""
         if self.access_key is None or self.secret_key is None:
             return None
         return self.access_key, self.secret_key

@@ -63,6 +63,7 @@ class Event:
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> Event:
+        """An event from the feed's JSON; fields its type lacks (a bucket's key) are ``None``."""
         return cls(
             type=str(doc["type"]),
             bucket=str(doc["bucket"]),
@@ -80,12 +81,15 @@ class Event:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Subscription:
+    """One handler registered with ``on``: which events of which bucket it wants."""
+
     types: frozenset[str]
     bucket: str
     prefix: str
     handler: Handler
 
     def matches(self, event: Event) -> bool:
+        """Whether ``event`` has a wanted type and key prefix; the runner checks the bucket."""
         return event.type in self.types and (event.key or "").startswith(self.prefix)
 
 

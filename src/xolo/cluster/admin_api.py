@@ -36,6 +36,7 @@ def _iso(ts: float) -> str | None:
 
 
 def peer_json(view: PeerView) -> dict[str, Any]:
+    """A peer as the admin API shows it (``xolo admin peers``): its record, state and ISO times."""
     p = view.record
     return {
         "id": p.id,
@@ -74,6 +75,8 @@ class AdminAPI:
         self._guard = guard
 
     def routes(self) -> list[RouteRow]:
+        """The route rows to mount; the heartbeat route only where peers report to this process (a
+        router, not ``xolo serve``)."""
         rows: list[RouteRow] = [
             ("/v1/admin/peers", "admin_peers", self.list_peers, ["GET"], "required"),
             ("/v1/admin/peers/{peer_id}", "admin_peer", self.peer, ["GET"], "required"),
@@ -92,6 +95,7 @@ class AdminAPI:
         return rows
 
     async def list_peers(self, request: Request) -> Response:
+        """``GET /v1/admin/peers``: every peer and its state."""
         _admin(request)
         return JSONResponse({"peers": [peer_json(v) for v in await self._peers()]})
 
@@ -102,6 +106,7 @@ class AdminAPI:
         raise NotFound(f"no peer {peer_id[:80]!r}")
 
     async def peer(self, request: Request) -> Response:
+        """``GET /v1/admin/peers/{peer_id}``: one peer and its state."""
         _admin(request)
         return JSONResponse(peer_json(await self._find(request.path_params["peer_id"])))
 
@@ -118,15 +123,20 @@ class AdminAPI:
         return JSONResponse(peer_json(view), status_code=202 if request.method == "POST" else 200)
 
     async def list_tasks(self, request: Request) -> Response:
+        """``GET /v1/admin/tasks``: every background task's status, as the cluster knows it."""
         _admin(request)
         return JSONResponse({"tasks": [s.to_json() for s in await self._scheduler.statuses()]})
 
     async def run_task(self, request: Request) -> Response:
+        """``POST /v1/admin/tasks/{name}/run``: run a task now and answer its status, waiting up to
+        ``RUN_WAIT`` for a run another router holds."""
         _admin(request)
         status = await self._scheduler.run_now(request.path_params["name"], wait=RUN_WAIT)
         return JSONResponse(status.to_json())
 
     async def heartbeat(self, request: Request) -> Response:
+        """``POST /v1/cluster/heartbeat``: a peer's report, taken only with a valid cluster
+        signature; the answer tells the peer where every router is."""
         assert self._heartbeat is not None and self._guard is not None
         header = request.headers.get(HEADER)
         if header is None:

@@ -39,6 +39,8 @@ class UploadExpiry:
         self._clock = clock
 
     async def run_once(self) -> dict[str, int]:
+        """Expire declared uploads past their deadline, then abort multipart uploads older than
+        ``multipart_max_age``, in batches until none is left."""
         now = self._clock()
         uploads = 0
         while True:

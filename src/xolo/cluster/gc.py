@@ -55,6 +55,7 @@ class GCReport:
     temp_removed: int
 
     def counters(self) -> dict[str, int]:
+        """The report as a background task's counters."""
         return {
             "marked": self.marked,
             "confirmed": self.confirmed,
@@ -132,4 +133,5 @@ class GCWorker:
         self.schedule = schedule
 
     async def run_once(self) -> dict[str, int]:
+        """One full collection (``GarbageCollector.collect``)."""
         return (await self.collector.collect()).counters()

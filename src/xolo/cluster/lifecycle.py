@@ -28,6 +28,7 @@ class LifecycleWorker:
         self._clock = clock
 
     async def run_once(self) -> dict[str, int]:
+        """Apply the rules of every bucket that has some, all at one ``now``; counters summed."""
         now = self._clock()
         totals: Counter[str] = Counter(buckets=0)
         for bucket in await self._service.list_buckets():

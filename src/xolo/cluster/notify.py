@@ -51,6 +51,7 @@ def backoff(failures: int, rng: random.Random) -> float:
 
 
 def signature(secret: str, body: bytes) -> str:
+    """The ``X-Xolo-Signature`` value, by which a receiver knows the event came from xolo."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
@@ -67,11 +68,14 @@ class Sender(Protocol):
 
 
 class WebhookSender:
+    """POSTs each event as JSON to the target's URL, signed with the target's secret."""
+
     def __init__(self, box: SecretBox) -> None:
         self._box = box
         self._http = httpx.AsyncClient(timeout=TIMEOUT)
 
     async def send(self, target: NotifyTarget, entry: Entry, body: bytes) -> None:
+        """Only a 2xx answer is a delivery; anything else raises, so the event is tried again."""
         assert target.sealed_secret is not None
         secret = self._box.open(target.sealed_secret)
         headers = {
@@ -85,6 +89,7 @@ class WebhookSender:
             raise RuntimeError(f"the webhook answered {r.status_code}")
 
     async def close(self) -> None:
+        """See ``Sender.close``."""
         await self._http.aclose()
 
 
@@ -113,6 +118,8 @@ class NatsSender:
         return js
 
     async def send(self, target: NotifyTarget, entry: Entry, body: bytes) -> None:
+        """Publish to ``<subject>.<bucket>.<type>``, creating the stream on first use;
+        ``Nats-Msg-Id`` lets JetStream drop a retried duplicate."""
         root = target.subject or "xolo"
         js = await self._js(target, root)
         subject = f"{root}.{entry.bucket}.{entry.event_type}"
@@ -124,6 +131,7 @@ class NatsSender:
         )
 
     async def close(self) -> None:
+        """Close every connection opened so far."""
         for conn in self._conns.values():
             await conn.close()
 
@@ -135,6 +143,7 @@ class RedisSender:
         self._clients: dict[str, Any] = {}
 
     async def send(self, target: NotifyTarget, entry: Entry, body: bytes) -> None:
+        """XADD the event's id, type and JSON to the target's stream (by default one per bucket)."""
         import redis.asyncio as redis
 
         client = self._clients.get(target.target)
@@ -153,6 +162,7 @@ class RedisSender:
         )
 
     async def close(self) -> None:
+        """Close every client opened so far."""
         for client in self._clients.values():
             await client.aclose()
 
@@ -184,6 +194,7 @@ class Notifier:
         }
 
     async def run_once(self) -> dict[str, int]:
+        """Serve every active target whose backoff has passed, each from its own cursor."""
         counters: Counter[str] = Counter()
         now = self._clock()
         due = [
@@ -234,5 +245,6 @@ class Notifier:
         )
 
     async def close(self) -> None:
+        """Release every sender's connections."""
         for sender in self._senders.values():
             await sender.close()

@@ -122,6 +122,8 @@ class Reporter:
         self.routers = list(dict.fromkeys(known))
 
     async def run(self) -> None:
+        """Report every ``heartbeat`` seconds until cancelled, and clean abandoned temporary files
+        every ``TEMP_AGE``; a failure is logged and the loop goes on."""
         last_clean = 0.0
         while True:
             try:

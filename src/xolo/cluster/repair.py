@@ -107,6 +107,8 @@ class Repairer:
             await asyncio.sleep(size / self.rate)
 
     async def run_once(self) -> dict[str, int]:
+        """One pass over every chunk the metadata store knows, page by page (the module docstring);
+        draining peers that no longer hold anything needed become drained at the end."""
         counters: Counter[str] = Counter()
         members = list(self._topology.members())
         readable = [m for m in members if m.readable]

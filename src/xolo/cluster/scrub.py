@@ -40,6 +40,7 @@ class Scrubber:
         self.rate = rate
 
     async def run_once(self) -> dict[str, int]:
+        """Scrub each volume in turn; one that fails is counted and the pass goes on."""
         counters: Counter[str] = Counter()
         for peer_id, volume in self._volumes():
             try:

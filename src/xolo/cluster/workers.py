@@ -60,6 +60,8 @@ class TaskStatus:
     holder: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The status as the admin API answers it, with times in ISO 8601."""
+
         def iso(ts: float | None) -> str | None:
             return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
 
@@ -78,6 +80,8 @@ class TaskStatus:
 
 
 def check_schedule(expression: str) -> str:
+    """``expression``, or InvalidArgument when croniter cannot read it, so a bad schedule fails
+    when the scheduler is built rather than when the task comes due."""
     if not croniter.is_valid(expression):
         raise InvalidArgument(f"{expression!r} is not a cron expression")
     return expression
@@ -106,6 +110,7 @@ class Scheduler:
         self._due_now: set[str] = set()
 
     def names(self) -> list[str]:
+        """Every task's name, sorted, as the admin API lists them."""
         return sorted(self._workers)
 
     def _next(self, schedule: str, after: float) -> float:

@@ -31,6 +31,7 @@ class AttributesMixin:
     async def head_object(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
+        """Provided by ObjectService; declared here so the mixin type-checks."""
         raise NotImplementedError
 
     def _changed(self, bucket: str) -> None:
@@ -89,6 +90,7 @@ class AttributesMixin:
     async def delete_tags(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> ObjectRecord:
+        """Remove every tag of one version (the current one by default); returns it."""
         return await self._amend("tag", bucket, key, version_id, tags={})
 
     async def set_object_acl(

@@ -22,6 +22,7 @@ class AuditLog:
         self._key = chain_key
 
     async def page(self, bucket: str, *, after: int = 0, limit: int = PAGE) -> list[Entry]:
+        """Up to ``limit`` entries after sequence ``after``, for a client paging through a chain."""
         if not 1 <= limit <= PAGE:
             raise InvalidArgument(f"limit must be from 1 to {PAGE}")
         if after < 0:

@@ -63,6 +63,7 @@ class ChunkService:
         return size
 
     async def size(self, sha256: str) -> int:
+        """The chunk's size; NoSuchChunk (a 404) when it is not stored here."""
         check_chunk_name(sha256)
         size = await self._volume.size(sha256)
         if size is None:
@@ -70,6 +71,7 @@ class ChunkService:
         return size
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
+        """A part or all of a chunk, once its name is checked."""
         check_chunk_name(sha256)
         return await self._volume.read(sha256, offset, length)
 
@@ -79,6 +81,7 @@ class ChunkService:
         return await self._volume.read_checked(sha256)
 
     async def has(self, names: object) -> list[bool]:
+        """For each name of a checked list, whether the chunk is here (doomed or not)."""
         return await self._volume.has(check_names(names))
 
     async def copies(self, names: object) -> list[int]:
@@ -86,6 +89,7 @@ class ChunkService:
         return await self._volume.copies(check_names(names))
 
     async def inventory(self, after: str, limit: int) -> list[ChunkRef]:
+        """A page of the volume's chunks in name order, ``after`` and ``limit`` checked."""
         if after:
             check_chunk_name(after)
         if not 1 <= limit <= MAX_NAMES:
@@ -93,12 +97,15 @@ class ChunkService:
         return await self._volume.inventory(after, limit)
 
     async def doom(self, names: object) -> list[bool]:
+        """GC's phase one on this volume, for a checked list of names."""
         return await self._volume.doom(check_names(names))
 
     async def delete_doomed(self, names: object) -> list[bool]:
+        """GC's phase two on this volume, for a checked list of names."""
         return await self._volume.delete_doomed(check_names(names))
 
     async def scrub(self, names: Sequence[str] | None, after: str, limit: int) -> ScrubReport:
+        """Re-hash the named chunks, or at most 1024 after ``after``; arguments checked."""
         if names is not None:
             names = check_names(list(names))
         if after:
@@ -108,8 +115,10 @@ class ChunkService:
         return await self._volume.scrub(names, after=after, limit=limit)
 
     def local_path(self, sha256: str) -> Path | None:
+        """The chunk's file, so the API can send it without reading it into memory."""
         check_chunk_name(sha256)
         return self._volume.local_path(sha256)
 
     async def usage(self) -> Usage:
+        """The volume's totals (``GET /v1/chunks/usage``)."""
         return await self._volume.usage()

@@ -11,4 +11,5 @@ ACTOR: ContextVar[str | None] = ContextVar("xolo_actor", default=None)
 
 
 def actor() -> str | None:
+    """The access key the current request acts for, which the audit entries of its changes name."""
     return ACTOR.get()

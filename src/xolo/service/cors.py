@@ -47,12 +47,16 @@ class CorsMixin:
         return updated
 
     async def get_cors(self, bucket: str) -> list[CorsRule]:
+        """The bucket's rules, read from the store (not the cache); NoSuchCORSConfiguration when it
+        has none."""
         found = (await self._meta.get_bucket(bucket)).config.cors
         if not found:
             raise NoSuchCORSConfiguration("The CORS configuration does not exist")
         return [rule_from_json(r) for r in found]
 
     async def delete_cors(self, bucket: str) -> None:
+        """Remove the bucket's rules, so browsers are refused again (by other routers once their
+        bucket cache expires)."""
         change = Change(op="bucket.update", bucket=bucket, time=self._clock(), actor=actor())
         await self._meta.set_bucket_config(bucket, "cors", [], change=change)
         self._bucket_cache.pop(bucket, None)

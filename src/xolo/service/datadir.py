@@ -17,24 +17,30 @@ from xolo.core.credentials import new_master_key
 
 @dataclass(frozen=True, slots=True)
 class DataDir:
+    """A data directory's paths, so that no other module spells out the layout."""
+
     root: Path
 
     @classmethod
     def create(cls, root: Path | str) -> DataDir:
+        """The data directory at ``root``, made if it does not exist yet."""
         path = Path(root)
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
     @property
     def meta_path(self) -> Path:
+        """The SQLite metadata file."""
         return self.root / "meta.db"
 
     @property
     def chunks_path(self) -> Path:
+        """The root of the disk chunk volume."""
         return self.root / "chunks"
 
     @property
     def master_key_path(self) -> Path:
+        """Where the master key is kept (unused when XOLO_MASTER_KEY is set)."""
         return self.root / "master.key"
 
     def master_key(self) -> bytes:

@@ -31,6 +31,7 @@ class KeyView:
 
 
 def view(key: AccessKey) -> KeyView:
+    """A key as callers may see it: everything but its secret."""
     return KeyView(
         access_key=key.access_key,
         grants=dict(key.grants),
@@ -88,6 +89,7 @@ class KeyAdmin:
         return view(key), secret
 
     async def list(self, caller: Principal) -> list[KeyView]:
+        """The keys the caller may manage; the others are left out, not refused."""
         out = []
         for key in await self._meta.list_keys():
             try:
@@ -98,6 +100,8 @@ class KeyAdmin:
         return out
 
     async def get(self, caller: Principal, access_key: str) -> KeyView:
+        """One key the caller manages; a caller who may not see every key cannot tell a missing key
+        from one it does not manage."""
         return view(await self._get(caller, access_key))
 
     async def update(
@@ -129,10 +133,12 @@ class KeyAdmin:
         return view(updated)
 
     async def grant(self, caller: Principal, access_key: str, bucket: str, level: str) -> KeyView:
+        """Add or change the grant on one bucket, keeping the others (checked as in ``update``)."""
         key = await self._get(caller, access_key)
         return await self.update(caller, access_key, grants={**key.grants, bucket: level})
 
     async def revoke(self, caller: Principal, access_key: str, bucket: str) -> KeyView:
+        """Remove the grant on one bucket; NotFound when the key has none there."""
         key = await self._get(caller, access_key)
         if bucket not in key.grants:
             raise NotFound(f"the key has no grant on {bucket!r}")
@@ -140,6 +146,8 @@ class KeyAdmin:
         return await self.update(caller, access_key, grants=rest)
 
     async def delete(self, caller: Principal, access_key: str) -> None:
+        """Remove a key and drop it from the authenticator's cache, so it stops working at once; a
+        key may not delete itself."""
         key = await self._get(caller, access_key)
         if key.access_key == caller.access_key:
             raise InvalidArgument("a key may not delete itself")

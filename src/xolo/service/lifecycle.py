@@ -56,6 +56,7 @@ class LifecycleMixin:
         return [rule_from_json(r) for r in found]
 
     async def delete_lifecycle(self, bucket: str) -> None:
+        """Remove the bucket's rules; the ``lifecycle`` task then leaves it alone."""
         change = Change(op="bucket.update", bucket=bucket, time=self._clock(), actor=actor())
         await self._meta.set_bucket_config(bucket, "lifecycle", [], change=change)
 

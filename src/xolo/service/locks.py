@@ -8,11 +8,14 @@ from contextlib import asynccontextmanager
 
 
 class KeyedLocks:
+    """Serialises work on one key (appends to one object) without keeping a lock for every key."""
+
     def __init__(self) -> None:
         self._locks: dict[Hashable, tuple[asyncio.Lock, int]] = {}
 
     @asynccontextmanager
     async def hold(self, key: Hashable) -> AsyncIterator[None]:
+        """Hold the key's lock for the block; the lock is dropped when its last user leaves."""
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:

@@ -141,6 +141,8 @@ class MultipartMixin:
         return upload
 
     async def get_multipart(self, upload_id: str, bucket: str, key: str) -> MultipartUpload:
+        """The upload, only if it belongs to this bucket and key (an upload id alone opens nothing);
+        NoSuchUpload otherwise."""
         upload = await self._meta.get_multipart(upload_id)
         if upload is None or upload.bucket != bucket or upload.key != key:
             raise NoSuchUpload(
@@ -185,6 +187,7 @@ class MultipartMixin:
         return part
 
     async def all_parts(self, upload_id: str) -> dict[int, Part]:
+        """Every uploaded part by number, read page by page, for completion to choose from."""
         parts: dict[int, Part] = {}
         after = 0
         while True:
@@ -284,12 +287,15 @@ class MultipartMixin:
         return current
 
     async def abort_multipart(self, upload: MultipartUpload) -> None:
+        """End the upload and forget its parts, so GC can reclaim their chunks; NoSuchUpload when it
+        has already ended."""
         if not await self._meta.abort_multipart(upload.upload_id, now=self._clock()):
             raise NoSuchUpload()
 
     async def list_parts(
         self, upload: MultipartUpload, *, after: int = 0, limit: int = 1000
     ) -> tuple[list[Part], bool]:
+        """A page of the upload's parts after part ``after``, and whether more follow."""
         parts = await self._meta.list_parts(upload.upload_id, after, limit + 1)
         return parts[:limit], len(parts) > limit
 
@@ -302,6 +308,8 @@ class MultipartMixin:
         upload_id_marker: str = "",
         limit: int = 1000,
     ) -> tuple[list[MultipartUpload], bool]:
+        """A page of the bucket's unfinished uploads under ``prefix``, resumed after the markers as
+        S3 resumes, and whether more follow."""
         after: tuple[bytes, str] | None = None
         if key_marker:
             # Without an upload-id marker S3 resumes after every upload of the key marker.

@@ -90,6 +90,7 @@ class NotifyAdmin:
         return head[0] if head else 0
 
     async def list(self, caller: Principal | None) -> list[NotifyTarget]:
+        """The targets on buckets the caller administers; an anonymous caller sees none."""
         out = []
         for target in await self._meta.list_targets():
             if caller is not None and caller.can("admin", target.bucket):
@@ -104,6 +105,7 @@ class NotifyAdmin:
         raise NotFound(f"no notification target {target_id[:40]!r}")
 
     async def get(self, caller: Principal | None, target_id: str) -> NotifyTarget:
+        """One target, if the caller administers its bucket."""
         return await self._find(caller, target_id)
 
     async def revive(self, caller: Principal | None, target_id: str) -> NotifyTarget:
@@ -114,5 +116,6 @@ class NotifyAdmin:
         return revived
 
     async def delete(self, caller: Principal | None, target_id: str) -> None:
+        """Remove a target, if the caller administers its bucket: deliveries to it stop."""
         await self._find(caller, target_id)
         await self._meta.delete_target(target_id)

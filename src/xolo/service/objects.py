@@ -125,10 +125,12 @@ class ObjectReader:
 
     @property
     def start(self) -> int:
+        """The offset of the first byte served (0 without a range)."""
         return self.range.start if self.range else 0
 
     @property
     def length(self) -> int:
+        """How many bytes are served: the range's, or the whole object's."""
         return self.range.length if self.range else self.record.size
 
     def _pieces(self) -> list[tuple[str, int, int | None]]:
@@ -188,6 +190,7 @@ class ObjectReader:
                 await asyncio.gather(pending, return_exceptions=True)
 
     async def read(self) -> bytes:
+        """Every byte served, in memory at once, for callers that want a value, not a stream."""
         return b"".join([piece async for piece in self])
 
 
@@ -254,12 +257,14 @@ class ObjectService(
         await self.close()
 
     async def close(self) -> None:
+        """Close the metadata store and the chunk store."""
         await self._meta.close()
         await self._chunks.close()
 
     # -- buckets -------------------------------------------------------------------------------
 
     async def list_buckets(self) -> list[Bucket]:
+        """Every bucket, unfiltered: a caller sees only what ``policy.visible`` keeps of it."""
         return await self._meta.list_buckets()
 
     async def bucket_page(
@@ -334,9 +339,12 @@ class ObjectService(
         return bucket, created
 
     async def get_bucket(self, name: str) -> Bucket:
+        """The bucket as the store has it now (not the short cache), so its settings are current."""
         return await self._meta.get_bucket(name)
 
     async def delete_bucket(self, name: str) -> None:
+        """Remove an empty bucket (BucketNotEmpty otherwise), forget it in this process's cache and
+        wake its feed readers."""
         self._bucket_cache.pop(name, None)
         now = self._clock()
         change = Change(op="bucket.delete", bucket=name, time=now, actor=actor())
@@ -829,6 +837,7 @@ class ObjectService(
         return upload
 
     async def get_upload(self, upload_id: str) -> Upload:
+        """A declared upload still waiting for its bytes; NoSuchUpload once expired or used."""
         upload = await self._meta.get_upload(upload_id, self._clock())
         if upload is None:
             raise NoSuchUpload(f"upload {upload_id[:64]!r} does not exist, has expired or was used")

@@ -65,6 +65,7 @@ async def _canned(r: S3Request) -> str:
 
 
 async def get_bucket_acl(r: S3Request) -> Response:
+    """GetBucketAcl: the bucket's canned ACL as AWS's AccessControlPolicy document."""
     await r.require("admin")
     acl = await r.service.bucket_acl(r.bucket)
     owner = (await r.service.get_bucket(r.bucket)).owner or r.owner_id
@@ -72,12 +73,14 @@ async def get_bucket_acl(r: S3Request) -> Response:
 
 
 async def put_bucket_acl(r: S3Request) -> Response:
+    """PutBucketAcl: set the bucket's canned ACL from ``x-amz-acl``."""
     await r.require("admin")
     await r.service.set_bucket_acl(r.bucket, await _canned(r))
     return Response()
 
 
 async def get_object_acl(r: S3Request) -> Response:
+    """GetObjectAcl: an object version's canned ACL (private if none) as a policy document."""
     await r.require("admin")
     record = await r.service.head_object(r.bucket, r.key, version_id=version_query(r))
     owner = (await r.service.get_bucket(r.bucket)).owner or r.owner_id
@@ -88,6 +91,7 @@ async def get_object_acl(r: S3Request) -> Response:
 
 
 async def put_object_acl(r: S3Request) -> Response:
+    """PutObjectAcl: set an object version's canned ACL from ``x-amz-acl``; write access will do."""
     await r.require("write")
     record = await r.service.set_object_acl(
         r.bucket, r.key, await _canned(r), version_id=version_query(r)

@@ -72,6 +72,8 @@ def locate(scope: Scope, domain: str | None) -> tuple[str, str]:
 
 
 def route(r: S3Request) -> Handler:
+    """The handler for an S3 request, chosen as S3 does by method, bucket, key and subresource; an
+    out-of-scope subresource is NotImplemented, never served as a plain request."""
     method = r.request.method
     q = r.query
     unsupported = UNSUPPORTED.intersection(q) - (OBJECT_SUBRESOURCES if r.key else frozenset())
@@ -179,6 +181,8 @@ def build_s3_app(
     domain: str | None = "localhost",
     metrics: Metrics | None = None,
 ) -> ASGIApp:
+    """The S3-compatible ASGI app over ``service``: every request authenticated by its signature,
+    routed, and every error answered as S3 error XML."""
     s3auth = S3Authenticator(auth, region=region, domain=domain)
     metrics = metrics or Metrics()
 

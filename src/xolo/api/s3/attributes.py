@@ -33,6 +33,7 @@ def parse_tagging(body: bytes) -> dict[str, str]:
 
 
 async def get_tagging(r: S3Request) -> Response:
+    """GetObjectTagging: an object version's tags as a ``Tagging`` document."""
     await r.require("read")
     record = await r.service.get_tags(r.bucket, r.key, version_id=version_query(r))
     body = xml.document(
@@ -46,6 +47,7 @@ async def get_tagging(r: S3Request) -> Response:
 
 
 async def put_tagging(r: S3Request) -> Response:
+    """PutObjectTagging: replace an object version's tags with the document's."""
     await r.require("write")
     tags = parse_tagging(await r.body().read(xml.MAX_XML))
     record = await r.service.put_tags(r.bucket, r.key, tags, version_id=version_query(r))
@@ -53,6 +55,7 @@ async def put_tagging(r: S3Request) -> Response:
 
 
 async def delete_tagging(r: S3Request) -> Response:
+    """DeleteObjectTagging: clear an object version's tags."""
     await r.require("write")
     record = await r.service.delete_tags(r.bucket, r.key, version_id=version_query(r))
     return Response(status_code=204, headers=version_headers(record, asked=True))

@@ -71,12 +71,17 @@ STREAMING = {
 
 @dataclass
 class S3Caller:
+    """Who sent an S3 request; for SigV4 also what a streamed body's chunk signatures must match."""
+
     principal: Principal | None
     signed: sigv4.SignedRequest | None = None
     signing_key: bytes | None = None
 
 
 class S3Authenticator:
+    """Checks S3 signatures (SigV4 or SigV2, in a header or a presigned query) against the keys the
+    shared ``Authenticator`` holds, so S3 clients use the same credentials."""
+
     def __init__(
         self,
         auth: Authenticator,
@@ -91,6 +96,8 @@ class S3Authenticator:
         self._clock = clock
 
     async def authenticate(self, request: Request) -> S3Caller:
+        """The caller a request's signature proves; an unsigned request is an anonymous caller, left
+        to the access policy."""
         header = request.headers.get("authorization")
         query = request.scope.get("query_string", b"").decode("latin-1")
         if header:
@@ -206,6 +213,8 @@ class S3Body:
 
     @classmethod
     def of(cls, request: Request, caller: S3Caller) -> S3Body:
+        """The body of ``request`` with the checksums its headers and trailers announce, checked for
+        form before any byte is read."""
         h = request.headers
         algorithms: set[str] = set()
         expected: dict[str, str] = {}

@@ -53,6 +53,8 @@ async def list_buckets(r: S3Request) -> Response:
 
 
 async def create_bucket(r: S3Request) -> Response:
+    """CreateBucket: a bucket in this endpoint's region with a canned ACL; recreating one's own
+    bucket succeeds only in us-east-1, as in S3."""
     check_bucket_name(r.bucket)
     location = xml.parse_location(await r.body().read(64 * 1024))
     if location and location != r.region:
@@ -76,18 +78,21 @@ async def create_bucket(r: S3Request) -> Response:
 
 
 async def head_bucket(r: S3Request) -> Response:
+    """HeadBucket: whether the bucket exists and the caller may read it, and its region."""
     await r.require("read")
     await r.service.get_bucket(r.bucket)
     return Response(headers={"x-amz-bucket-region": r.region})
 
 
 async def delete_bucket(r: S3Request) -> Response:
+    """DeleteBucket: remove the bucket (the service refuses one that still holds objects)."""
     await r.require("admin")
     await r.service.delete_bucket(r.bucket)
     return Response(status_code=204)
 
 
 async def get_location(r: S3Request) -> Response:
+    """GetBucketLocation: the region, empty for us-east-1 as S3 answers."""
     await r.require("read")
     await r.service.get_bucket(r.bucket)
     region = "" if r.region == "us-east-1" else r.region
@@ -164,6 +169,7 @@ async def _page(
 
 
 async def list_objects_v2(r: S3Request) -> Response:
+    """ListObjectsV2: a page of keys and common prefixes, resumed by a continuation token."""
     await r.require("read")
     q = r.query
     url = _encoding(r)
@@ -198,6 +204,8 @@ async def list_objects_v2(r: S3Request) -> Response:
 
 
 async def list_objects_v1(r: S3Request) -> Response:
+    """ListObjects (version 1): a page of keys and common prefixes, resumed after a marker key;
+    still used by older clients."""
     await r.require("read")
     q = r.query
     url = _encoding(r)

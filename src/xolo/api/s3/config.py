@@ -138,6 +138,7 @@ def _rule_xml(rule: Rule) -> str:
 
 
 async def put_lifecycle(r: S3Request) -> Response:
+    """PutBucketLifecycleConfiguration: replace the bucket's lifecycle rules with the document's."""
     await r.require("admin")
     rules = parse_rules(await r.body().read(xml.MAX_XML))
     await r.service.set_lifecycle(r.bucket, rules)
@@ -145,6 +146,7 @@ async def put_lifecycle(r: S3Request) -> Response:
 
 
 async def get_lifecycle(r: S3Request) -> Response:
+    """GetBucketLifecycleConfiguration: the bucket's rules as S3's XML."""
     await r.require("admin")
     rules = await r.service.get_lifecycle(r.bucket)
     return xml.xml_response(
@@ -153,6 +155,7 @@ async def get_lifecycle(r: S3Request) -> Response:
 
 
 async def delete_lifecycle(r: S3Request) -> Response:
+    """DeleteBucketLifecycle: drop every lifecycle rule of the bucket."""
     await r.require("admin")
     await r.service.delete_lifecycle(r.bucket)
     return Response(status_code=204)
@@ -195,18 +198,21 @@ def _cors_xml(rule: CorsRule) -> str:
 
 
 async def put_cors(r: S3Request) -> Response:
+    """PutBucketCors: replace the bucket's CORS rules with the document's."""
     await r.require("admin")
     await r.service.set_cors(r.bucket, parse_cors(await r.body().read(xml.MAX_XML)))
     return Response()
 
 
 async def get_cors(r: S3Request) -> Response:
+    """GetBucketCors: the bucket's CORS rules as S3's XML."""
     await r.require("admin")
     rules = await r.service.get_cors(r.bucket)
     return xml.xml_response(xml.document("CORSConfiguration", *(_cors_xml(x) for x in rules)))
 
 
 async def delete_cors(r: S3Request) -> Response:
+    """DeleteBucketCors: drop the bucket's CORS rules; cross-origin browsers are refused again."""
     await r.require("admin")
     await r.service.delete_cors(r.bucket)
     return Response(status_code=204)

@@ -17,6 +17,8 @@ DEFAULT_REGION = "us-east-1"
 
 @dataclass
 class S3Request:
+    """One S3 request as handlers see it: the bucket and key it names, its caller, the service."""
+
     request: Request
     caller: S3Caller
     bucket: str
@@ -27,13 +29,16 @@ class S3Request:
 
     @cached_property
     def query(self) -> dict[str, str]:
+        """The query parameters, parsed once; S3 routes on them (``?acl``, ``?uploads``, ...)."""
         return dict(self.request.query_params)
 
     def body(self) -> S3Body:
+        """The request body as S3 clients send it (``aws-chunked`` decoded, checksums checked)."""
         return S3Body.of(self.request, self.caller)
 
     @property
     def owner_id(self) -> str:
+        """The id to show as owner in S3 documents: the caller's access key, or ``anonymous``."""
         principal = self.caller.principal
         return principal.access_key if principal else "anonymous"
 

@@ -28,6 +28,8 @@ async def _upload(r: S3Request) -> MultipartUpload:
 
 
 async def create(r: S3Request) -> Response:
+    """CreateMultipartUpload: start an upload, fixing now what the object will carry (type,
+    metadata, tags, ACL, checksum)."""
     await r.require("write")
     acl = request_acl(r)
     h = r.request.headers
@@ -65,6 +67,7 @@ def _part_number(r: S3Request) -> int:
 
 
 async def upload_part(r: S3Request) -> Response:
+    """UploadPart: store one part's bytes, or copy them from an object (``x-amz-copy-source``)."""
     await r.require("write")
     upload = await _upload(r)
     number = _part_number(r)
@@ -87,6 +90,8 @@ async def upload_part(r: S3Request) -> Response:
 
 
 async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -> Response:
+    """UploadPartCopy: a part taken from an existing object, whole or a byte range of it, refused if
+    the source changes mid-read."""
     src_bucket, src_key, src_version = copy_source(r)
     await r.require("read", src_bucket)
     source = await r.service.head_object(src_bucket, src_key, version_id=src_version)
@@ -110,6 +115,8 @@ async def upload_part_copy(r: S3Request, upload: MultipartUpload, number: int) -
 
 
 async def complete(r: S3Request) -> Response:
+    """CompleteMultipartUpload: join the listed parts into the object; a repeat of a completion that
+    succeeded gets the same answer, as in S3."""
     await r.require("write")
     parts = xml.parse_complete(await r.body().read(xml.MAX_XML, checksums_name_object=True))
     try:
@@ -142,12 +149,14 @@ def _expected_checksum(r: S3Request, upload: MultipartUpload) -> str | None:
 
 
 async def abort(r: S3Request) -> Response:
+    """AbortMultipartUpload: end the upload and drop its parts, so their chunks can be reclaimed."""
     await r.require("write")
     await r.service.abort_multipart(await _upload(r))
     return Response(status_code=204)
 
 
 async def list_parts(r: S3Request) -> Response:
+    """ListParts: a page of an upload's parts, for a client resuming an interrupted upload."""
     await r.require("read")
     upload = await _upload(r)
     marker = xml.check_int(r.query.get("part-number-marker"), "part-number-marker", 0, high=10_000)
@@ -181,6 +190,7 @@ async def list_parts(r: S3Request) -> Response:
 
 
 async def list_uploads(r: S3Request) -> Response:
+    """ListMultipartUploads: the bucket's unfinished uploads, a page at a time (no delimiter)."""
     await r.require("read")
     q = r.query
     if q.get("delimiter"):

@@ -44,6 +44,8 @@ def user_metadata(r: S3Request) -> dict[str, str]:
 
 
 def stored_headers(r: S3Request) -> dict[str, str]:
+    """The representation headers to store with the object, without ``aws-chunked``: that encoding
+    describes the transfer, not the object."""
     out = {n: r.request.headers[n] for n in REPRESENTATION_HEADERS if n in r.request.headers}
     encoding = out.get("content-encoding")
     if encoding is not None:
@@ -78,6 +80,7 @@ def version_headers(record: ObjectRecord, *, asked: bool = False) -> dict[str, s
 
 
 def condition(r: S3Request) -> WriteCondition:
+    """The ``If-Match`` / ``If-None-Match`` preconditions of a conditional write."""
     h = r.request.headers
     return WriteCondition(if_match=h.get("if-match"), if_none_match=h.get("if-none-match"))
 
@@ -109,6 +112,8 @@ def request_acl(r: S3Request) -> str | None:
 
 
 async def put_object(r: S3Request) -> Response:
+    """PutObject: store the body, verified against every digest the client sent, and answer its ETag
+    and checksums."""
     await r.require("write")
     acl = request_acl(r)
     body = r.body()
@@ -140,6 +145,8 @@ async def put_object(r: S3Request) -> Response:
 
 
 def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
+    """The response headers of a read: the stored ones, metadata, tag count, and any ``response-*``
+    overrides the (presigned) query asks for."""
     headers = {
         "etag": f'"{record.etag}"',
         "last-modified": format_http_date(record.modified),
@@ -158,6 +165,8 @@ def object_headers(r: S3Request, record: ObjectRecord) -> dict[str, str]:
 
 
 async def get_object(r: S3Request, *, head: bool) -> Response:
+    """GetObject and HeadObject: a read, a range or one part, with its conditions checked, and
+    checksums only when asked (``x-amz-checksum-mode``)."""
     await r.require_object_read(version_query(r))
     h = r.request.headers
     part_number = _part_number(r)
@@ -200,6 +209,7 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
 
 
 async def delete_object(r: S3Request) -> Response:
+    """DeleteObject: delete the key (or one version); an absent one is still a 204, as in S3."""
     await r.require("write")
     version_id = version_query(r)
     try:
@@ -217,6 +227,8 @@ async def delete_object(r: S3Request) -> Response:
 
 
 async def delete_objects(r: S3Request) -> Response:
+    """DeleteObjects: delete many keys in one request, reporting each key's outcome rather than
+    failing the whole batch."""
     await r.require("write")
     body = r.body()
     data = await body.read(xml.MAX_XML)
@@ -282,6 +294,7 @@ def copy_source(r: S3Request) -> tuple[str, str, str | None]:
 
 
 async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
+    """Check the ``x-amz-copy-source-if-*`` preconditions on the source; any that fails is a 412."""
     h = r.request.headers
     try:
         check_read(
@@ -297,6 +310,8 @@ async def check_copy_conditions(r: S3Request, record: ObjectRecord) -> None:
 
 
 async def copy_object(r: S3Request) -> Response:
+    """CopyObject: a server-side copy (no bytes through the client), its metadata copied or replaced
+    as the directive says."""
     await r.require("write")
     acl = request_acl(r)
     src_bucket, src_key, src_version = copy_source(r)

@@ -30,6 +30,7 @@ MAX_XML = 4 * 1024 * 1024
 
 
 def iso(ts: float) -> str:
+    """A POSIX time as S3 writes timestamps in XML: UTC, always with milliseconds and ``Z``."""
     return (
         datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
         + f"{int(ts * 1000) % 1000:03d}Z"
@@ -37,6 +38,7 @@ def iso(ts: float) -> str:
 
 
 def el(name: str, value: object | None = None) -> str:
+    """One element, its value escaped; ``None`` is an empty element, a bool ``true``/``false``."""
     if value is None:
         return f"<{name}/>"
     if isinstance(value, bool):
@@ -45,16 +47,19 @@ def el(name: str, value: object | None = None) -> str:
 
 
 def raw(name: str, *children: str) -> str:
+    """One element around children that are XML already, so builders nest without escaping twice."""
     return f"<{name}>{''.join(children)}</{name}>"
 
 
 def document(root: str, *children: str) -> str:
+    """A response document: the XML declaration, and the root in the S3 namespace SDKs expect."""
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{NS}">{"".join(children)}</{root}>'
     )
 
 
 def xml_response(body: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """An XML body as a response, with the media type S3 clients expect."""
     return Response(
         body.encode(), status_code=status, headers=headers, media_type="application/xml"
     )
@@ -99,6 +104,8 @@ def s3_code(exc: XoloError) -> tuple[str, int]:
 
 
 def error_response(exc: XoloError, resource: str, request_id: str, *, head: bool) -> Response:
+    """The S3 error document for ``exc``, with the S3 code and status; headers only for HEAD, and a
+    bare 304 for ``NotModified``."""
     headers = {"x-amz-request-id": request_id, "x-amz-id-2": request_id}
     if isinstance(exc, NotModified):
         return Response(status_code=304, headers=headers)
@@ -126,6 +133,8 @@ def error_response(exc: XoloError, resource: str, request_id: str, *, head: bool
 
 
 def parse(body: bytes, root: str) -> ET.Element:
+    """A request body parsed as the ``root`` document, namespaces dropped; anything too large,
+    ill-formed or of another kind is MalformedXML."""
     if len(body) > MAX_XML:
         raise MalformedXML("the XML document is too large")
     try:
@@ -141,6 +150,7 @@ def parse(body: bytes, root: str) -> ET.Element:
 
 
 def text(node: ET.Element, name: str) -> str | None:
+    """The text of ``node``'s child ``name``: ``None`` when absent, so absent and empty differ."""
     child = node.find(name)
     return None if child is None else (child.text or "")
 
@@ -156,6 +166,7 @@ CHECKSUM_ELEMENTS = {
 
 
 def parse_complete(body: bytes) -> list[ListedPart]:
+    """CompleteMultipartUpload's document: the parts listed, with ETags and any part checksums."""
     doc = parse(body, "CompleteMultipartUpload")
     parts = []
     for part in doc.findall("Part"):
@@ -210,6 +221,7 @@ def parse_versioning(body: bytes) -> str:
 
 
 def parse_location(body: bytes) -> str | None:
+    """CreateBucket's optional document: its LocationConstraint, ``None`` without a body."""
     if not body.strip():
         return None
     doc = parse(body, "CreateBucketConfiguration")
@@ -217,14 +229,18 @@ def parse_location(body: bytes) -> str | None:
 
 
 def owner(access_key: str) -> str:
+    """The ``Owner`` element S3 documents carry; the access key stands for ID and display name."""
     return raw("Owner", el("ID", access_key), el("DisplayName", access_key))
 
 
 def join(items: Iterable[str]) -> str:
+    """Concatenate built elements, so a generator of children reads as one argument."""
     return "".join(items)
 
 
 def check_int(value: str | None, name: str, default: int, *, low: int = 0, high: int = 1000) -> int:
+    """An integer query or header value, ``default`` when absent; below ``low`` is an error, above
+    ``high`` is lowered to it, as S3 caps page sizes."""
     if value is None or value == "":
         return default
     try:
