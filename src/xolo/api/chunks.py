@@ -8,13 +8,14 @@ changes nothing. There is no plain DELETE: chunks leave through GC's two phases.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xolo.api.auth import authenticate
-from xolo.api.http import body_stream, int_param, json_body
+from xolo.api.http import PATHSEND, body_stream, int_param, json_body
 from xolo.api.metrics import Metrics
 from xolo.chunks.disk import recorded_crc
 from xolo.chunks.peer_http import CRC_HEADER
@@ -44,13 +45,13 @@ WHOLE_READ = 8 * 1024 * 1024
 larger ones are streamed in ``_ChunkFile`` pieces, so a GET holds at most this much."""
 
 
-def _small(path: Path) -> bool:
-    """Whether the chunk file is at most ``WHOLE_READ`` bytes (a missing one counts as small:
-    the whole read then answers 404). A stat of a local file, cheaper than a thread hop."""
+def _stat(path: Path | None) -> os.stat_result | None:
+    """The chunk file's status, None when it is not a local file or is missing (the whole read
+    then answers 404). A stat of a local file, cheaper than a thread hop."""
     try:
-        return path.stat().st_size <= WHOLE_READ
+        return None if path is None else path.stat()
     except OSError:
-        return True
+        return None
 
 
 class ChunkAPI:
@@ -103,10 +104,19 @@ class ChunkAPI:
         headers = {"etag": f'"{name}"', "cache-control": IMMUTABLE}
         path = self._chunks.local_path(name)
         whole = request.method == "GET" and "range" not in request.headers
-        if whole and (path is None or _small(path)):
-            # What routers ask for: the whole chunk, read with one pread on one thread and sent
-            # in one message (a file response costs a thread hop for each of stat, open, read,
-            # the read that finds the end, and close).
+        stat = _stat(path)
+        offered = PATHSEND in request.scope.get("extensions", {})
+        if whole and offered and path is not None and stat is not None:
+            crc = recorded_crc(path)
+            if crc is not None:
+                # Sent by the kernel (the server's sendfile), unread here: the reader checks
+                # the bytes against this CRC-32C on arrival, as it checks a streamed chunk.
+                headers[CRC_HEADER] = f"{crc:08x}"
+                return _ChunkFile(path, stat_result=stat, headers=headers, media_type=OCTETS)
+        if whole and (stat is None or stat.st_size <= WHOLE_READ):
+            # The whole chunk, read with one pread on one thread and sent in one message (a
+            # file response costs a thread hop for each of stat, open, read, the read that
+            # finds the end, and close), and checked against its CRC-32C before it is sent.
             data, crc = await self._chunks.read_checked(name)
             if crc is not None:
                 headers[CRC_HEADER] = f"{crc:08x}"
@@ -140,12 +150,14 @@ class ChunkAPI:
     async def doom(self, request: Request) -> Response:
         """GC's phase one on this peer's chunks (a JSON list of names)."""
         await self._authorize(request)
-        return JSONResponse(await self._chunks.doom(await self._names(request)))
+        mark = request.query_params.get("mark", "")
+        return JSONResponse(await self._chunks.doom(await self._names(request), mark))
 
     async def delete(self, request: Request) -> Response:
         """GC's phase two: deletes only the named chunks still doomed."""
         await self._authorize(request)
-        return JSONResponse(await self._chunks.delete_doomed(await self._names(request)))
+        mark = request.query_params.get("mark", "")
+        return JSONResponse(await self._chunks.delete_doomed(await self._names(request), mark))
 
     async def inventory(self, request: Request) -> Response:
         """One page of stored chunks after ``?after=``, at most ``INVENTORY_PAGE``."""

@@ -18,6 +18,11 @@ from starlette.responses import Response
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import IncompleteBody, InvalidArgument, MalformedJSON, SizeMismatch
 
+PATHSEND = "http.response.pathsend"
+"""The ASGI extension by which a server sends a file's bytes itself (``os.sendfile``): offered
+in ``scope["extensions"]`` by xolo's server (``cli/sendfile.py``) on plain TCP, and by Granian.
+Starlette's ``FileResponse`` uses it whenever it is offered."""
+
 MAX_JSON_BODY = 1024 * 1024
 """JSON control documents are small; anything larger is a mistake or an attack."""
 

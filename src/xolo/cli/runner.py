@@ -20,6 +20,7 @@ from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
 from xolo.cli import logs
+from xolo.cli.sendfile import PathsendProtocol
 from xolo.service.events import DRAINING
 
 log = logging.getLogger("uvicorn.error")
@@ -219,6 +220,7 @@ def run(
         server_header=False,
         proxy_headers=False,
         lifespan="on",
+        http=PathsendProtocol,
     )
     logs.install()
     if isinstance(app, str):

@@ -1,0 +1,158 @@
+"""Zero-copy file responses under uvicorn: the ASGI ``http.response.pathsend`` extension.
+
+uvicorn sends every body from Python, so a 4 MiB chunk served from disk is copied twice in user
+space (``pread`` into a fresh buffer, then the socket write) and pays the page faults of that
+fresh buffer. This protocol adds the extension Granian implements natively: an app that sends
+``{"type": "http.response.pathsend", "path": ...}`` after its headers has the file sent by the
+kernel with ``os.sendfile``, page cache to socket, with no byte in Python. Starlette's
+``FileResponse`` uses the extension whenever a server offers it.
+
+How it sends: the socket is uvicorn's (uvloop's) non-blocking one; each ``sendfile`` call runs
+on a worker thread (a file not in the page cache blocks on the disk there, not on the event
+loop), and when the socket's buffer is full the task waits for it to drain through a duplicate
+of its descriptor (uvloop refuses to watch a descriptor its transport owns). The extension is
+offered only on plain TCP connections; TLS, and a response whose headers are still queued,
+fall back to reading the file in pieces on a thread.
+
+Coupling: this reaches into uvicorn's httptools protocol (``_start_asgi_task``) and its
+request cycle (``expected_content_length``, ``flow``, ``disconnected``);
+``tests/unit/test_sendfile.py`` serves real requests through it, so an upgrade that moves them
+fails there first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+from xolo.api.http import PATHSEND
+
+FALLBACK_PIECE = 4 * 1024 * 1024
+"""The piece size of the fallback, which reads the file on a thread and sends it from Python."""
+
+
+class PathsendProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol, offering ``http.response.pathsend`` on plain TCP."""
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        if self.transport.get_extra_info("sslcontext") is not None:
+            super()._start_asgi_task(cycle, app)
+            return
+        super()._start_asgi_task(cycle, _offering_pathsend(cycle, app))
+
+
+def _offering_pathsend(cycle: RequestResponseCycle, app: Any) -> Any:
+    """``app``, told the extension exists, with pathsend messages sent by ``send_path``."""
+
+    async def wrapped(scope: Any, receive: Any, send: Any) -> None:
+        scope["extensions"] = {**(scope.get("extensions") or {}), PATHSEND: {}}
+
+        async def send_or_sendfile(message: Any) -> None:
+            if message["type"] == PATHSEND:
+                await send_path(cycle, message["path"])
+            else:
+                await send(message)
+
+        await app(scope, receive, send_or_sendfile)
+
+    return wrapped
+
+
+async def send_path(cycle: RequestResponseCycle, path: str) -> None:
+    """Send the file at ``path`` as the whole body of ``cycle``'s response (its headers are
+    already written and name its length), then complete the response as uvicorn's own body
+    message would. A file whose size is not that length is never sent, and a socket that fails
+    is closed: the client sees a short body, never a wrong one."""
+    if cycle.disconnected:
+        return
+    if cycle.flow.write_paused:
+        await cycle.flow.drain()
+    transport = cycle.transport
+    if cycle.scope["method"] == "HEAD":
+        await cycle.send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    if transport.get_write_buffer_size():  # headers still queued: keep the byte order
+        await _send_read(cycle, path)
+        return
+    loop = asyncio.get_running_loop()
+    length = cycle.expected_content_length
+    target = os.dup(transport.get_extra_info("socket").fileno())
+    source = -1
+    try:
+        source = await loop.run_in_executor(None, _open_sized, path, length)
+        offset = 0
+        while source >= 0 and offset < length:
+            sent = await loop.run_in_executor(None, _send_some, target, source, offset, length)
+            if sent is None:
+                await _writable(loop, target)
+            elif sent > 0:
+                offset += sent
+            else:
+                break
+    finally:
+        os.close(target)
+        if source >= 0:
+            os.close(source)
+    if offset < length:
+        transport.close()
+        return
+    cycle.expected_content_length = 0
+    await cycle.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+def _open_sized(path: str, length: int) -> int:
+    """The file opened for reading if it is ``length`` bytes long, else -1."""
+    try:
+        source = os.open(path, os.O_RDONLY)
+    except OSError:
+        return -1
+    if os.fstat(source).st_size != length:
+        os.close(source)
+        return -1
+    return source
+
+
+def _send_some(target: int, source: int, offset: int, length: int) -> int | None:
+    """One ``sendfile`` of what the socket's buffer takes: bytes sent, None when the buffer is
+    full, 0 when the file ended early or the socket failed."""
+    try:
+        return os.sendfile(target, source, offset, length - offset)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return 0
+
+
+async def _send_read(cycle: RequestResponseCycle, path: str) -> None:
+    """The fallback: the file read in pieces on a thread and sent as body messages."""
+    loop = asyncio.get_running_loop()
+    source = await loop.run_in_executor(None, os.open, path, os.O_RDONLY)
+    try:
+        offset = 0
+        while True:
+            piece = await loop.run_in_executor(None, os.pread, source, FALLBACK_PIECE, offset)
+            offset += len(piece)
+            last = len(piece) < FALLBACK_PIECE
+            await cycle.send({"type": "http.response.body", "body": piece, "more_body": not last})
+            if last:
+                return
+    finally:
+        os.close(source)
+
+
+async def _writable(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Wait until the socket behind ``fd`` can take more bytes (or has failed)."""
+    ready = loop.create_future()
+
+    def wake() -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    loop.add_writer(fd, wake)
+    try:
+        await ready
+    finally:
+        loop.remove_writer(fd)
