@@ -78,6 +78,27 @@ async def test_doomed_chunks_are_deleted_only_while_still_doomed(vut: VolumeUnde
     assert (await store.usage()).chunks == 1
 
 
+async def test_a_delete_removes_only_its_own_rounds_dooms(vut: VolumeUnderTest) -> None:
+    store = vut.volume
+    name, data = named(b"doomed by two rounds")
+    await store.put(name, data)
+    assert await store.doom([name], mark="aa01") == [True]
+    assert await store.doom([name], mark="bb02") == [True]  # a later round's doom replaces it
+    assert await store.delete_doomed([name], mark="aa01") == [False]
+    assert await store.has([name]) == [True]
+    assert await store.delete_doomed([name], mark="bb02") == [True]
+    assert await store.has([name]) == [False]
+
+
+async def test_a_part_of_a_truncated_copy_is_corrupt_never_short(vut: VolumeUnderTest) -> None:
+    name, data = named(os.urandom(100_000))
+    await vut.volume.put(name, data)
+    vut.corrupt(name, data[:50_000])  # the file lost its tail
+    assert await vut.volume.read(name, 10_000, 20_000) == data[10_000:30_000]
+    with pytest.raises(ChunkCorrupt):
+        await vut.volume.read(name, 40_000, 20_000)
+
+
 async def test_delete_needs_a_doom_first(vut: VolumeUnderTest) -> None:
     name, data = named(b"never doomed")
     await vut.volume.put(name, data)

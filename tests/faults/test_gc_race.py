@@ -121,3 +121,46 @@ async def test_a_commit_naming_a_chunk_collected_meanwhile_fails_and_commits_not
     with pytest.raises(ChunkCollected):
         await world.meta.put_object(late, NO_CONDITION)
     assert await world.meta.get_object("bkt", "late") is None
+
+
+class Steps:
+    """Pause hooks that stop a round at every step until that step is released."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, tuple[asyncio.Event, asyncio.Event]] = {}
+
+    def _get(self, step: str) -> tuple[asyncio.Event, asyncio.Event]:
+        return self._events.setdefault(step, (asyncio.Event(), asyncio.Event()))
+
+    async def pause(self, step: str) -> None:
+        reached, release = self._get(step)
+        reached.set()
+        await release.wait()
+
+    async def reach(self, step: str) -> None:
+        await self._get(step)[0].wait()
+
+    def release(self, step: str) -> None:
+        self._get(step)[1].set()
+
+
+async def test_two_collectors_interleaved_with_a_write_keep_its_chunk(world: World) -> None:
+    """Two rounds at once (``xolo gc`` beside a server, or a router whose lease lapsed): B
+    confirms the chunk, a write stores it again and is acknowledged, A's late doom lands, then
+    B deletes. B's delete must not take the doom A made after the write."""
+    a, b = Steps(), Steps()
+    round_a = asyncio.create_task(world.gc(a.pause).collect())
+    await a.reach("marked")
+    round_b = asyncio.create_task(world.gc(b.pause).collect())
+    for step in ("marked", "doomed"):
+        await b.reach(step)
+        b.release(step)
+    await b.reach("confirmed")  # B deleted the row; its volume delete is pending
+    await world.service.put_bytes("bkt", "new", DATA)  # acknowledged
+    for step in ("marked", "doomed", "confirmed"):
+        a.release(step)
+    await round_a
+    b.release("confirmed")
+    await round_b
+    assert world.chunk_file().exists()
+    assert await world.service.get_bytes("bkt", "new") == DATA

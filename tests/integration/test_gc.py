@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.server import XoloServer
+from xolo.meta.sqlite import SQLiteMetaStore
 
 
 def chunk_files(data: Path) -> set[str]:
@@ -56,3 +59,35 @@ def test_gc_beside_a_running_server(tmp_path: Path) -> None:
             assert hashlib.sha256(got).digest() == hashlib.sha256(kept).digest()
     finally:
         srv.stop()
+
+
+def test_gc_command_waits_for_a_running_collection_and_deletes_nothing_meanwhile(
+    tmp_path: Path,
+) -> None:
+    """``xolo gc`` takes the lease the server's scheduled GC takes: while another holder has
+    it, the command deletes nothing and says who holds it."""
+    data = tmp_path / "data"
+    data.mkdir()
+    subprocess.run(
+        [sys.executable, "-m", "xolo", "gc", "--data", str(data), "--grace", "0"],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )  # creates the data directory's metadata
+
+    async def hold() -> bool:
+        meta = SQLiteMetaStore(next(data.rglob("*.db")))
+        try:
+            return await meta.acquire_lease("gc", "server-7", now=time.time(), ttl=600)
+        finally:
+            await meta.close()
+
+    assert asyncio.run(hold())
+    r = subprocess.run(
+        [sys.executable, "-m", "xolo", "gc", "--data", str(data), "--grace", "0", "--wait", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0
+    assert "a collection by server-7 is still running" in r.stderr

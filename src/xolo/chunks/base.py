@@ -13,8 +13,11 @@ Garbage collection's two phases
 ``doom`` marks chunks for deletion; any ``put`` of a chunk afterwards clears its mark;
 ``delete_doomed`` deletes only chunks still marked. A volume orders these three operations on
 one chunk (a lock per shard directory), so a chunk stored after it was doomed survives, whatever
-the timing of the delete. ``cluster/gc.py`` explains why this, with the metadata store's
-references, means GC never deletes a chunk an acknowledged write needs.
+the timing of the delete. Each mark names the round that made it, and a delete removes only its
+own round's marks: a late doom from another round (a second collector, or one that stalled) that
+lands after a write stored the chunk again is never deleted by a round that confirmed earlier.
+``cluster/gc.py`` explains why this, with the metadata store's references, means GC never
+deletes a chunk an acknowledged write needs.
 """
 
 from __future__ import annotations
@@ -103,12 +106,14 @@ class ChunkVolume(ChunkStore, Protocol):
         """Up to ``limit`` stored chunks with names above ``after``, in name order."""
         ...
 
-    async def doom(self, names: Sequence[str]) -> list[bool]:
-        """Mark chunks for deletion (phase one); for each, whether it is stored here."""
+    async def doom(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Mark chunks for deletion by round ``mark`` (phase one), replacing any earlier mark;
+        for each, whether it is stored here."""
         ...
 
-    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
-        """Delete the named chunks that are still marked (phase two); which were deleted."""
+    async def delete_doomed(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Delete the named chunks still marked by round ``mark`` (phase two); which were
+        deleted. A chunk stored again since, or marked since by another round, stays."""
         ...
 
     async def scrub(

@@ -220,6 +220,8 @@ class DiskChunkStore:
             if length is None:
                 length = max(0, size - offset)
             data = os.pread(fd, length, offset) if length > 0 else b""
+            if len(data) != length:
+                raise ChunkCorrupt(f"chunk {sha256} on this volume is shorter than the chunk")
             if offset or len(data) != size:
                 return data, None  # a part of the chunk: its checksum covers the whole
             recorded = _recorded_crc(fd)
@@ -315,28 +317,35 @@ class DiskChunkStore:
 
     # -- garbage collection ------------------------------------------------------------------
 
-    async def doom(self, names: Sequence[str]) -> list[bool]:
-        """Creates each stored chunk's ``.doom`` mark under its shard lock."""
-        return await self._run(lambda: [self._doom_one(n) for n in names])
+    async def doom(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Writes each stored chunk's ``.doom`` mark (the round's name) under its shard lock."""
+        return await self._run(lambda: [self._doom_one(n, mark) for n in names])
 
-    def _doom_one(self, sha256: str) -> bool:
+    def _doom_one(self, sha256: str, mark: str) -> bool:
         with self._locked(sha256) as exists:
             if not exists or not self.path_for(sha256).exists():
                 return False
-            fd = os.open(self._doom_path(sha256), os.O_WRONLY | os.O_CREAT, 0o644)
-            os.close(fd)
+            fd = os.open(self._doom_path(sha256), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                os.write(fd, mark.encode())
+            finally:
+                os.close(fd)
             return True
 
-    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
-        """Under the shard lock, deletes a chunk only while its ``.doom`` mark is still there."""
-        return await self._run(lambda: [self._delete_one(n) for n in names])
+    async def delete_doomed(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Under the shard lock, deletes a chunk only while its ``.doom`` mark is still there and
+        names this round."""
+        return await self._run(lambda: [self._delete_one(n, mark) for n in names])
 
-    def _delete_one(self, sha256: str) -> bool:
+    def _delete_one(self, sha256: str, mark: str) -> bool:
         with self._locked(sha256) as exists:
             if not exists:
                 return False
+            doom = self._doom_path(sha256)
             try:
-                os.unlink(self._doom_path(sha256))
+                if doom.read_bytes() != mark.encode():
+                    return False  # doomed again by another round since: that round decides
+                os.unlink(doom)
             except FileNotFoundError:
                 return False  # stored again since it was doomed: it stays
             path = self.path_for(sha256)

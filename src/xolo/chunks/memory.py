@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from xolo.chunks.base import ScrubReport, Usage
-from xolo.core.errors import NoSuchChunk
+from xolo.core.errors import ChunkCorrupt, NoSuchChunk
 from xolo.core.records import ChunkRef
 
 
@@ -16,7 +16,8 @@ class MemoryChunkStore:
 
     def __init__(self) -> None:
         self._chunks: dict[str, bytes] = {}
-        self._doomed: set[str] = set()
+        self._doomed: dict[str, str] = {}
+        """Doomed chunks, each with the round that marked it."""
         self.quarantine: dict[str, bytes] = {}
 
     def places(self) -> int:
@@ -25,7 +26,7 @@ class MemoryChunkStore:
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
         """Keeps the bytes first stored under the name; one copy, whatever ``copies`` asks."""
-        self._doomed.discard(sha256)
+        self._doomed.pop(sha256, None)
         self._chunks.setdefault(sha256, bytes(data))
         return 1
 
@@ -36,7 +37,10 @@ class MemoryChunkStore:
         except KeyError:
             raise NoSuchChunk(f"chunk {sha256} is not stored here") from None
         end = len(data) if length is None else offset + length
-        return data[offset:end]
+        piece = data[offset:end]
+        if length is not None and len(piece) != length:
+            raise ChunkCorrupt(f"chunk {sha256} here is shorter than the part asked for")
+        return piece
 
     async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
         """Memory does not rot: the bytes, and no CRC."""
@@ -68,22 +72,24 @@ class MemoryChunkStore:
         names = sorted(n for n in self._chunks if n > after)[:limit]
         return [ChunkRef(sha256=n, size=len(self._chunks[n])) for n in names]
 
-    async def doom(self, names: Sequence[str]) -> list[bool]:
+    async def doom(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
         """See ``ChunkVolume.doom``."""
         found = []
         for name in names:
             present = name in self._chunks
             if present:
-                self._doomed.add(name)
+                self._doomed[name] = mark
             found.append(present)
         return found
 
-    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
+    async def delete_doomed(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
         """See ``ChunkVolume.delete_doomed``."""
         deleted = []
         for name in names:
-            gone = name in self._doomed and self._chunks.pop(name, None) is not None
-            self._doomed.discard(name)
+            ours = self._doomed.get(name) == mark
+            gone = ours and self._chunks.pop(name, None) is not None
+            if ours:
+                del self._doomed[name]
             deleted.append(gone)
         return deleted
 

@@ -124,8 +124,13 @@ class PeerVolume:
             raise self._fail(response)
         if response.status == 200:  # the peer sent the whole chunk: check it, then cut
             self._check(sha256, response)
-            return response.body[offset : None if length is None else offset + length]
-        return response.body
+            piece = response.body[offset : None if length is None else offset + length]
+        else:
+            piece = response.body
+        if length is not None and len(piece) != length:
+            # A copy shorter than the chunk (a truncated file): never part of a body.
+            raise ChunkCorrupt(f"the copy on peer {self.peer_id} is shorter than the chunk")
+        return piece
 
     async def read_checked(self, sha256: str) -> tuple[bytes, int | None]:
         """A whole-chunk ``GET``, checked as ``read`` checks it; the peer's CRC-32C."""
@@ -184,17 +189,20 @@ class PeerVolume:
         doc = await self._json("GET", "/v1/chunks", params={"after": after, "limit": str(limit)})
         return [ChunkRef(sha256=name, size=int(size)) for name, size in doc["chunks"]]
 
-    async def doom(self, names: Sequence[str]) -> list[bool]:
-        """Phase one, done by the peer (``POST /v1/chunks/doom``)."""
+    async def doom(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Phase one, done by the peer (``POST /v1/chunks/doom?mark=``; the query is signed)."""
         if not names:
             return []
-        return [bool(x) for x in await self._json("POST", "/v1/chunks/doom", json=list(names))]
+        doc = await self._json("POST", "/v1/chunks/doom", params={"mark": mark}, json=list(names))
+        return [bool(x) for x in doc]
 
-    async def delete_doomed(self, names: Sequence[str]) -> list[bool]:
-        """Phase two, done by the peer (``POST /v1/chunks/delete``)."""
+    async def delete_doomed(self, names: Sequence[str], *, mark: str = "") -> list[bool]:
+        """Phase two, done by the peer (``POST /v1/chunks/delete?mark=``)."""
         if not names:
             return []
-        return [bool(x) for x in await self._json("POST", "/v1/chunks/delete", json=list(names))]
+        params = {"mark": mark}
+        doc = await self._json("POST", "/v1/chunks/delete", params=params, json=list(names))
+        return [bool(x) for x in doc]
 
     async def scrub(
         self, names: Sequence[str] | None = None, *, after: str = "", limit: int = 64

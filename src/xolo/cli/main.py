@@ -200,10 +200,17 @@ def create_key(data: str, grants: tuple[str, ...]) -> None:
     help="Keep unreferenced chunks younger than this (e.g. 3600, 90m, 24h): an upload still in "
     "progress may need them.",
 )
-def gc(data: str, grace: str) -> None:
-    """Delete chunks no object or part refers to (safe beside a running server)."""
+@click.option(
+    "--wait",
+    default="2m",
+    show_default=True,
+    help="How long to wait for a collection already running (a server's scheduled one) to end.",
+)
+def gc(data: str, grace: str, wait: str) -> None:
+    """Delete chunks no object or part refers to (safe beside a running server: it takes the
+    same lease as the server's scheduled collection, so the two never run at once)."""
     seconds = parse_duration(grace)
-    report = asyncio.run(collect_garbage(data, seconds))
+    report = asyncio.run(collect_garbage(data, seconds, wait=parse_duration(wait)))
     click.echo(
         f"xolo: deleted {report.deleted} unreferenced chunks older than {grace} "
         f"({report.temp_removed} abandoned temporary files)"

@@ -204,13 +204,39 @@ async def create_access_key(data: str, grants: dict[str, str]) -> tuple[str, str
         return await node.auth.create_key(grants)
 
 
-async def collect_garbage(data: str, grace: float) -> GCReport:
-    """For ``xolo gc``: one GC pass over the data directory, whether or not a server runs on it."""
+GC_WAIT = 120.0
+"""How long ``xolo gc`` waits by default for a collection already running to finish."""
+
+
+async def collect_garbage(data: str, grace: float, *, wait: float = GC_WAIT) -> GCReport:
+    """For ``xolo gc``: one GC pass over the data directory, whether or not a server runs on it.
+    It runs under the ``gc`` lease a server's scheduled collection takes, so the two never
+    collect at once; when a collection is already running, wait for it, then run."""
     settings = ServeSettings(data=data, inline_threshold=0, chunk_size=8 * 1024 * 1024)
     node = open_service(settings)
     async with node.service:
         gc = GarbageCollector(meta=node.meta, volumes=lambda: [node.volume], grace=grace)
-        return await gc.collect()
+        started: list[bool] = []
+        reports: list[GCReport] = []
+
+        class Once:
+            name, schedule = "gc", "@yearly"
+
+            async def run_once(self) -> dict[str, int]:
+                started.append(True)
+                reports.append(await gc.collect())
+                return reports[-1].counters()
+
+        scheduler = Scheduler(meta=node.meta, workers=[Once()], holder=f"xolo-gc-{os.getpid()}")
+        status = await scheduler.run_now("gc", wait=wait)
+        if not started:
+            raise click.ClickException(
+                f"a collection by {status.holder} is still running after {wait:.0f}s; "
+                "try again later"
+            )
+        if not reports:
+            raise click.ClickException(f"the collection failed: {status.last_error}")
+        return reports[0]
 
 
 def run_server(

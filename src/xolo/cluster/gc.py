@@ -87,11 +87,12 @@ class GarbageCollector:
         if self._pause is not None:
             await self._pause(step)
 
-    async def _doom(self, names: list[str]) -> list[ChunkVolume]:
+    async def _doom(self, names: list[str], mark: str) -> list[ChunkVolume]:
         """Doom on every volume; the ones that answered. A volume that cannot be reached keeps
         its copies (they become strays, which repair hands back to GC later)."""
         volumes = list(self._volumes())
-        results = await asyncio.gather(*(v.doom(names) for v in volumes), return_exceptions=True)
+        doomed = (v.doom(names, mark=mark) for v in volumes)
+        results = await asyncio.gather(*doomed, return_exceptions=True)
         return [v for v, r in zip(volumes, results, strict=True) if isinstance(r, list)]
 
     async def collect(self) -> GCReport:
@@ -104,14 +105,15 @@ class GarbageCollector:
                 break
             marked += len(names)
             await self._between("marked")
-            volumes = await self._doom(names)
+            volumes = await self._doom(names, round_id)
             await self._between("doomed")
             sure = await self._meta.gc_confirm(names, round_id)
             confirmed += len(sure)
             await self._between("confirmed")
             if sure:
                 results = await asyncio.gather(
-                    *(v.delete_doomed(sure) for v in volumes), return_exceptions=True
+                    *(v.delete_doomed(sure, mark=round_id) for v in volumes),
+                    return_exceptions=True,
                 )
                 deleted += sum(sum(r) for r in results if isinstance(r, list))
             if len(names) < BATCH:

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from xolo.chunks.base import ChunkVolume
 from xolo.chunks.replicated import Member, Topology
 from xolo.core.errors import XoloError
-from xolo.core.placement import owners
+from xolo.core.placement import Candidate, owners
 from xolo.core.records import ChunkInfo, ChunkRef
 from xolo.meta.base import ChunkRefStore, ClusterStore
 
@@ -150,8 +151,8 @@ class Repairer:
             after = last
         for peer_id in draining:
             if not needed[peer_id] and not cursors[peer_id].failed:
-                await self._meta.set_peer_state(peer_id, "drained")
-                counters["drained"] += 1
+                peer = await self._meta.set_peer_state(peer_id, "drained", expect="draining")
+                counters["drained"] += peer is not None and peer.admin_state == "drained"
         return dict(counters)
 
     async def repair_chunk(self, sha256: str) -> dict[str, int]:
@@ -192,6 +193,9 @@ class Repairer:
             counters["lost"] += 1
             log.error("chunk %s has no readable copy on any peer", info.sha256)
             return
+        # Until this chunk has its copies, every holder still holds something the cluster needs
+        # (a draining peer with the only copy must not become drained).
+        still_needed = sorted(holders)
         have = set(holders)
         data: bytes | None = None
         for owner in wanted:
@@ -201,6 +205,8 @@ class Repairer:
             data = data or await self._fetch(info.sha256, [by_id[h] for h in holders if h in by_id])
             if data is None:
                 counters["unreadable"] += 1
+                for peer_id in still_needed:
+                    needed[peer_id] += 1
                 return
             await self._throttle(len(data))
             try:
@@ -212,8 +218,13 @@ class Repairer:
             have.add(owner.id)
             counters["copied"] += 1
         owner_ids = {o.id for o in wanted}
-        if not owner_ids <= have:
-            for peer_id in holders:
+        if not owner_ids <= have or len(wanted) < replicas:
+            # Copies missing, or too few peers for R owners: every copy stays, and is needed.
+            for peer_id in still_needed:
+                needed[peer_id] += 1
+            return
+        if holders - owner_ids and not await self._owners_hold(info.sha256, wanted, by_id):
+            for peer_id in still_needed:  # an owner's copy went since the inventory was read
                 needed[peer_id] += 1
             return
         for peer_id in sorted(holders - owner_ids):
@@ -222,6 +233,16 @@ class Repairer:
                 continue
             if await self._remove(member, info.sha256):
                 counters["moved" if member.placeable else "drained_chunks"] += 1
+
+    async def _owners_hold(
+        self, sha256: str, wanted: Sequence[Candidate], by_id: Mapping[str, Member]
+    ) -> bool:
+        """Whether every owner holds a live copy now, asked just before a copy elsewhere is
+        removed: the inventories were read at the start of a pass that may have taken hours."""
+        answers = await asyncio.gather(
+            *(by_id[o.id].volume.copies([sha256]) for o in wanted), return_exceptions=True
+        )
+        return all(a == [1] for a in answers)
 
     async def _fetch(self, sha256: str, sources: Sequence[Member]) -> bytes | None:
         for source in sources:
@@ -233,8 +254,9 @@ class Repairer:
 
     async def _remove(self, member: Member, sha256: str) -> bool:
         try:
-            if await member.volume.doom([sha256]) == [True]:
-                return await member.volume.delete_doomed([sha256]) == [True]
+            mark = secrets.token_hex(8)
+            if await member.volume.doom([sha256], mark=mark) == [True]:
+                return await member.volume.delete_doomed([sha256], mark=mark) == [True]
         except XoloError as exc:
             log.warning("removing %s from %s failed: %s", sha256[:12], member.candidate.id, exc)
         return False

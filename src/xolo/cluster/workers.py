@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from croniter import croniter
 
-from xolo.core.errors import InvalidArgument, NotFound
+from xolo.core.errors import InvalidArgument, LeaseLost, NotFound, XoloError
 from xolo.meta.base import ClusterStore
 
 log = logging.getLogger("xolo.workers")
@@ -97,8 +97,10 @@ class Scheduler:
         workers: Sequence[Worker],
         holder: str | None = None,
         clock: Callable[[], float] = time.time,
+        renew_every: float = LEASE_TTL / 3,
     ) -> None:
         self._meta = meta
+        self._renew_every = renew_every
         self._workers = {w.name: w for w in workers}
         for worker in workers:
             check_schedule(worker.schedule)
@@ -133,25 +135,49 @@ class Scheduler:
                 await asyncio.sleep(0.1)
             status = self._status[name]
             status.running, status.last_started = True, self._clock()
-            renew = asyncio.create_task(self._renew(name))
             started = time.perf_counter()
             try:
-                counters = await worker.run_once()
+                counters = await self._run_fenced(name, worker)
                 status.counters, status.last_error = dict(counters), None
             except Exception as exc:
                 log.exception("background task %s failed", name)
                 status.last_error = f"{type(exc).__name__}: {exc}"
             finally:
-                renew.cancel()
                 status.running, status.runs = False, status.runs + 1
                 status.last_duration = round(time.perf_counter() - started, 6)
                 await self._meta.release_lease(name, self.holder, self._persisted(status))
         return await self.status(name)
 
-    async def _renew(self, name: str) -> None:
+    async def _run_fenced(self, name: str, worker: Worker) -> Mapping[str, int]:
+        """``worker.run_once()`` while this holder keeps the lease: renewed every third of its
+        time to live, and the run cancelled the moment a renewal fails or finds the lease
+        taken, so two holders never run one task at once (``LeaseLost`` then)."""
+        work = asyncio.create_task(worker.run_once())
+        renew = asyncio.create_task(self._renew(name, work))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if renew.done() and not renew.cancelled() and renew.result():
+                raise LeaseLost(f"{name} lost its lease to another holder and stopped") from None
+            work.cancel()
+            raise
+        finally:
+            renew.cancel()
+
+    async def _renew(self, name: str, work: asyncio.Task[Mapping[str, int]]) -> bool:
+        """Renew the lease until cancelled; on a failed renewal cancel ``work``, return True."""
         while True:
-            await asyncio.sleep(LEASE_TTL / 3)
-            await self._meta.acquire_lease(name, self.holder, now=self._clock(), ttl=LEASE_TTL)
+            await asyncio.sleep(self._renew_every)
+            try:
+                held = await self._meta.acquire_lease(
+                    name, self.holder, now=self._clock(), ttl=LEASE_TTL
+                )
+            except XoloError as exc:
+                log.error("renewing the lease of %s failed: %s", name, exc)
+                held = False
+            if not held:
+                work.cancel()
+                return True
 
     @staticmethod
     def _persisted(status: TaskStatus) -> dict[str, Any]:

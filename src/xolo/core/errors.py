@@ -288,6 +288,13 @@ class Conflict(XoloError):
     code = "Conflict"
 
 
+class LeaseLost(Conflict):
+    """A background task's holder could not renew its lease, so the run stopped before another
+    holder could start the same task beside it."""
+
+    code = "LeaseLost"
+
+
 class MissingChunks(Conflict):
     """A direct transfer's manifest names chunks that lack their copies: write them first."""
 

@@ -389,8 +389,12 @@ class ClusterStore(Protocol):
         """Every peer ever joined and not removed, by id."""
         ...
 
-    async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
-        """Set an operator state (``active``, ``draining``, ``drained``); None if unknown."""
+    async def set_peer_state(
+        self, peer_id: str, admin_state: str, *, expect: str | None = None
+    ) -> PeerRecord | None:
+        """Set an operator state (``active``, ``draining``, ``drained``), only while the state is
+        ``expect`` when given (a pass that found a peer drained must not overwrite an operator's
+        undrain made meanwhile); the peer afterwards, None if unknown."""
         ...
 
     async def remove_peer(self, peer_id: str) -> bool:

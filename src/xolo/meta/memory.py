@@ -782,11 +782,13 @@ class MemoryMetaStore:
         """See ``MetaStore.list_peers``."""
         return [self._s.peers[p] for p in sorted(self._s.peers)]
 
-    async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
+    async def set_peer_state(
+        self, peer_id: str, admin_state: str, *, expect: str | None = None
+    ) -> PeerRecord | None:
         """See ``MetaStore.set_peer_state``."""
         peer = self._s.peers.get(peer_id)
-        if peer is None:
-            return None
+        if peer is None or (expect is not None and peer.admin_state != expect):
+            return peer
         peer = self._s.peers[peer_id] = dataclasses.replace(peer, admin_state=admin_state)
         return peer
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 from collections.abc import AsyncIterable, Sequence
 from pathlib import Path
 
@@ -19,6 +20,17 @@ from xolo.core.records import ChunkRef
 
 MAX_NAMES = 10_000
 """Names one batch call may carry: enough for an 80 GiB object's chunks at 8 MiB."""
+
+
+MARK = re.compile(r"[0-9a-f]{0,64}")
+"""A GC round's mark: lowercase hex (``secrets.token_hex``), empty for unnamed rounds."""
+
+
+def check_mark(mark: str) -> str:
+    """A round mark, validated."""
+    if not MARK.fullmatch(mark):
+        raise InvalidArgument("mark must be at most 64 lowercase hex digits")
+    return mark
 
 
 def check_names(names: object) -> list[str]:
@@ -96,13 +108,13 @@ class ChunkService:
             raise InvalidArgument(f"limit must be from 1 to {MAX_NAMES}")
         return await self._volume.inventory(after, limit)
 
-    async def doom(self, names: object) -> list[bool]:
-        """GC's phase one on this volume, for a checked list of names."""
-        return await self._volume.doom(check_names(names))
+    async def doom(self, names: object, mark: str) -> list[bool]:
+        """GC's phase one on this volume, for a checked list of names and round mark."""
+        return await self._volume.doom(check_names(names), mark=check_mark(mark))
 
-    async def delete_doomed(self, names: object) -> list[bool]:
-        """GC's phase two on this volume, for a checked list of names."""
-        return await self._volume.delete_doomed(check_names(names))
+    async def delete_doomed(self, names: object, mark: str) -> list[bool]:
+        """GC's phase two on this volume, for a checked list of names and round mark."""
+        return await self._volume.delete_doomed(check_names(names), mark=check_mark(mark))
 
     async def scrub(self, names: Sequence[str] | None, after: str, limit: int) -> ScrubReport:
         """Re-hash the named chunks, or at most 1024 after ``after``; arguments checked."""

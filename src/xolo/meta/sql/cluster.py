@@ -227,11 +227,22 @@ class SqlCluster:
 
         return await self._db.read(q)
 
-    async def set_peer_state(self, peer_id: str, admin_state: str) -> PeerRecord | None:
-        """Update, then read back in the same transaction; None when no row has the id."""
+    async def set_peer_state(
+        self, peer_id: str, admin_state: str, *, expect: str | None = None
+    ) -> PeerRecord | None:
+        """Update (guarded by ``expect`` in the same statement), then read back in the same
+        transaction; None when no row has the id."""
 
         async def tx(t: Tx) -> PeerRecord | None:
-            await t.run("UPDATE peers SET admin_state = ? WHERE id = ?", admin_state, peer_id)
+            if expect is None:
+                await t.run("UPDATE peers SET admin_state = ? WHERE id = ?", admin_state, peer_id)
+            else:
+                await t.run(
+                    "UPDATE peers SET admin_state = ? WHERE id = ? AND admin_state = ?",
+                    admin_state,
+                    peer_id,
+                    expect,
+                )
             row = await t.one(f"SELECT {PEER_COLUMNS} FROM peers WHERE id = ?", peer_id)
             return codecs.peer(row) if row else None
 
