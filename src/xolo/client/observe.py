@@ -29,10 +29,10 @@ SECRET_PARAMS = frozenset(
 tracer: Any = None
 SPAN_KIND: dict[str, Any] = {}
 try:  # pragma: no cover - depends on the environment
-    from opentelemetry import trace as _trace
+    from opentelemetry.trace import SpanKind, get_tracer
 
-    tracer = _trace.get_tracer("xolo.client")
-    SPAN_KIND = {"kind": _trace.SpanKind.CLIENT}
+    tracer = get_tracer("xolo.client")
+    SPAN_KIND = {"kind": SpanKind.CLIENT}
 except ImportError:  # pragma: no cover
     pass
 
