@@ -99,21 +99,6 @@ async def test_a_part_of_a_truncated_copy_is_corrupt_never_short(vut: VolumeUnde
         await vut.volume.read(name, 40_000, 20_000)
 
 
-async def test_a_checked_file_is_intact_or_an_error(vut: VolumeUnderTest) -> None:
-    name, data = named(os.urandom(50_000))
-    await vut.volume.put(name, data)
-    path = await vut.volume.checked_file(name)
-    if path is None:
-        return  # a volume without local files: readers read instead
-    assert path.read_bytes() == data
-    vut.corrupt(name, bytes([data[0] ^ 1]) + data[1:])
-    with pytest.raises(ChunkCorrupt):
-        await vut.volume.checked_file(name)
-    vut.remove(name)
-    with pytest.raises(NoSuchChunk):
-        await vut.volume.checked_file(name)
-
-
 async def test_delete_needs_a_doom_first(vut: VolumeUnderTest) -> None:
     name, data = named(b"never doomed")
     await vut.volume.put(name, data)

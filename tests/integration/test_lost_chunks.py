@@ -58,12 +58,12 @@ def test_a_lost_first_chunk_gives_503_over_s3(server: XoloServer, http: httpx.Cl
 def test_a_damaged_single_chunk_object_gives_503_and_an_intact_one_its_exact_bytes(
     server: XoloServer, http: httpx.Client, bucket: str
 ) -> None:
-    """An object that is one chunk is sent from its file by the server (sendfile), after the
-    file was checked against its CRC-32C: intact, the bytes arrive exact over both APIs;
-    damaged, the GET is a 503 before any header, never the damaged bytes."""
+    """An object that is one chunk is checked against its CRC-32C as it is read: intact, the
+    bytes arrive exact, again and again on one connection; damaged in place, the GET is a 503
+    before any header, never the damaged bytes."""
     data = os.urandom(60_000)  # one chunk on this server, above its inline threshold
     http.put(f"/v1/buckets/{bucket}/objects/one", content=data).raise_for_status()
-    for _ in range(3):  # keep-alive goes on after each file sent
+    for _ in range(3):
         assert http.get(f"/v1/buckets/{bucket}/objects/one").content == data
     name = hashlib.sha256(data).hexdigest()
     path = server.data / "chunks" / name[:2] / name[2:4] / name

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xolo.api.auth import authenticate
-from xolo.api.http import body_stream, int_param, json_body, offers_pathsend
+from xolo.api.http import PATHSEND, body_stream, int_param, json_body
 from xolo.api.metrics import Metrics
 from xolo.chunks.disk import recorded_crc
 from xolo.chunks.peer_http import CRC_HEADER
@@ -105,7 +105,8 @@ class ChunkAPI:
         path = self._chunks.local_path(name)
         whole = request.method == "GET" and "range" not in request.headers
         stat = _stat(path)
-        if whole and offers_pathsend(request) and path is not None and stat is not None:
+        offered = PATHSEND in request.scope.get("extensions", {})
+        if whole and offered and path is not None and stat is not None:
             crc = recorded_crc(path)
             if crc is not None:
                 # Sent by the kernel (the server's sendfile), unread here: the reader checks

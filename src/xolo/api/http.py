@@ -8,14 +8,12 @@ import email.header
 import itertools
 import json
 import secrets
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
 
 from xolo.core.conditions import WriteCondition
 from xolo.core.errors import IncompleteBody, InvalidArgument, MalformedJSON, SizeMismatch
@@ -24,28 +22,6 @@ PATHSEND = "http.response.pathsend"
 """The ASGI extension by which a server sends a file's bytes itself (``os.sendfile``): offered
 in ``scope["extensions"]`` by xolo's server (``cli/sendfile.py``) on plain TCP, and by Granian.
 Starlette's ``FileResponse`` uses it whenever it is offered."""
-
-
-class SentFile(Response):
-    """A response whose body is a local file the server sends itself (``PATHSEND``): the
-    caller checked that it is offered, and the headers name the file's length."""
-
-    def __init__(self, path: Path, *, status_code: int, headers: Mapping[str, str]) -> None:
-        super().__init__(status_code=status_code, headers=headers)
-        self._path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The headers, then the file by pathsend."""
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send({"type": PATHSEND, "path": str(self._path)})
-
-
-def offers_pathsend(request: Request) -> bool:
-    """Whether the server sends files itself on this connection (``PATHSEND``)."""
-    return PATHSEND in (request.scope.get("extensions") or {})
-
 
 MAX_JSON_BODY = 1024 * 1024
 """JSON control documents are small; anything larger is a mistake or an attack."""

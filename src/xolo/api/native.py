@@ -14,14 +14,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from xolo.api.http import (
-    SentFile,
     body_stream,
     header_text,
     header_value,
     int_param,
     iso_time,
     json_body,
-    offers_pathsend,
     write_condition,
 )
 from xolo.api.keys import PRESIGN_PARAM
@@ -396,7 +394,6 @@ class NativeAPI:
         reader = await self.service.open_object(
             bucket,
             key,
-            send_file=offers_pathsend(request),
             range=h.get("range"),
             if_match=h.get("if-match"),
             if_none_match=h.get("if-none-match"),
@@ -422,8 +419,6 @@ class NativeAPI:
             start = reader.start
             body = reader.record.inline[start : start + reader.length]
             return Response(body, status_code=status, headers=headers)
-        if reader.file is not None:
-            return SentFile(reader.file, status_code=status, headers=headers)
         return StreamingResponse(reader, status_code=status, headers=headers)
 
     # -- two-step uploads ------------------------------------------------------------------------

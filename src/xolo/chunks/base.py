@@ -83,13 +83,6 @@ class ChunkStore(Protocol):
         against the write quorum)."""
         ...
 
-    async def checked_file(self, sha256: str) -> Path | None:
-        """The chunk's file on a local disk, once its bytes were checked against the CRC-32C
-        recorded when it was stored, so that a server may send it with ``sendfile`` (no copy
-        through Python) and still never send a damaged chunk; ChunkCorrupt when the check fails.
-        None when the store has no local files or recorded no checksum (read it instead)."""
-        ...
-
     def read_urls(self, sha256: str) -> list[str]:
         """Base URLs of the places a client may read the chunk from directly, best first
         (a place may lack it: the next one is asked); empty as for ``upload_urls``."""

@@ -54,20 +54,6 @@ def _recorded_crc(fd: int | Path) -> int | None:
     return int.from_bytes(value, "big") if len(value) == 4 else None
 
 
-CHECK_BUFFER = 8 * 1024 * 1024
-"""The largest chunk ``checked_file`` checks (the default chunk size); larger ones are read."""
-
-_buffers = threading.local()
-
-
-def _check_buffer() -> bytearray:
-    """This thread's buffer for checks, made once: at most ``CHECK_BUFFER`` per pool thread."""
-    buffer: bytearray | None = getattr(_buffers, "buffer", None)
-    if buffer is None:
-        buffer = _buffers.buffer = bytearray(CHECK_BUFFER)
-    return buffer
-
-
 def recorded_crc(path: Path) -> int | None:
     """The CRC-32C recorded on a chunk file when it was stored (None: none recorded, or no
     file): what a peer sends with a chunk it streams unchecked, so the reader checks it."""
@@ -267,35 +253,6 @@ class DiskChunkStore:
             return int(self.path_for(name).is_file() and not self._doom_path(name).exists())
 
         return await self._run(lambda: [live(n) for n in names])
-
-    async def checked_file(self, sha256: str) -> Path | None:
-        """The file, after its bytes were read into this thread's reused buffer and checked
-        against the recorded CRC-32C: one kernel copy into memory that is already mapped
-        (a fresh 4 MiB buffer pays a page fault per page, three times the read), and the send
-        that follows is the kernel's, from the page cache the check just warmed."""
-        return await self._run(self._checked_file, sha256)
-
-    def _checked_file(self, sha256: str) -> Path | None:
-        path = self.path_for(sha256)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
-            raise NoSuchChunk(f"chunk {sha256} is not stored here") from None
-        try:
-            recorded = _recorded_crc(fd)
-            size = os.fstat(fd).st_size
-            if recorded is None or size > CHECK_BUFFER:
-                return None
-            buffer = _check_buffer()
-            view = memoryview(buffer)[:size]
-            try:
-                if os.preadv(fd, [view], 0) != size or crc32c.crc32c(view) != recorded:
-                    raise ChunkCorrupt(f"chunk {sha256} on this volume fails its CRC-32C")
-            finally:
-                view.release()
-        finally:
-            os.close(fd)
-        return path
 
     def read_urls(self, sha256: str) -> list[str]:
         """None: clients reach a local directory only through the server that holds it."""

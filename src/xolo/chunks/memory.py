@@ -59,10 +59,6 @@ class MemoryChunkStore:
         """A doomed chunk counts as none, as on the disk volume."""
         return [int(n in self._chunks and n not in self._doomed) for n in names]
 
-    async def checked_file(self, sha256: str) -> Path | None:
-        """None: the chunks are not files."""
-        return None
-
     def read_urls(self, sha256: str) -> list[str]:
         """None: the chunks live in this process."""
         return []

@@ -176,10 +176,6 @@ class PeerVolume:
         doc = await self._json("POST", "/v1/chunks/has", params={"live": "1"}, json=list(names))
         return [int(bool(x)) for x in doc]
 
-    async def checked_file(self, sha256: str) -> Path | None:
-        """None: the file is on the peer, which sends it itself."""
-        return None
-
     def read_urls(self, sha256: str) -> list[str]:
         """The peer itself: a client reads from its chunk API directly."""
         return [self.url]

@@ -16,7 +16,6 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 from xolo.chunks.base import ChunkVolume
@@ -252,10 +251,6 @@ class ReplicatedChunkStore:
             if isinstance(answer, list):
                 counts = [n + b for n, b in zip(counts, answer, strict=True)]
         return counts
-
-    async def checked_file(self, sha256: str) -> Path | None:
-        """None: the copies are on the peers."""
-        return None
 
     def read_urls(self, sha256: str) -> list[str]:
         """The peers a read asks, in the order ``read`` asks them."""

@@ -81,17 +81,19 @@ async def send_path(cycle: RequestResponseCycle, path: str) -> None:
     length = cycle.expected_content_length
     target = os.dup(transport.get_extra_info("socket").fileno())
     source = -1
+    offset = 0
     try:
-        source = await loop.run_in_executor(None, _open_sized, path, length)
-        offset = 0
-        while source >= 0 and offset < length:
-            sent = await loop.run_in_executor(None, _send_some, target, source, offset, length)
-            if sent is None:
-                await _writable(loop, target)
-            elif sent > 0:
-                offset += sent
-            else:
+        # One thread hop opens, checks the size and sends what the socket takes at once.
+        source, sent = await loop.run_in_executor(None, _open_and_send, path, target, length)
+        while source >= 0:
+            if sent == 0:  # the file ended early, or the socket failed
                 break
+            if sent is not None:
+                offset += sent
+                if offset >= length:
+                    break
+            await _writable(loop, target)  # a partial send means the socket's buffer is full
+            sent = await loop.run_in_executor(None, _send_some, target, source, offset, length)
     finally:
         os.close(target)
         if source >= 0:
@@ -103,16 +105,19 @@ async def send_path(cycle: RequestResponseCycle, path: str) -> None:
     await cycle.send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-def _open_sized(path: str, length: int) -> int:
-    """The file opened for reading if it is ``length`` bytes long, else -1."""
+def _open_and_send(path: str, target: int, length: int) -> tuple[int, int | None]:
+    """On a worker thread: the file opened if it is ``length`` bytes long (else -1), and the
+    bytes of a first ``sendfile`` (as ``_send_some`` counts them)."""
     try:
         source = os.open(path, os.O_RDONLY)
     except OSError:
-        return -1
+        return -1, 0
     if os.fstat(source).st_size != length:
         os.close(source)
-        return -1
-    return source
+        return -1, 0
+    if length == 0:
+        return source, 0
+    return source, _send_some(target, source, 0, length)
 
 
 def _send_some(target: int, source: int, offset: int, length: int) -> int | None:

@@ -13,7 +13,6 @@ import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from xolo.chunks.base import ChunkStore
@@ -23,7 +22,6 @@ from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
 from xolo.core.errors import (
     BadDigest,
-    ChunkCorrupt,
     ChunkUnavailable,
     ConcurrentUpdate,
     InvalidArgument,
@@ -123,9 +121,6 @@ class ObjectReader:
     range: ByteRange | None
     store: ChunkStore
     piece: int
-    file: Path | None = None
-    """Set by ``prefetch(send_file=True)`` for an object that is one whole chunk in a local
-    file, checked: the server may send that file instead of the pieces."""
     _first: bytes | None = None
 
     @property
@@ -149,20 +144,11 @@ class ObjectReader:
                 pieces.append((chunk.sha256, pos, None if n == chunk.size else n))
         return pieces
 
-    async def prefetch(self, *, send_file: bool = False) -> None:
+    async def prefetch(self) -> None:
         """Read the first piece now, and fail with ChunkUnavailable (503) if the object cannot
-        be served whole. With ``send_file``, an object that is one whole chunk in a local file
-        is checked in place instead and ``file`` set (ChunkUnavailable if it fails the check)."""
+        be served whole."""
         if self.record.inline is not None or self.length == 0:
             return
-        chunks = self.record.chunks
-        if send_file and self.range is None and [c.size for c in chunks] == [self.record.size]:
-            try:
-                self.file = await self.store.checked_file(chunks[0].sha256)
-            except (NoSuchChunk, ChunkCorrupt):
-                raise ChunkUnavailable("a chunk of this object has no intact copy") from None
-            if self.file is not None:
-                return
         pieces = self._pieces()
         rest = sorted({sha for sha, _, _ in pieces[1:]} - {pieces[0][0]})
         first, present = await asyncio.gather(
@@ -728,7 +714,6 @@ class ObjectService(
         body: bool = True,
         version_id: str | None = None,
         part_number: int | None = None,
-        send_file: bool = False,
     ) -> ObjectReader:
         """Resolve conditions and range; raises NotModified, PreconditionFailed, InvalidRange.
         ``part_number`` reads one part of a multipart object (an object written in one piece
@@ -736,7 +721,6 @@ class ObjectService(
 
         With ``body`` (a GET, not a HEAD) the first bytes are read before this returns, so an
         object that cannot be served fails here (ChunkUnavailable, 503) and never as a cut body.
-        ``send_file`` says the caller can send a local file (``ObjectReader.file``).
         """
         record = await self.head_object(bucket, key, version_id=version_id)
         check_read(
@@ -754,7 +738,7 @@ class ObjectService(
             range = f"bytes={bounds[0]}-{bounds[1]}" if bounds else None
         reader = self._reader(record, parse_range(range, record.size))
         if body:
-            await reader.prefetch(send_file=send_file)
+            await reader.prefetch()
         return reader
 
     def _reader(self, record: ObjectRecord, byte_range: ByteRange | None) -> ObjectReader:

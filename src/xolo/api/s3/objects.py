@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from starlette.responses import Response, StreamingResponse
 
-from xolo.api.http import SentFile, header_text, header_value, offers_pathsend
+from xolo.api.http import header_text, header_value
 from xolo.api.s3 import xml
 from xolo.api.s3.context import S3Request
 from xolo.core.checksums import checksum_type
@@ -181,7 +181,6 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
         body=not head,
         version_id=version_query(r),
         part_number=part_number,
-        send_file=offers_pathsend(r.request),
     )
     record = reader.record
     headers = object_headers(r, record)
@@ -206,8 +205,6 @@ async def get_object(r: S3Request, *, head: bool) -> Response:
         return Response(
             reader.record.inline[reader.start : reader.start + reader.length], status, headers
         )
-    if reader.file is not None:
-        return SentFile(reader.file, status_code=status, headers=headers)
     return StreamingResponse(reader, status_code=status, headers=headers)
 
 
