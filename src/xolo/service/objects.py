@@ -22,6 +22,7 @@ from xolo.core.checksums import ObjectDigest, check_chunk_name
 from xolo.core.conditions import NO_CONDITION, WriteCondition, check_read
 from xolo.core.errors import (
     BadDigest,
+    ChunkCorrupt,
     ChunkUnavailable,
     ConcurrentUpdate,
     InvalidArgument,
@@ -163,6 +164,8 @@ class ObjectReader:
             return await self.store.read(sha256, offset, length)
         except NoSuchChunk:
             raise ChunkUnavailable("a chunk of this object has no reachable copy") from None
+        except ChunkCorrupt:  # the one copy a single node has is damaged
+            raise ChunkUnavailable("a chunk of this object has no intact copy") from None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._stream()
