@@ -99,6 +99,17 @@ async def test_a_part_of_a_truncated_copy_is_corrupt_never_short(vut: VolumeUnde
         await vut.volume.read(name, 40_000, 20_000)
 
 
+async def test_a_put_over_a_damaged_copy_stores_the_good_bytes(vut: VolumeUnderTest) -> None:
+    """A write of a chunk the volume already has must not count a copy that rotted: the good
+    bytes replace it (and the copy is counted once)."""
+    name, data = named(os.urandom(70_000))
+    await vut.volume.put(name, data)
+    vut.corrupt(name, bytes([data[0] ^ 1]) + data[1:])
+    await vut.volume.put(name, data)
+    assert await vut.volume.read(name) == data
+    assert (await vut.volume.usage()).chunks == 1
+
+
 async def test_delete_needs_a_doom_first(vut: VolumeUnderTest) -> None:
     name, data = named(b"never doomed")
     await vut.volume.put(name, data)

@@ -54,6 +54,16 @@ def _recorded_crc(fd: int | Path) -> int | None:
     return int.from_bytes(value, "big") if len(value) == 4 else None
 
 
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether the file holds exactly ``data`` (a read and a compare: cheaper than the hash the
+    caller already paid to name the bytes)."""
+    try:
+        with open(path, "rb", buffering=0) as f:
+            return f.read(len(data) + 1) == data
+    except FileNotFoundError:
+        return False
+
+
 def recorded_crc(path: Path) -> int | None:
     """The CRC-32C recorded on a chunk file when it was stored (None: none recorded, or no
     file): what a peer sends with a chunk it streams unchecked, so the reader checks it."""
@@ -131,7 +141,7 @@ class DiskChunkStore:
 
     def _put(self, sha256: str, data: bytes) -> None:
         final = self.path_for(sha256)
-        if self._refresh(sha256):
+        if self._refresh(sha256, data):
             return
         temp = self._write_temp(final.parent, sha256, data)
         renamed = False
@@ -139,11 +149,13 @@ class DiskChunkStore:
             with self._locked(sha256):
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self._doom_path(sha256))
-                if final.exists():
+                existed = final.exists()
+                if existed and _holds(final, data):
                     return  # stored meanwhile by another writer: same bytes
-                os.replace(temp, final)  # atomic for concurrent readers
+                os.replace(temp, final)  # atomic for concurrent readers; replaces a damaged copy
                 renamed = True
-            self._count(len(data), 1)
+            if not existed:
+                self._count(len(data), 1)
             if self._fsync:
                 self._fsync_dir(final.parent)
         finally:
@@ -151,10 +163,13 @@ class DiskChunkStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(temp)
 
-    def _refresh(self, sha256: str) -> bool:
-        """When the chunk is stored: clear any GC mark and say so, under the shard lock."""
+    def _refresh(self, sha256: str, data: bytes) -> bool:
+        """When the chunk is stored intact: clear any GC mark and say so, under the shard lock.
+        A stored copy that no longer holds these bytes (it rotted) is not counted as stored:
+        the put then writes the good bytes over it, so a damaged copy never counts toward W."""
         with self._locked(sha256) as exists:
-            if not exists or not self.path_for(sha256).exists():
+            path = self.path_for(sha256)
+            if not exists or not path.exists() or not _holds(path, data):
                 return False
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._doom_path(sha256))

@@ -25,9 +25,12 @@ class MemoryChunkStore:
         return 1
 
     async def put(self, sha256: str, data: bytes, *, copies: int = 1, quorum: int = 1) -> int:
-        """Keeps the bytes first stored under the name; one copy, whatever ``copies`` asks."""
+        """Keeps the bytes first stored under the name, unless they were damaged since (then the
+        new bytes, which the caller checked against the name, replace them); one copy,
+        whatever ``copies`` asks."""
         self._doomed.pop(sha256, None)
-        self._chunks.setdefault(sha256, bytes(data))
+        if self._chunks.get(sha256) != data:
+            self._chunks[sha256] = bytes(data)
         return 1
 
     async def read(self, sha256: str, offset: int = 0, length: int | None = None) -> bytes:
