@@ -4,6 +4,7 @@ quorum and handoff, verified reads that fail over, and peers closed to strangers
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import AsyncIterator
@@ -130,9 +131,17 @@ def peer_url(cluster: Replicated) -> str:
 
 
 def signed(
-    method: str, path: str, secret: str = CLUSTER_SECRET, now: float | None = None
+    method: str,
+    path: str,
+    secret: str = CLUSTER_SECRET,
+    now: float | None = None,
+    *,
+    audience: str = "",
+    body: bytes | None = None,
 ) -> dict[str, str]:
-    return {HEADER: sign_request(secret, method, path, "", now=time.time() if now is None else now)}
+    """A cluster signature header; a chunk PUT's body (None) is not signed."""
+    when = time.time() if now is None else now
+    return {HEADER: sign_request(secret, method, path, "", now=when, audience=audience, body=body)}
 
 
 async def test_requests_without_cluster_credentials_get_401_and_change_nothing(
@@ -143,10 +152,11 @@ async def test_requests_without_cluster_credentials_get_401_and_change_nothing(
     path = f"/v1/chunks/{sha}"
     attempts: list[dict[str, str]] = [
         {},
-        signed("PUT", path, secret="not-the-cluster-secret"),
-        signed("PUT", path, now=time.time() - 3600),  # expired
-        signed("GET", path),  # signed for another method
-        signed("PUT", "/v1/chunks/" + "0" * 64),  # signed for another chunk
+        signed("PUT", path, secret="not-the-cluster-secret", audience=peer_url),
+        signed("PUT", path, now=time.time() - 3600, audience=peer_url),  # expired
+        signed("GET", path, audience=peer_url),  # signed for another method
+        signed("PUT", "/v1/chunks/" + "0" * 64, audience=peer_url),  # for another chunk
+        signed("PUT", path),  # for no peer in particular
         {"authorization": "Basic " + "d3Jvbmc6Y3JlZHM="},  # wrong:creds
     ]
     async with httpx.AsyncClient(base_url=peer_url) as http:
@@ -155,7 +165,7 @@ async def test_requests_without_cluster_credentials_get_401_and_change_nothing(
             assert r.status_code == 401, (headers, r.status_code, r.text)
         assert on_disk(dirs, sha) == []
         # a valid signature works once; replaying the very same header is refused
-        header = signed("PUT", path)
+        header = signed("PUT", path, audience=peer_url)
         assert (await http.put(path, content=data, headers=header)).status_code == 201
         assert (await http.put(path, content=data, headers=header)).status_code == 401
         # doom and delete are closed too: the chunk stays
@@ -168,6 +178,32 @@ async def test_requests_without_cluster_credentials_get_401_and_change_nothing(
         # the operator may inspect with the root key
         r = await http.head(path, auth=(ROOT_KEY, ROOT_SECRET))
         assert r.status_code == 200 and r.headers["content-length"] == str(len(data))
+
+
+async def test_a_signature_works_only_for_its_peer_and_its_body(
+    cluster: Replicated, peer_url: str
+) -> None:
+    """A signed doom replayed to another peer, or sent with another body (naming other chunks),
+    gets 401 and dooms nothing; the same request signed for this peer and body works."""
+    store, topology, _ = cluster
+    sha, data = named(b"kept while its doom is tampered with")
+    await store.put(sha, data, copies=3, quorum=3)
+    other_url = topology.members()[1].volume.url  # type: ignore[attr-defined]
+    planted, _ = named(b"the chunk the signer named")
+    mine = json.dumps([planted]).encode()
+    swapped = json.dumps([sha]).encode()
+    async with httpx.AsyncClient(base_url=peer_url) as http:
+        for_other = signed("POST", "/v1/chunks/doom", audience=other_url, body=swapped)
+        for_body = signed("POST", "/v1/chunks/doom", audience=peer_url, body=mine)
+        for headers in (for_other, for_body):
+            r = await http.post("/v1/chunks/doom", content=swapped, headers=headers)
+            assert r.status_code == 401, r.text
+        has = signed("POST", "/v1/chunks/has", audience=peer_url, body=swapped)
+        r = await http.post("/v1/chunks/has?live=1", content=swapped, headers=has)
+        assert r.status_code == 401  # the query is signed too: this one was signed without it
+        has = signed("POST", "/v1/chunks/has", audience=peer_url, body=swapped)
+        assert (await http.post("/v1/chunks/has", content=swapped, headers=has)).json() == [True]
+    assert await store.copies([sha]) == [3]  # nothing was doomed
 
 
 async def test_a_signed_chunk_url_allows_one_method_on_one_chunk(

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from xolo.api.auth import authenticate
-from xolo.api.http import PATHSEND, body_stream, int_param, json_body
+from xolo.api.http import PATHSEND, body_stream, control_body, int_param, json_body
 from xolo.api.metrics import Metrics
 from xolo.chunks.disk import recorded_crc
 from xolo.chunks.peer_http import CRC_HEADER
@@ -73,12 +73,18 @@ class ChunkAPI:
     async def _authorize(self, request: Request, sha256: str | None = None) -> None:
         header = request.headers.get(HEADER)
         if header is not None:
-            self._guard.check_signature(
+            # A chunk PUT streams its body, which must hash to its name; any other request's
+            # body is small and signed (read only when the header names one).
+            streamed = request.method == "PUT" and sha256 is not None
+            digest = self._guard.check_signature(
                 method=request.method,
                 path=request.url.path,
                 query=request.url.query,
                 header=header,
+                streamed=streamed,
             )
+            if not streamed:
+                self._guard.check_body(digest, await control_body(request))
             return
         if sha256 is not None and "x-xolo-signature" in request.query_params:
             self._guard.check_chunk_url(

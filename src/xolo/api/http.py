@@ -63,6 +63,15 @@ async def body_stream(request: Request) -> AsyncIterator[bytes]:
         raise IncompleteBody(f"the body has {received} bytes, Content-Length said {expected}")
 
 
+async def control_body(request: Request) -> bytes:
+    """A control request's whole body, for checking its signature before it is parsed
+    (Starlette keeps it for ``json_body``); refused past ``MAX_JSON_BODY`` by Content-Length.
+    Read only for callers whose signature already checked (cluster members)."""
+    if (content_length(request) or 0) > MAX_JSON_BODY:
+        raise MalformedJSON(f"a JSON request body may be at most {MAX_JSON_BODY} bytes")
+    return await request.body()
+
+
 async def json_body(request: Request) -> Any:
     """A JSON control document from the body (``None`` if empty), refused past ``MAX_JSON_BODY``."""
     buf = bytearray()

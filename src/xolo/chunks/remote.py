@@ -63,10 +63,21 @@ class PeerVolume:
         digest: bool = False,
     ) -> PeerAnswer:
         query = urlencode(params or {})
-        signed = {HEADER: sign_request(self._secret, method, path, query, now=self._clock())}
-        signed.update(headers or {})
         if json is not None:
             content = dumps(json).encode()
+        streamed = method == "PUT" and path.startswith("/v1/chunks/")  # named by its hash
+        header = sign_request(
+            self._secret,
+            method,
+            path,
+            query,
+            now=self._clock(),
+            audience=self.url,
+            body=None if streamed else (content or b""),
+        )
+        signed = {HEADER: header}
+        signed.update(headers or {})
+        if json is not None:
             signed["content-type"] = "application/json"
         url = self.url + path + (f"?{query}" if query else "")
         try:

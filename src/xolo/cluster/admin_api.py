@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from xolo.api.app import RouteRow
-from xolo.api.http import json_body
+from xolo.api.http import control_body, json_body
 from xolo.cluster.membership import PeerView
 from xolo.cluster.workers import Scheduler
 from xolo.core.cluster_auth import HEADER
@@ -141,9 +141,10 @@ class AdminAPI:
         header = request.headers.get(HEADER)
         if header is None:
             raise Unauthenticated("heartbeats need cluster credentials")
-        self._guard.check_signature(
+        digest = self._guard.check_signature(
             method=request.method, path=request.url.path, query=request.url.query, header=header
         )
+        self._guard.check_body(digest, await control_body(request))
         doc = await json_body(request)
         if not isinstance(doc, dict):
             raise MalformedJSON("a heartbeat is a JSON object")

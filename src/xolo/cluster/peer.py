@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import secrets
 import shutil
@@ -100,11 +101,13 @@ class Reporter:
             "used_bytes": usage.used_bytes,
             "chunks": usage.chunks,
         }
+        body = json.dumps(doc).encode()
         for router in list(self.routers):
             path = "/v1/cluster/heartbeat"
-            headers = {HEADER: sign_request(self._s.secret, "POST", path, "", now=time.time())}
+            signature = sign_request(self._s.secret, "POST", path, "", now=time.time(), body=body)
+            headers = {HEADER: signature, "content-type": "application/json"}
             try:
-                r = await self._http.post(router + path, json=doc, headers=headers)
+                r = await self._http.post(router + path, content=body, headers=headers)
             except httpx.HTTPError as exc:
                 log.warning("heartbeat to %s failed: %s", router, type(exc).__name__)
                 continue
@@ -143,7 +146,7 @@ def build_peer(settings: PeerSettings, *, version: str) -> tuple[ASGIApp, str]:
     volume = DiskChunkStore(data.chunks_path)
     meta = SQLiteMetaStore(data.meta_path)
     auth = Authenticator(meta, SecretBox(data.master_key()))
-    guard = ClusterGuard(secret=settings.secret)
+    guard = ClusterGuard(secret=settings.secret, audience=settings.url)
     metrics = Metrics()
     chunks = ChunkAPI(
         ChunkService(volume=volume, max_chunk_size=ServiceConfig().max_chunk_size),

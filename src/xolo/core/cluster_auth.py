@@ -1,10 +1,14 @@
 """How routers and peers prove to each other that they belong to one cluster.
 
-Every router→peer request carries ``X-Xolo-Cluster: t=<unix time>,n=<nonce>,s=<hex HMAC>``, the
-HMAC-SHA256 under the cluster secret of the method, path, sorted query, time and nonce. A peer
-accepts a signature within ``MAX_SKEW`` seconds of its clock and never the same nonce twice
-within that window, so a captured request cannot be replayed. Chunk bodies need no MAC: a peer
-stores only bytes that hash to the chunk's name.
+Every router→peer request carries ``X-Xolo-Cluster: t=<unix time>,n=<nonce>,s=<hex HMAC>[,b=<body
+SHA-256>]``, the HMAC-SHA256 under the cluster secret of the method, path, sorted query, time,
+nonce, the URL of the process it is meant for (the *audience*: a peer's advertised URL) and the
+SHA-256 of the body. A receiver accepts a signature within ``MAX_SKEW`` seconds of its clock,
+never the same nonce twice within that window, only when it is the audience, and only with the
+body the signature names, so a captured request can be neither replayed (to this peer or to
+another) nor given another body (a doom naming other chunks). Chunk bodies on ``PUT`` are the
+one exception: a peer stores only bytes that hash to the chunk's name, so they are streamed
+without a digest.
 
 Signed chunk URLs (for clients that talk to peers directly) carry ``x-xolo-expires`` and
 ``x-xolo-signature`` (HMAC of method, chunk name and expiry): one method on one chunk until the
@@ -49,11 +53,38 @@ def _mac(secret: str, *parts: str) -> str:
     return hmac.new(secret.encode(), "\n".join(parts).encode(), hashlib.sha256).hexdigest()
 
 
-def sign_request(secret: str, method: str, path: str, query: str, *, now: float) -> str:
-    """The ``X-Xolo-Cluster`` header value for one request."""
+def sign_request(
+    secret: str,
+    method: str,
+    path: str,
+    query: str,
+    *,
+    now: float,
+    audience: str = "",
+    body: bytes | None = b"",
+) -> str:
+    """The ``X-Xolo-Cluster`` header value for one request to ``audience`` (a peer's URL; empty
+    for any router) carrying ``body`` (None for a chunk ``PUT``, whose body names itself)."""
     stamp, nonce = str(int(now)), secrets.token_hex(8)
-    mac = _mac(secret, method.upper(), path, canonical_query(query), stamp, nonce)
-    return f"t={stamp},n={nonce},s={mac}"
+    digest = "" if body is None else hashlib.sha256(body).hexdigest()
+    mac = _mac(secret, *_signed(method, path, query, stamp, nonce, audience, digest))
+    return f"t={stamp},n={nonce},s={mac}" + (f",b={digest}" if digest else "")
+
+
+def _signed(
+    method: str, path: str, query: str, stamp: str, nonce: str, audience: str, digest: str
+) -> tuple[str, ...]:
+    """What a cluster signature covers, in order."""
+    return (
+        "v2",
+        method.upper(),
+        path,
+        canonical_query(query),
+        stamp,
+        nonce,
+        audience.rstrip("/"),
+        digest,
+    )
 
 
 class NonceCache:
@@ -82,19 +113,30 @@ def verify_request(
     *,
     now: float,
     nonces: NonceCache,
-) -> None:
-    """Raise InvalidCredentials unless ``header`` signs this request, fresh and unreplayed."""
+    audience: str = "",
+) -> str:
+    """Raise InvalidCredentials unless ``header`` signs this request for ``audience``, fresh
+    and unreplayed; the SHA-256 of the body it signs ("" for a chunk body), which the receiver
+    checks with ``check_signed_body`` once it has read the body."""
     fields = dict(part.partition("=")[::2] for part in header.split(","))
     stamp, nonce, mac = fields.get("t", ""), fields.get("n", ""), fields.get("s", "")
+    digest = fields.get("b", "")
     if not (stamp.isdigit() and nonce and mac):
         raise InvalidCredentials("malformed cluster credentials")
-    expected = _mac(secret, method.upper(), path, canonical_query(query), stamp, nonce)
+    expected = _mac(secret, *_signed(method, path, query, stamp, nonce, audience, digest))
     if not hmac.compare_digest(expected, mac):
         raise InvalidCredentials("the cluster signature does not match")
     if abs(now - int(stamp)) > MAX_SKEW:
         raise InvalidCredentials("the cluster signature has expired (check the clocks)")
     if not nonces.first_use(nonce, float(stamp), now):
         raise InvalidCredentials("this cluster signature was already used")
+    return digest
+
+
+def check_signed_body(digest: str, body: bytes) -> None:
+    """Raise InvalidCredentials unless ``body`` is the one a cluster signature named."""
+    if not hmac.compare_digest(hashlib.sha256(body).hexdigest(), digest):
+        raise InvalidCredentials("the body is not the one the cluster signature covers")
 
 
 def sign_chunk_url(secret: str, method: str, sha256: str, *, expires: int) -> str:

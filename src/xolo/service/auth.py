@@ -18,6 +18,7 @@ from xolo.core.audit import SYSTEM, Change
 from xolo.core.cluster_auth import (
     NonceCache,
     check_plan,
+    check_signed_body,
     chunk_receipt,
     issue_plan,
     sign_chunk_url,
@@ -289,8 +290,15 @@ class ClusterGuard:
     Without a cluster secret (a lone ``xolo serve``) only keys are accepted.
     """
 
-    def __init__(self, *, secret: str | None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None,
+        audience: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._secret = secret
+        self._audience = audience
         self._clock = clock
         self._nonces = NonceCache()
 
@@ -299,13 +307,34 @@ class ClusterGuard:
         """The cluster secret; None on a lone ``xolo serve``."""
         return self._secret
 
-    def check_signature(self, *, method: str, path: str, query: str, header: str) -> None:
-        """Raise InvalidCredentials (401) unless ``header`` is a fresh cluster signature."""
+    def check_signature(
+        self, *, method: str, path: str, query: str, header: str, streamed: bool = False
+    ) -> str:
+        """Raise InvalidCredentials (401) unless ``header`` is a fresh cluster signature meant
+        for this process (its audience); the body digest it signs, which the caller checks
+        with ``check_body`` once it has read the body (only a signed caller gets that far). A
+        ``streamed`` body (a chunk ``PUT``, checked against the chunk's name) is not signed."""
         if self._secret is None:
             raise InvalidCredentials("this server is not part of a cluster")
-        verify_request(
-            self._secret, method, path, query, header, now=self._clock(), nonces=self._nonces
+        digest = verify_request(
+            self._secret,
+            method,
+            path,
+            query,
+            header,
+            now=self._clock(),
+            nonces=self._nonces,
+            audience=self._audience,
         )
+        if streamed and digest:
+            raise InvalidCredentials("a chunk body is not signed: it is checked by its name")
+        if not streamed and not digest:
+            raise InvalidCredentials("the cluster signature does not cover the body")
+        return digest
+
+    def check_body(self, digest: str, body: bytes) -> None:
+        """Raise InvalidCredentials unless ``body`` is the one the signature named."""
+        check_signed_body(digest, body)
 
     def sign_chunk_url(self, *, method: str, sha256: str, ttl: float) -> tuple[str, float]:
         """The query string of a URL that allows ``method`` on one chunk for ``ttl`` seconds,
