@@ -8,11 +8,11 @@ every chunk it names still has its row (``ChunkCollected`` otherwise). A round o
 
 1. **mark**: rows with no reference whose time (last claim, or loss of the last reference) is
    older than the grace period get this round's id;
-2. **doom**: every volume that holds them marks them for deletion; a later ``put`` of a chunk
-   on a volume clears its mark there;
+2. **doom**: every volume that holds them marks them for deletion, naming the round; a later
+   ``put`` of a chunk on a volume clears its mark there;
 3. **confirm**: in one transaction, rows still marked by this round and still unreferenced are
    deleted; a claim or a new reference in between cleared the mark, so those survive;
-4. **delete**: volumes delete the confirmed chunks that are still doomed.
+4. **delete**: volumes delete the confirmed chunks still doomed by this round.
 
 Take a write of chunk X racing a round. If its claim lands before step 3, the row survives and
 step 4 is never sent for X. If the claim lands after step 3, the write's ``put`` happens after
@@ -21,6 +21,13 @@ again; step 4 deletes only doomed chunks. Either way X is on disk when the write
 commit after step 3 finds no row unless the claim re-created it. The race that broke the
 mtime-based collector (a put refreshing a chunk between the sweep's stat and unlink) has no
 counterpart: nothing here reads a file time or compares clocks of two machines.
+
+Rounds do not overlap: the ``gc`` task runs under a lease (``cluster/workers.py``), which
+``xolo gc`` takes too. Should two ever overlap (a holder that stalled past its lease), the round
+named in each doom mark keeps the argument above: round B confirms X, a write stores X again
+(clearing B's mark), round A's late doom marks X again, and B's delete leaves X alone because
+the mark is A's; A's confirm then fails on the write's new row, so A never deletes it either.
+``tests/faults/test_gc_race.py`` plays that interleaving.
 """
 
 from __future__ import annotations
