@@ -224,6 +224,26 @@ async def test_a_signed_chunk_url_allows_one_method_on_one_chunk(
         assert (await http.get(f"/v1/chunks/{sha}?{stale}")).status_code == 403
 
 
+async def test_a_damaged_copy_is_never_a_200_to_a_signed_url_or_an_operator(
+    cluster: Replicated, peer_url: str
+) -> None:
+    """Routers check a chunk's CRC-32C on arrival, so a peer may send them a chunk unread
+    (sendfile); a signed chunk URL's bearer or an operator may not check, so they never get
+    a damaged copy as a 200."""
+    from xolo.core.cluster_auth import sign_chunk_url
+
+    store, _, dirs = cluster
+    sha, data = named(os.urandom(100_000))
+    await store.put(sha, data, copies=3, quorum=3)
+    chunk_file(dirs[0], sha).write_bytes(bytes([data[0] ^ 1]) + data[1:])  # rot on this peer
+    query = sign_chunk_url(CLUSTER_SECRET, "GET", sha, expires=int(time.time()) + 60)
+    async with httpx.AsyncClient(base_url=peer_url) as http:
+        r = await http.get(f"/v1/chunks/{sha}?{query}")
+        assert r.status_code != 200 and r.content != bytes([data[0] ^ 1]) + data[1:]
+        r = await http.get(f"/v1/chunks/{sha}", auth=(ROOT_KEY, ROOT_SECRET))
+        assert r.status_code != 200
+
+
 async def test_a_peer_that_accepts_but_never_answers_holds_a_read_only_briefly(
     cluster: Replicated,
 ) -> None:

@@ -135,13 +135,13 @@ async def test_an_undrain_made_during_the_pass_is_not_overwritten() -> None:
 
 async def test_a_copy_is_kept_when_its_owner_lost_its_copy_after_the_inventory() -> None:
     """The inventories are read at the start of a long pass; the owner's copy goes before the
-    pass reaches the chunk. The other copy is then the last one and must stay."""
+    pass reaches the chunk. The other copy is then the last one: it must not be removed before
+    the owner holds a copy again."""
     data = b"x"
     info = chunk(data, 1)
     volumes = {"p1": MemoryChunkStore(), "p2": MemoryChunkStore()}
     members = [member(i, v) for i, v in volumes.items()]
     owner = owners([m.candidate for m in members], info.sha256, 1)[0].id
-    other = next(i for i in volumes if i != owner)
     for volume in volumes.values():
         await volume.put(info.sha256, data)
     early = [
@@ -161,4 +161,25 @@ async def test_a_copy_is_kept_when_its_owner_lost_its_copy_after_the_inventory()
         await Repairer(meta=meta, topology=Topo(members), rate=0).run_once()
     finally:
         monkey.undo()
-    assert await volumes[other].has([info.sha256]) == [True]
+    copies = [(await v.copies([info.sha256]))[0] for v in volumes.values()]
+    assert sum(copies) >= 1  # never below R
+    assert await volumes[owner].copies([info.sha256]) == [1]  # stored there again first
+
+
+async def test_an_owner_with_a_stale_doom_gets_its_copy_back_before_the_other_goes() -> None:
+    """A GC round doomed the owner's copy and then found the chunk wanted again (its confirm
+    failed), so the mark stays: the copy lists but does not count. Repair stores it there again
+    (lifting the doom) before it removes the copy elsewhere."""
+    data = b"owner copy doomed by a round that then backed off"
+    info = chunk(data, 1)
+    volumes = {"p1": MemoryChunkStore(), "p2": MemoryChunkStore()}
+    members = [member(i, v) for i, v in volumes.items()]
+    owner = owners([m.candidate for m in members], info.sha256, 1)[0].id
+    other = next(i for i in volumes if i != owner)
+    for volume in volumes.values():
+        await volume.put(info.sha256, data)
+    await volumes[owner].doom([info.sha256], mark="c0ffee")
+    counters = await Repairer(meta=Meta([info], {}), topology=Topo(members), rate=0).run_once()
+    assert counters.get("restored") == 1
+    assert await volumes[owner].copies([info.sha256]) == [1]
+    assert await volumes[other].has([info.sha256]) == [False]

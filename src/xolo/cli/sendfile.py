@@ -23,6 +23,7 @@ fails there first.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 from typing import Any
 
@@ -77,14 +78,16 @@ async def send_path(cycle: RequestResponseCycle, path: str) -> None:
     if transport.get_write_buffer_size():  # headers still queued: keep the byte order
         await _send_read(cycle, path)
         return
+    if transport.is_closing():  # a failed header write: the descriptor may be gone already
+        return
     loop = asyncio.get_running_loop()
     length = cycle.expected_content_length
-    target = os.dup(transport.get_extra_info("socket").fileno())
-    source = -1
+    cycle.flow.pause_reading()  # no pipelined request's answer (a 400) lands inside this body
+    fds = _Descriptors(os.dup(transport.get_extra_info("socket").fileno()))
     offset = 0
     try:
         # One thread hop opens, checks the size and sends what the socket takes at once.
-        source, sent = await loop.run_in_executor(None, _open_and_send, path, target, length)
+        source, sent = await fds.run(_open_and_send, path, fds.target, length)
         while source >= 0:
             if sent == 0:  # the file ended early, or the socket failed
                 break
@@ -92,17 +95,58 @@ async def send_path(cycle: RequestResponseCycle, path: str) -> None:
                 offset += sent
                 if offset >= length:
                     break
-            await _writable(loop, target)  # a partial send means the socket's buffer is full
-            sent = await loop.run_in_executor(None, _send_some, target, source, offset, length)
+            await _writable(loop, fds.target)  # a partial send: the socket's buffer is full
+            sent = await fds.run(_send_some, fds.target, source, offset, length)
     finally:
-        os.close(target)
-        if source >= 0:
-            os.close(source)
+        fds.close()
     if offset < length:
         transport.close()
         return
     cycle.expected_content_length = 0
     await cycle.send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+class _Descriptors:
+    """The socket's duplicate and the file, closed only once no worker thread uses them: a
+    cancelled task (graceful shutdown's deadline) does not stop a thread already in
+    ``sendfile``, and closing its descriptors under it could let the number be reused by
+    another file or socket that the thread would then write to."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.source = -1
+        self._busy: concurrent.futures.Future[Any] | None = None
+
+    async def run(self, fn: Any, *args: Any) -> Any:
+        """``fn(*args)`` on a worker thread; a file it opens (``_open_and_send``) is kept."""
+        self._busy = _THREADS.submit(fn, *args)
+        result = await asyncio.wrap_future(self._busy)
+        if fn is _open_and_send:
+            self.source = result[0]
+        return result
+
+    def close(self) -> None:
+        """Close both now, or when the thread still using them returns (on that thread)."""
+        busy = self._busy
+        if busy is not None and not busy.done():
+            busy.add_done_callback(self._close_after)
+        else:
+            self._close_after(busy)
+
+    def _close_after(self, busy: concurrent.futures.Future[Any] | None) -> None:
+        if busy is not None and not busy.cancelled() and busy.exception() is None:
+            result = busy.result()
+            if isinstance(result, tuple) and self.source < 0 and result[0] >= 0:
+                self.source = result[0]  # opened by a thread whose task was cancelled
+        os.close(self.target)
+        if self.source >= 0:
+            os.close(self.source)
+
+
+_THREADS = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="xolo-send")
+"""Threads for ``sendfile`` calls: each returns as soon as the socket's buffer is full (or the
+disk has answered), so a few serve many connections; their own pool, so a slow disk here does
+not queue the default executor's work."""
 
 
 def _open_and_send(path: str, target: int, length: int) -> tuple[int, int | None]:
@@ -134,7 +178,7 @@ def _send_some(target: int, source: int, offset: int, length: int) -> int | None
 async def _send_read(cycle: RequestResponseCycle, path: str) -> None:
     """The fallback: the file read in pieces on a thread and sent as body messages."""
     loop = asyncio.get_running_loop()
-    source = await loop.run_in_executor(None, os.open, path, os.O_RDONLY)
+    source = os.open(path, os.O_RDONLY)  # a local open, on the loop: nothing to leak if cancelled
     try:
         offset = 0
         while True:

@@ -19,6 +19,7 @@ copies elsewhere. Copies are throttled to a byte rate so foreground traffic keep
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -223,10 +224,22 @@ class Repairer:
             for peer_id in still_needed:
                 needed[peer_id] += 1
             return
-        if holders - owner_ids and not await self._owners_hold(info.sha256, wanted, by_id):
-            for peer_id in still_needed:  # an owner's copy went since the inventory was read
-                needed[peer_id] += 1
-            return
+        if holders - owner_ids:
+            lacking = await self._owners_lacking(info.sha256, wanted, by_id)
+            if lacking:
+                # An owner's copy went since the inventory was read, or is doomed by a GC round
+                # whose confirm failed: store it there again (a put lifts a doom), then ask again.
+                sources = [by_id[h] for h in holders if h in by_id]
+                data = data or await self._fetch(info.sha256, sources)
+                for owner in lacking:
+                    if data is not None and by_id[owner.id].writable:
+                        with contextlib.suppress(XoloError):
+                            await by_id[owner.id].volume.put(info.sha256, data)
+                            counters["restored"] += 1
+                if await self._owners_lacking(info.sha256, wanted, by_id):
+                    for peer_id in still_needed:
+                        needed[peer_id] += 1
+                    return
         for peer_id in sorted(holders - owner_ids):
             member = by_id.get(peer_id)
             if member is None or not member.readable or peer_id in unknown:
@@ -234,15 +247,16 @@ class Repairer:
             if await self._remove(member, info.sha256):
                 counters["moved" if member.placeable else "drained_chunks"] += 1
 
-    async def _owners_hold(
+    async def _owners_lacking(
         self, sha256: str, wanted: Sequence[Candidate], by_id: Mapping[str, Member]
-    ) -> bool:
-        """Whether every owner holds a live copy now, asked just before a copy elsewhere is
-        removed: the inventories were read at the start of a pass that may have taken hours."""
+    ) -> list[Candidate]:
+        """The owners without a live copy now, asked just before a copy elsewhere is removed:
+        the inventories were read at the start of a pass that may have taken hours, and they
+        list doomed copies too."""
         answers = await asyncio.gather(
             *(by_id[o.id].volume.copies([sha256]) for o in wanted), return_exceptions=True
         )
-        return all(a == [1] for a in answers)
+        return [o for o, a in zip(wanted, answers, strict=True) if a != [1]]
 
     async def _fetch(self, sha256: str, sources: Sequence[Member]) -> bytes | None:
         for source in sources:

@@ -169,11 +169,12 @@ class Scheduler:
         while True:
             await asyncio.sleep(self._renew_every)
             try:
-                held = await self._meta.acquire_lease(
-                    name, self.holder, now=self._clock(), ttl=LEASE_TTL
+                held = await asyncio.wait_for(
+                    self._meta.acquire_lease(name, self.holder, now=self._clock(), ttl=LEASE_TTL),
+                    timeout=self._renew_every,  # a renewal that hangs is one that failed
                 )
-            except XoloError as exc:
-                log.error("renewing the lease of %s failed: %s", name, exc)
+            except (XoloError, TimeoutError) as exc:
+                log.error("renewing the lease of %s failed: %s", name, exc or "timed out")
                 held = False
             if not held:
                 work.cancel()
