@@ -206,3 +206,11 @@ def test_a_plan_token_checks_only_for_its_bucket_until_it_expires() -> None:
     for bad in ("", "1000.zz", "é.é.é", token + "x"):
         with pytest.raises(AccessDenied):
             check_plan("secret", bad, "photos", now=999)
+
+
+def test_upload_ids_never_start_like_a_command_line_option() -> None:
+    from xolo.core.names import new_upload_id
+
+    ids = [new_upload_id() for _ in range(10_000)]
+    assert all(i[0].isalnum() for i in ids)  # ``--upload-id -K…`` is read as an option
+    assert len(set(ids)) == len(ids)

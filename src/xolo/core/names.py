@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import secrets
 import urllib.parse
 from collections.abc import Mapping
 
@@ -177,3 +178,13 @@ def check_peer_id(peer_id: str) -> str:
             "a peer id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
         )
     return peer_id
+
+
+def new_upload_id(nbytes: int = 24) -> str:
+    """A random URL-safe upload id that starts with a letter or a digit: command lines read an
+    argument that starts with ``-`` as an option, so ``aws s3api upload-part --upload-id -K…``
+    failed for one id in 32."""
+    while True:
+        candidate = secrets.token_urlsafe(nbytes)
+        if candidate[0].isalnum():
+            return candidate

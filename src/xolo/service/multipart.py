@@ -38,6 +38,7 @@ from xolo.core.names import (
     check_key,
     check_metadata,
     check_tags,
+    new_upload_id,
 )
 from xolo.core.records import MultipartUpload, ObjectRecord, Part, PartLayout
 from xolo.core.versions import new_version_id
@@ -125,7 +126,7 @@ class MultipartMixin:
         if content_type is not None:
             check_content_type(content_type)
         upload = MultipartUpload(
-            upload_id=secrets.token_urlsafe(24),
+            upload_id=new_upload_id(24),
             bucket=bucket,
             key=key,
             created=self._clock(),

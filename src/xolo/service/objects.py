@@ -49,6 +49,7 @@ from xolo.core.names import (
     check_key,
     check_metadata,
     check_tags,
+    new_upload_id,
 )
 from xolo.core.ranges import ByteRange, parse_range
 from xolo.core.records import (
@@ -826,7 +827,7 @@ class ObjectService(
         check_chunk_name(sha256.lower())
         now = self._clock()
         upload = Upload(
-            upload_id=secrets.token_urlsafe(18),
+            upload_id=new_upload_id(18),
             bucket=bucket,
             key=key,
             size=size,
