@@ -10,13 +10,13 @@ import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.cluster import wait_for
 from xolo.cli.ports import free_port
 
 APP = textwrap.dedent(
@@ -68,15 +68,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
             [sys.executable, "-c", APP, str(port), str(root)], stdout=out, stderr=out
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
+
+    def answering() -> bool:
+        assert proc.poll() is None, log.read_text()
         try:
             httpx.get(f"{url}/offered", timeout=1)
-            break
         except httpx.TransportError:
-            assert proc.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.05)  # polling a starting process, not synchronising two parts of a test
+            return False
+        return True
+
+    wait_for("the test server to answer", answering, timeout=20)
     yield url, root, log
     proc.terminate()
     proc.wait(10)
