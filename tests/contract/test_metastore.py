@@ -454,6 +454,19 @@ async def test_a_lease_has_one_holder_until_it_expires(meta: MetaStore) -> None:
     assert await meta.acquire_lease("gc", "h3", now=117.0, ttl=10.0)
 
 
+async def test_a_lease_renews_only_while_unbroken(meta: MetaStore) -> None:
+    assert not await meta.renew_lease("gc", "h1", now=100.0, ttl=10.0)  # never taken
+    assert await meta.acquire_lease("gc", "h1", now=100.0, ttl=10.0)
+    assert await meta.renew_lease("gc", "h1", now=109.0, ttl=10.0)  # until 119 now
+    assert not await meta.renew_lease("gc", "h2", now=110.0, ttl=10.0)  # not the holder
+    assert not await meta.renew_lease("gc", "h1", now=120.0, ttl=10.0)  # expired, though free
+    assert await meta.acquire_lease("gc", "h2", now=120.0, ttl=10.0)
+    await meta.release_lease("gc", "h2", {"runs": 1})
+    assert not await meta.renew_lease("gc", "h1", now=121.0, ttl=10.0)  # passed through h2
+    (task,) = await meta.list_tasks()
+    assert task.holder is None and task.status == {"runs": 1}
+
+
 @pytest.mark.parametrize("backend", PERSISTENT)
 async def test_state_survives_closing_and_reopening(backend: str, tmp_path: Path) -> None:
     async with META_BACKENDS[backend](tmp_path) as open_one:

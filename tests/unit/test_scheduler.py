@@ -68,7 +68,25 @@ async def test_a_failing_renewal_stops_the_run(tmp_path: Path) -> None:
     async def refuse(*args: object, **kwargs: object) -> bool:
         return False
 
-    meta.acquire_lease = refuse  # type: ignore[method-assign]
+    meta.renew_lease = refuse  # type: ignore[method-assign]
+    status = await asyncio.wait_for(run, 10)
+    assert worker.stopped.is_set()
+    assert status.last_error is not None and "LeaseLost" in status.last_error
+    await meta.close()
+
+
+async def test_a_holder_whose_lease_expired_stops_its_run_though_nobody_took_it(
+    tmp_path: Path,
+) -> None:
+    """A lapsed lease may have passed through another holder's hands (taken, run, released)
+    before the next renewal: that renewal must fail, not take the free lease back."""
+    now = [1_000_000.0]
+    meta = SQLiteMetaStore(tmp_path / "meta.db")
+    worker = Blocking()
+    a = Scheduler(meta=meta, workers=[worker], holder="a", clock=lambda: now[0], renew_every=0.01)
+    run = asyncio.create_task(a.run_now("gc"))
+    await worker.started.wait()
+    now[0] += LEASE_TTL + 1  # a stalled past its lease
     status = await asyncio.wait_for(run, 10)
     assert worker.stopped.is_set()
     assert status.last_error is not None and "LeaseLost" in status.last_error

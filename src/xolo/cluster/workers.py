@@ -165,12 +165,14 @@ class Scheduler:
             renew.cancel()
 
     async def _renew(self, name: str, work: asyncio.Task[Mapping[str, int]]) -> bool:
-        """Renew the lease until cancelled; on a failed renewal cancel ``work``, return True."""
+        """Renew the lease until cancelled; on a failed renewal cancel ``work``, return True.
+        A lease that expired counts as lost even when nobody took it: another holder may have
+        taken it, run the task and released it in between."""
         while True:
             await asyncio.sleep(self._renew_every)
             try:
                 held = await asyncio.wait_for(
-                    self._meta.acquire_lease(name, self.holder, now=self._clock(), ttl=LEASE_TTL),
+                    self._meta.renew_lease(name, self.holder, now=self._clock(), ttl=LEASE_TTL),
                     timeout=self._renew_every,  # a renewal that hangs is one that failed
                 )
             except (XoloError, TimeoutError) as exc:

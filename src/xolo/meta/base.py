@@ -414,6 +414,13 @@ class ClusterStore(Protocol):
         now (it was free, expired, or already ``holder``'s)."""
         ...
 
+    async def renew_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """Extend ``holder``'s lease on ``name`` to ``now + ttl`` only while it is unbroken:
+        False when the lease expired (even if nobody took it) or passed through other hands,
+        since another holder may have run the task in between. A running task renews with
+        this, never with ``acquire_lease``, which would take an expired lease back unnoticed."""
+        ...
+
     async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
         """Give the lease up (if ``holder`` holds it) and record the task's last status."""
         ...

@@ -815,6 +815,16 @@ class MemoryMetaStore:
         )
         return True
 
+    async def renew_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """See ``MetaStore.renew_lease``."""
+        task = self._s.tasks.get(name)
+        if task is None or task.holder != holder or task.lease_until < now:
+            return False
+        self._s.tasks[name] = TaskRecord(
+            name=name, holder=holder, lease_until=now + ttl, status=task.status
+        )
+        return True
+
     async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
         """See ``MetaStore.release_lease``."""
         task = self._s.tasks.get(name)

@@ -305,6 +305,23 @@ class SqlCluster:
 
         return await self._db.write(tx)
 
+    async def renew_lease(self, name: str, holder: str, *, now: float, ttl: float) -> bool:
+        """One guarded update: it changes the row only while ``holder`` holds an unexpired
+        lease, so a renewal never revives an expired one."""
+
+        async def tx(t: Tx) -> bool:
+            renewed = await t.run(
+                "UPDATE tasks SET lease_until = ? "
+                "WHERE name = ? AND holder = ? AND lease_until >= ?",
+                now + ttl,
+                name,
+                holder,
+                now,
+            )
+            return renewed == 1
+
+        return await self._db.write(tx)
+
     async def release_lease(self, name: str, holder: str, status: Mapping[str, Any]) -> None:
         """Guarded by ``holder = ?``, so a holder whose lease expired and was taken over
         cannot free the new holder's."""
