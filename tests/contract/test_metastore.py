@@ -261,6 +261,48 @@ async def test_claims_raise_replicas_and_never_lower_them(meta: MetaStore) -> No
     assert (await meta.chunk_infos([A]))[A].replicas == 3
 
 
+async def replicas(meta: MetaStore, *names: str) -> list[int]:
+    infos = await meta.chunk_infos(names)
+    return [infos[n].replicas for n in names]
+
+
+async def test_changing_a_buckets_replication_recounts_the_copies_its_chunks_want(
+    meta: MetaStore,
+) -> None:
+    await bucket(meta, "b", replication=1)
+    await bucket(meta, "other", replication=2)
+    await meta.put_object(obj("k", chunks=(A, B)), NO_CONDITION)
+    await meta.put_object(obj("k", bucket="other", chunks=(B,)), NO_CONDITION)
+    assert await replicas(meta, A, B, C) == [1, 2, 1]
+    await meta.update_bucket("b", {"replication": 3})  # data already written gains copies
+    assert await replicas(meta, A, B, C) == [3, 3, 1]
+    await meta.update_bucket("b", {"replication": 1})  # B is shared with a bucket wanting 2
+    assert await replicas(meta, A, B, C) == [1, 2, 1]
+    await meta.update_bucket("b", {"public_read": True})  # replication unchanged: no recount
+    assert await replicas(meta, A, B, C) == [1, 2, 1]
+
+
+async def test_a_commit_raises_its_chunks_to_the_replication_the_bucket_has_then(
+    meta: MetaStore,
+) -> None:
+    """A writer claims with the setting it read; a raise that lands before its commit still
+    counts, since the commit reads the bucket's replication again."""
+    await bucket(meta, "b", replication=1)
+    await meta.claim_chunks([ChunkRef(sha256=A, size=3)], replicas=1, now=2.0)
+    await meta.update_bucket("b", {"replication": 3})
+    await meta.put_object(obj("k", chunks=(A,)), NO_CONDITION)
+    assert await replicas(meta, A) == [3]
+    await meta.create_multipart(
+        MultipartUpload(
+            upload_id="m1", bucket="b", key="m", created=3.0, content_type="a/b", metadata={}
+        )
+    )
+    await meta.update_bucket("b", {"replication": 2})
+    assert await replicas(meta, A, B) == [2, 1]
+    await meta.put_part(part(1, 3, "e", B), now=4.0)
+    assert await replicas(meta, B) == [2]
+
+
 # -- uploads and multipart ---------------------------------------------------------------------
 
 

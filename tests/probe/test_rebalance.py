@@ -97,3 +97,27 @@ def test_chunks_written_on_a_one_peer_cluster_get_two_copies_once_it_grows(
     wait_for("three peers up", lambda: list(cluster.peer_states().values()) == ["up"] * 3)
     cluster.run_task("repair")
     assert all(len(cluster.holders(sha)) == 2 for sha in names)
+
+
+def test_raising_and_lowering_a_buckets_replication_applies_to_data_already_written(
+    make_cluster: Callable[..., LocalCluster],
+) -> None:
+    """R=1 → 3 → 2 on a bucket that holds data: after each change one repair pass leaves every
+    chunk with exactly R copies on the peers' disks, and every object reads back whole."""
+    cluster = make_cluster(peers=3, routers=1, inline_threshold="1KiB", chunk_size="256KiB")
+    objects = {f"o{i}": os.urandom(300_000) for i in range(6)}
+    with cluster.http() as http:
+        assert http.put("/v1/buckets/resized", json={"replication": 1}).status_code == 201
+        for key, data in objects.items():
+            assert http.put(f"/v1/buckets/resized/objects/{key}", content=data).is_success
+    names = {sha for key in objects for sha in cluster.chunks_of("resized", key)}
+    assert {len(cluster.holders(sha)) for sha in names} == {1}
+    for wanted in (3, 2):
+        with cluster.http() as http:
+            r = http.put("/v1/buckets/resized", json={"replication": wanted})
+            assert r.status_code == 200 and r.json()["settings"]["replication"] == wanted
+        cluster.run_task("repair")
+        assert {len(cluster.holders(sha)) for sha in names} == {wanted}
+        with cluster.http() as http:
+            for key, data in objects.items():
+                assert http.get(f"/v1/buckets/resized/objects/{key}").content == data

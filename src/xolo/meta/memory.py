@@ -236,7 +236,10 @@ class MemoryMetaStore:
         """See ``MetaStore.update_bucket``."""
         state = self._state(name)
         settings = state.bucket.settings.updated(changes)
+        before = state.bucket.settings.replication
         state.bucket = dataclasses.replace(state.bucket, settings=settings)
+        if settings.replication != before:
+            self._recount_replicas(name)
         self._audit(change)
         return self._with_stats(state)
 
@@ -300,6 +303,7 @@ class MemoryMetaStore:
         for name, n in delta.items():
             if n > 0 and name not in self._s.chunks:
                 raise ChunkCollected(f"chunk {name} was collected while this write was running")
+        wanted = self._replication(bucket)
         for name, n in delta.items():
             held = self._s.bucket_chunks
             held[(bucket, name)] += n
@@ -311,8 +315,27 @@ class MemoryMetaStore:
             row.refs += n
             if n > 0:
                 row.zero_since, row.gc_round = None, None
+                row.replicas = max(row.replicas, wanted)
             elif row.refs <= 0:
                 row.zero_since = now
+
+    def _replication(self, bucket: str) -> int:
+        """The bucket's explicit replication, 0 for the default or a bucket gone."""
+        state = self._s.buckets.get(bucket)
+        return (state.bucket.settings.replication or 0) if state else 0
+
+    def _recount_replicas(self, bucket: str) -> None:
+        """Each chunk ``bucket`` names wants the highest replication of the buckets naming it
+        (the SQL stores' ``refs.recount_replicas``)."""
+        names = {name for b, name in self._s.bucket_chunks if b == bucket}
+        best = dict.fromkeys(names, self._replication(bucket))
+        for b, name in self._s.bucket_chunks:
+            if name in best and b != bucket:
+                best[name] = max(best[name], self._replication(b))
+        for name, replicas in best.items():
+            row = self._s.chunks.get(name)
+            if row is not None:
+                row.replicas = replicas
 
     # -- objects -----------------------------------------------------------------------------
 

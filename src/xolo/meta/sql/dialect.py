@@ -17,6 +17,9 @@ class Dialect:
     bigint: str
     for_update: str
     """Appended to a SELECT that must lock the rows it reads ('' where writers are serial)."""
+    for_share: str
+    """Appended to a SELECT whose rows must not change until this transaction ends, while
+    other readers may hold the same lock ('' where writers are serial)."""
     skip_locked: str
     """Appended to a SELECT whose locked rows another worker may simply skip."""
     greatest: str
@@ -36,6 +39,7 @@ SQLITE = Dialect(
     real="REAL",
     bigint="INTEGER",
     for_update="",
+    for_share="",
     skip_locked="",
     greatest="MAX",
 )
@@ -48,6 +52,7 @@ POSTGRES = Dialect(
     real="DOUBLE PRECISION",
     bigint="BIGINT",
     for_update=" FOR UPDATE",
+    for_share=" FOR SHARE",
     skip_locked=" FOR UPDATE SKIP LOCKED",
     greatest="GREATEST",
     notify="SELECT pg_notify('xolo_events', ?)",

@@ -35,10 +35,11 @@ from xolo.core.records import (
     Upload,
     VersionInfo,
 )
+from xolo.core.refs import ref_delta
 from xolo.meta.sql import audit, codecs
 from xolo.meta.sql.codecs import MULTIPART_COLUMNS, OBJECT_COLUMNS, PART_COLUMNS, UPLOAD_COLUMNS
 from xolo.meta.sql.history import History
-from xolo.meta.sql.refs import apply_ref_delta, ref_delta
+from xolo.meta.sql.refs import apply_ref_delta, recount_replicas
 from xolo.meta.sql.tx import Database, Tx
 
 STATS_SHARDS = 16
@@ -116,7 +117,8 @@ class SqlObjects:
         self, name: str, changes: Mapping[str, Any], *, change: Change | None = None
     ) -> Bucket:
         """Read the settings locked (``FOR UPDATE`` where the dialect has it), merge
-        ``changes``, write them back in the same transaction."""
+        ``changes``, write them back in the same transaction; a changed replication recounts
+        the wanted copies of the bucket's chunks (``refs.recount_replicas``)."""
 
         async def tx(t: Tx) -> Bucket:
             row = await t.one(
@@ -131,6 +133,8 @@ class SqlObjects:
                 codecs.dumps(updated.to_json()),
                 name,
             )
+            if updated.replication != current.replication:
+                await recount_replicas(t, self._d, name)
             await self._audit(t, change)
             return await self._bucket(t, name)
 
@@ -213,7 +217,7 @@ class SqlObjects:
                 name,
             )
             lost = [frozenset(c.sha256 for c in codecs.chunks(r[0])) for r in rows]
-            await apply_ref_delta(t, ref_delta((), lost), now, bucket=name)
+            await apply_ref_delta(t, ref_delta((), lost), now, bucket=name, dialect=self._d)
             await t.run("DELETE FROM uploads WHERE bucket = ?", name)
             await t.run("DELETE FROM multipart_uploads WHERE bucket = ?", name)
             # Nothing in the bucket names a chunk now; a bucket made later under this name
@@ -320,7 +324,7 @@ class SqlObjects:
             raise ConcurrentUpdate("the object kept changing under this write; retry it")
         lost, _ = await self._history.apply(t, record.bucket, raw, plan, found)
         delta = ref_delta([plan.current.chunk_names()], lost + also_lost)
-        await apply_ref_delta(t, delta, record.modified, bucket=record.bucket)
+        await apply_ref_delta(t, delta, record.modified, bucket=record.bucket, dialect=self._d)
         await self._count(
             t,
             record.bucket,
@@ -428,7 +432,7 @@ class SqlObjects:
         if current is None and mode is None:
             return None
         lost, added = await self._history.apply(t, bucket, raw, plan, found)
-        await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket)
+        await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket, dialect=self._d)
         if current is not None:
             await self._count(t, bucket, raw, -1, -current.size)
         return added[-1] if added else current
@@ -470,7 +474,9 @@ class SqlObjects:
                 break
         else:
             raise ConcurrentUpdate("the key's versions kept changing under this delete; retry it")
-        await apply_ref_delta(t, ref_delta((), [removed.chunk_names()]), now, bucket=bucket)
+        await apply_ref_delta(
+            t, ref_delta((), [removed.chunk_names()]), now, bucket=bucket, dialect=self._d
+        )
         if found is None:
             await self._promote(t, bucket, raw)
         return removed
@@ -796,7 +802,7 @@ class SqlObjects:
             )
             lost = [frozenset(c.sha256 for c in codecs.chunks(old[0]))] if old else []
             gained = [frozenset(c.sha256 for c in part.chunks)]
-            await apply_ref_delta(t, ref_delta(gained, lost), now, bucket=bucket)
+            await apply_ref_delta(t, ref_delta(gained, lost), now, bucket=bucket, dialect=self._d)
 
         await self._db.write(tx)
 
@@ -880,7 +886,7 @@ class SqlObjects:
             except NoSuchUpload:
                 return False
             lost = await self._part_chunks(t, upload_id)
-            await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket)
+            await apply_ref_delta(t, ref_delta((), lost), now, bucket=bucket, dialect=self._d)
             await t.run("DELETE FROM parts WHERE upload_id = ?", upload_id)
             await t.run("DELETE FROM multipart_uploads WHERE upload_id = ?", upload_id)
             return True

@@ -266,6 +266,13 @@ tells a writer it may skip a chunk only when the bucket already holds it, so the
 oracle for what other buckets store."""
 
 
+V9 = """
+CREATE INDEX bucket_chunks_sha256 ON bucket_chunks (sha256)
+"""
+"""Which buckets name a chunk: a change of one bucket's replication recounts the wanted copies
+of its chunks against the other buckets that share them."""
+
+
 async def _count_bucket_chunks(tx: Tx) -> None:
     """Every manifest and part in a bucket counts once for each chunk it names."""
     refs: Counter[tuple[str, str]] = Counter()
@@ -298,6 +305,7 @@ MIGRATIONS: list[list[Step]] = [
     [V6],
     [V7],
     [V8, _count_bucket_chunks],
+    [V9],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
