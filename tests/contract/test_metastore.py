@@ -462,16 +462,31 @@ async def test_access_keys(meta: MetaStore) -> None:
 
 async def test_peers_keep_their_join_time_and_operator_state(meta: MetaStore) -> None:
     peer = PeerRecord(
-        id="p1", url="http://x:1", zone="z1", capacity=100, last_heartbeat=5.0, joined=5.0
+        id="p1", url="http://x:1", zone="z1", capacity=100, last_heartbeat=5.0, joined=5.0, sent=5.0
     )
-    assert (await meta.put_peer(peer)).joined == 5.0
+    first = await meta.put_peer(peer)
+    assert first is not None and first.joined == 5.0
     assert (await meta.set_peer_state("p1", "draining")) is not None
-    later = dataclasses.replace(peer, used_bytes=7, chunks=2, last_heartbeat=9.0, joined=9.0)
+    later = dataclasses.replace(
+        peer, used_bytes=7, chunks=2, last_heartbeat=9.0, joined=9.0, sent=9.0
+    )
     stored = await meta.put_peer(later)
+    assert stored is not None
     assert (stored.joined, stored.admin_state, stored.used_bytes) == (5.0, "draining", 7)
     assert [p.id for p in await meta.list_peers()] == ["p1"]
     assert await meta.set_peer_state("nope", "draining") is None
     assert await meta.remove_peer("p1") and await meta.list_peers() == []
+
+
+async def test_a_peer_record_moves_only_to_a_newer_heartbeat(meta: MetaStore) -> None:
+    peer = PeerRecord(id="p1", url="http://x:1", zone="z", capacity=100, sent=10.0)
+    assert await meta.put_peer(peer) is not None
+    for sent in (10.0, 9.0):  # a replay, an overtaken one
+        assert await meta.put_peer(dataclasses.replace(peer, capacity=1, sent=sent)) is None
+    (stored,) = await meta.list_peers()
+    assert (stored.capacity, stored.sent) == (100, 10.0)
+    newer = await meta.put_peer(dataclasses.replace(peer, capacity=7, sent=11.0))
+    assert newer is not None and (newer.capacity, newer.sent) == (7, 11.0)
 
 
 async def test_routers_are_listed_while_seen(meta: MetaStore) -> None:

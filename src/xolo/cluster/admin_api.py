@@ -7,6 +7,7 @@ cluster signature: a peer proves it belongs before it can join.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -152,18 +153,28 @@ class AdminAPI:
 
 
 def parse_heartbeat(doc: dict[str, Any]) -> PeerRecord:
-    """A peer's report, validated: id, url, zone, capacity, used_bytes, chunks."""
+    """A peer's report, validated: id, url, zone, capacity, used_bytes, chunks, and ``sent``
+    (the peer's clock, which orders its heartbeats)."""
     try:
         peer_id, url, zone = str(doc["id"]), str(doc["url"]), str(doc.get("zone") or "default")
         numbers = [int(doc.get(k, 0)) for k in ("capacity", "used_bytes", "chunks")]
+        sent = float(doc["sent"])
     except (KeyError, TypeError, ValueError):
         raise InvalidArgument(
-            "a heartbeat needs id, url, zone, capacity, used_bytes, chunks"
+            "a heartbeat needs id, url, zone, capacity, used_bytes, chunks, sent"
         ) from None
     check_peer_id(peer_id)
     if not url.startswith(("http://", "https://")) or any(n < 0 for n in numbers):
         raise InvalidArgument("a heartbeat needs an http(s) url and non-negative numbers")
+    if not math.isfinite(sent):
+        raise InvalidArgument("a heartbeat's sent time must be a finite number")
     capacity, used, chunks = numbers
     return PeerRecord(
-        id=peer_id, url=url, zone=zone[:64], capacity=capacity, used_bytes=used, chunks=chunks
+        id=peer_id,
+        url=url,
+        zone=zone[:64],
+        capacity=capacity,
+        used_bytes=used,
+        chunks=chunks,
+        sent=sent,
     )

@@ -25,6 +25,7 @@ from xolo.chunks.base import ChunkVolume
 from xolo.chunks.peer_http import PeerHTTP
 from xolo.chunks.remote import PeerVolume
 from xolo.chunks.replicated import Member
+from xolo.core.errors import StaleHeartbeat
 from xolo.core.placement import Candidate
 from xolo.core.records import PeerRecord
 from xolo.meta.base import ClusterStore
@@ -123,7 +124,9 @@ class Membership:
         self._last_states = states
 
     async def heartbeat(self, peer: PeerRecord) -> PeerRecord:
-        """Record a peer's heartbeat (received by this router, timed by its clock)."""
+        """Record a peer's heartbeat (received by this router, timed by its clock); a heartbeat
+        no newer than the recorded one (by the peer's ``sent`` time) is StaleHeartbeat, so a
+        captured heartbeat replayed to any router cannot keep a dead peer looking alive."""
         now = self._clock()
         stored = await self._meta.put_peer(
             PeerRecord(
@@ -135,8 +138,11 @@ class Membership:
                 chunks=peer.chunks,
                 last_heartbeat=now,
                 joined=now,
+                sent=peer.sent,
             )
         )
+        if stored is None:
+            raise StaleHeartbeat(f"peer {peer.id} already reported a newer heartbeat")
         self._suspect_until.pop(peer.id, None)
         self._apply([*(p for p in self._peers.values() if p.id != peer.id), stored])
         return stored

@@ -101,8 +101,10 @@ class Reporter:
             "used_bytes": usage.used_bytes,
             "chunks": usage.chunks,
         }
-        body = json.dumps(doc).encode()
         for router in list(self.routers):
+            # A fresh ``sent`` per attempt: routers refuse one no newer than the last recorded,
+            # which a router that recorded this report but failed to answer would have made.
+            body = json.dumps({**doc, "sent": time.time()}).encode()
             path = "/v1/cluster/heartbeat"
             signature = sign_request(self._s.secret, "POST", path, "", now=time.time(), body=body)
             headers = {HEADER: signature, "content-type": "application/json"}

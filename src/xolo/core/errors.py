@@ -295,6 +295,13 @@ class LeaseLost(Conflict):
     code = "LeaseLost"
 
 
+class StaleHeartbeat(Conflict):
+    """A peer's heartbeat is no newer than the one the cluster recorded: a replay, or one
+    overtaken in flight. Nothing changes."""
+
+    code = "StaleHeartbeat"
+
+
 class MissingChunks(Conflict):
     """A direct transfer's manifest names chunks that lack their copies: write them first."""
 

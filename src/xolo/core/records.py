@@ -358,6 +358,9 @@ class PeerRecord:
     last_heartbeat: float = 0.0
     joined: float = 0.0
     admin_state: str = "active"
+    sent: float = 0.0
+    """The peer's own clock when it sent the heartbeat this record came from: a heartbeat no
+    newer than the stored one is a replay (its signature may still be fresh) and is refused."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

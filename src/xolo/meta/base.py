@@ -380,9 +380,12 @@ class ChunkRefStore(Protocol):
 class ClusterStore(Protocol):
     """Membership and coordination: peers, routers, and leases for background tasks."""
 
-    async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+    async def put_peer(self, peer: PeerRecord) -> PeerRecord | None:
         """Record a heartbeat: create the peer or update what it reports, keeping its
-        ``joined`` time and the operator's ``admin_state``. Returns the stored record."""
+        ``joined`` time and the operator's ``admin_state``. Returns the stored record, or None
+        when the stored one has a ``sent`` time as new or newer (a replayed or reordered
+        heartbeat), which changes nothing; racing heartbeats through several routers are
+        decided in the store, so every router refuses the same replay."""
         ...
 
     async def list_peers(self) -> list[PeerRecord]:

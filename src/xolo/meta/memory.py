@@ -793,9 +793,11 @@ class MemoryMetaStore:
 
     # -- membership and leases ---------------------------------------------------------------
 
-    async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+    async def put_peer(self, peer: PeerRecord) -> PeerRecord | None:
         """See ``MetaStore.put_peer``."""
         known = self._s.peers.get(peer.id)
+        if known is not None and known.sent >= peer.sent:
+            return None
         if known is not None:
             peer = dataclasses.replace(peer, joined=known.joined, admin_state=known.admin_state)
         self._s.peers[peer.id] = peer

@@ -200,21 +200,25 @@ class SqlCluster:
 
     # -- membership --------------------------------------------------------------------------
 
-    async def put_peer(self, peer: PeerRecord) -> PeerRecord:
+    async def put_peer(self, peer: PeerRecord) -> PeerRecord | None:
         """An upsert that overwrites only what a heartbeat reports, so ``joined`` and
-        ``admin_state`` survive; the row is read back in the same transaction."""
+        ``admin_state`` survive, and only for a newer ``sent`` (one guarded statement, so of
+        two routers given the same heartbeat one records it); read back in the same
+        transaction."""
 
-        async def tx(t: Tx) -> PeerRecord:
-            await t.run(
-                f"INSERT INTO peers ({PEER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        async def tx(t: Tx) -> PeerRecord | None:
+            changed = await t.run(
+                f"INSERT INTO peers ({PEER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO UPDATE SET url = excluded.url, zone = excluded.zone, "
                 "capacity = excluded.capacity, used_bytes = excluded.used_bytes, "
-                "chunks = excluded.chunks, last_heartbeat = excluded.last_heartbeat",
+                "chunks = excluded.chunks, last_heartbeat = excluded.last_heartbeat, "
+                "sent = excluded.sent WHERE peers.sent < excluded.sent",
                 *codecs.peer_values(peer),
             )
+            if changed != 1:
+                return None
             row = await t.one(f"SELECT {PEER_COLUMNS} FROM peers WHERE id = ?", peer.id)
-            assert row is not None
-            return codecs.peer(row)
+            return codecs.peer(row) if row is not None else None
 
         return await self._db.write(tx)
 

@@ -44,7 +44,9 @@ MULTIPART_COLUMNS = (
 PART_COLUMNS = "upload_id, number, size, etag, modified, chunks, checksums"
 UPLOAD_COLUMNS = "upload_id, bucket, key, size, sha256, content_type, tags, created, expires"
 KEY_COLUMNS = "access_key, sealed_secret, created, is_root, grants, disabled"
-PEER_COLUMNS = "id, url, zone, capacity, used_bytes, chunks, last_heartbeat, joined, admin_state"
+PEER_COLUMNS = (
+    "id, url, zone, capacity, used_bytes, chunks, last_heartbeat, joined, admin_state, sent"
+)
 CHUNK_COLUMNS = "sha256, size, refs, replicas"
 
 
@@ -291,7 +293,7 @@ def access_key_values(key: AccessKey) -> tuple[Any, ...]:
 
 def peer(row: Row) -> PeerRecord:
     """A peer from a row of PEER_COLUMNS."""
-    pid, url, zone, capacity, used, count, heartbeat, joined, admin_state = row
+    pid, url, zone, capacity, used, count, heartbeat, joined, admin_state, sent = row
     return PeerRecord(
         id=pid,
         url=url,
@@ -302,6 +304,7 @@ def peer(row: Row) -> PeerRecord:
         last_heartbeat=heartbeat,
         joined=joined,
         admin_state=admin_state,
+        sent=float(sent),
     )
 
 
@@ -317,6 +320,7 @@ def peer_values(p: PeerRecord) -> tuple[Any, ...]:
         p.last_heartbeat,
         p.joined,
         p.admin_state,
+        p.sent,
     )
 
 

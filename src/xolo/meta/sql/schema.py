@@ -273,6 +273,12 @@ CREATE INDEX bucket_chunks_sha256 ON bucket_chunks (sha256)
 of its chunks against the other buckets that share them."""
 
 
+V10 = """
+ALTER TABLE peers ADD COLUMN sent {real} NOT NULL DEFAULT 0
+"""
+"""The sender's time of each peer's last recorded heartbeat: a replayed heartbeat is refused."""
+
+
 async def _count_bucket_chunks(tx: Tx) -> None:
     """Every manifest and part in a bucket counts once for each chunk it names."""
     refs: Counter[tuple[str, str]] = Counter()
@@ -306,6 +312,7 @@ MIGRATIONS: list[list[Step]] = [
     [V7],
     [V8, _count_bucket_chunks],
     [V9],
+    [V10],
 ]
 """Each entry is one schema version: its steps run in one transaction, in order."""
 
