@@ -282,6 +282,27 @@ async def test_changing_a_buckets_replication_recounts_the_copies_its_chunks_wan
     assert await replicas(meta, A, B, C) == [1, 2, 1]
 
 
+async def test_a_default_bucket_keeps_its_copies_beside_a_bucket_that_set_fewer(
+    meta: MetaStore,
+) -> None:
+    """0 is the default, min(2, peers): a chunk shared with a bucket that set 1 still wants
+    the default, not one copy."""
+    await bucket(meta, "b", replication=3)
+    await bucket(meta, "dflt")
+    await meta.put_object(obj("k", chunks=(A, B)), NO_CONDITION)
+    await meta.put_object(obj("k", bucket="dflt", chunks=(B,)), NO_CONDITION)
+    assert await replicas(meta, A, B) == [3, 3]
+    await meta.update_bucket("b", {"replication": 1})
+    assert await replicas(meta, A, B) == [1, 0]
+    await meta.update_bucket("dflt", {"replication": 1})
+    assert await replicas(meta, A, B) == [1, 1]
+    await meta.update_bucket("b", {"replication": None})
+    assert await replicas(meta, A, B) == [0, 0]
+    await meta.claim_chunks([ChunkRef(sha256=C, size=3)], replicas=0, now=3.0)
+    await meta.claim_chunks([ChunkRef(sha256=C, size=3)], replicas=1, now=3.0)
+    assert await replicas(meta, C) == [0]  # a claim combines the same way
+
+
 async def test_a_commit_raises_its_chunks_to_the_replication_the_bucket_has_then(
     meta: MetaStore,
 ) -> None:

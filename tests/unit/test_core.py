@@ -214,3 +214,19 @@ def test_upload_ids_never_start_like_a_command_line_option() -> None:
     ids = [new_upload_id() for _ in range(10_000)]
     assert all(i[0].isalnum() for i in ids)  # ``--upload-id -K…`` is read as an option
     assert len(set(ids)) == len(ids)
+
+
+def test_combined_replicas_never_fall_below_what_either_bucket_wants() -> None:
+    from xolo.core.records import default_replication
+    from xolo.core.refs import combine_replicas
+
+    def wants(r: int, peers: int) -> int:  # what 0 (the default) or r means on ``peers``
+        return min(r or default_replication(peers), peers)
+
+    for a in range(5):
+        for b in range(5):
+            c = combine_replicas(a, b)
+            assert c == combine_replicas(b, a)
+            for peers in range(1, 6):
+                assert wants(c, peers) >= max(wants(a, peers), wants(b, peers)), (a, b, peers)
+                assert wants(c, peers) == max(wants(a, peers), wants(b, peers)), (a, b, peers)

@@ -25,7 +25,7 @@ from xolo.chunks.base import ChunkVolume
 from xolo.chunks.peer_http import PeerHTTP
 from xolo.chunks.remote import PeerVolume
 from xolo.chunks.replicated import Member
-from xolo.core.errors import StaleHeartbeat
+from xolo.core.errors import RequestTimeTooSkewed, StaleHeartbeat
 from xolo.core.placement import Candidate
 from xolo.core.records import PeerRecord
 from xolo.meta.base import ClusterStore
@@ -33,6 +33,10 @@ from xolo.meta.base import ClusterStore
 log = logging.getLogger("xolo.cluster")
 
 STATES = ("up", "suspect", "down", "draining", "drained")
+
+
+HEARTBEAT_SKEW = 30.0
+"""Seconds a heartbeat's ``sent`` time may differ from the receiving router's clock."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -126,8 +130,18 @@ class Membership:
     async def heartbeat(self, peer: PeerRecord) -> PeerRecord:
         """Record a peer's heartbeat (received by this router, timed by its clock); a heartbeat
         no newer than the recorded one (by the peer's ``sent`` time) is StaleHeartbeat, so a
-        captured heartbeat replayed to any router cannot keep a dead peer looking alive."""
+        captured heartbeat replayed to any router cannot keep a dead peer looking alive.
+
+        ``sent`` must also be within ``HEARTBEAT_SKEW`` of this router's clock
+        (RequestTimeTooSkewed otherwise): heartbeats held back and released later keep a dead
+        peer up for at most that long, and a peer whose clock steps back is refused for at
+        most that long, half the default ``down_after``."""
         now = self._clock()
+        if abs(peer.sent - now) > HEARTBEAT_SKEW:
+            raise RequestTimeTooSkewed(
+                f"peer {peer.id}'s heartbeat was sent {peer.sent - now:+.1f} s from this "
+                f"router's clock (at most {HEARTBEAT_SKEW:g} s allowed): check the clocks (NTP)"
+            )
         stored = await self._meta.put_peer(
             PeerRecord(
                 id=peer.id,

@@ -31,7 +31,7 @@ from xolo.chunks.base import ChunkVolume
 from xolo.chunks.replicated import Member, Topology
 from xolo.core.errors import XoloError
 from xolo.core.placement import Candidate, owners
-from xolo.core.records import ChunkInfo, ChunkRef
+from xolo.core.records import ChunkInfo, ChunkRef, default_replication
 from xolo.meta.base import ChunkRefStore, ClusterStore
 
 log = logging.getLogger("xolo.repair")
@@ -41,9 +41,6 @@ PAGE = 500
 
 PARALLEL = 4
 """Chunks converged at once."""
-
-DEFAULT_REPLICAS = 2
-"""Copies of a chunk whose bucket left replication to the default (see BucketSettings.copies)."""
 
 END = "g"
 """Sorts after every chunk name (lowercase hex), marking the end of the name space."""
@@ -188,7 +185,7 @@ class Repairer:
         if not placeable:
             return
         # 0 replicas recorded means the default, min(2, peers), which grows with the cluster.
-        replicas = info.replicas or min(DEFAULT_REPLICAS, len(placeable))
+        replicas = info.replicas or default_replication(len(placeable))
         wanted = owners(placeable, info.sha256, max(1, min(replicas, len(placeable))))
         if not holders:
             counters["lost"] += 1

@@ -23,6 +23,16 @@ def _copies(doc: Mapping[str, Any], name: str) -> int | None:
     return value
 
 
+DEFAULT_REPLICATION = 2
+"""Copies of a chunk whose bucket left replication to the default, on a cluster of at least
+that many peers."""
+
+
+def default_replication(peers: int) -> int:
+    """The default replication on a cluster of ``peers`` peers: ``min(2, peers)``, at least 1."""
+    return max(1, min(DEFAULT_REPLICATION, peers))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BucketSettings:
     """What a bucket's owner chooses: durability and anonymous access."""
@@ -57,7 +67,7 @@ class BucketSettings:
     def copies(self, peers: int) -> tuple[int, int]:
         """(R, W) for a cluster of ``peers`` peers: R defaults to ``min(2, peers)``, W to R, and
         W never exceeds R."""
-        replication = self.replication or max(1, min(2, peers))
+        replication = self.replication or default_replication(peers)
         quorum = min(self.write_quorum or replication, replication)
         return replication, quorum
 

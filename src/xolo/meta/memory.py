@@ -46,7 +46,7 @@ from xolo.core.records import (
     Upload,
     VersionInfo,
 )
-from xolo.core.refs import ref_delta
+from xolo.core.refs import combine_replicas, ref_delta
 
 
 @dataclasses.dataclass(slots=True)
@@ -315,7 +315,7 @@ class MemoryMetaStore:
             row.refs += n
             if n > 0:
                 row.zero_since, row.gc_round = None, None
-                row.replicas = max(row.replicas, wanted)
+                row.replicas = combine_replicas(row.replicas, wanted)
             elif row.refs <= 0:
                 row.zero_since = now
 
@@ -325,13 +325,13 @@ class MemoryMetaStore:
         return (state.bucket.settings.replication or 0) if state else 0
 
     def _recount_replicas(self, bucket: str) -> None:
-        """Each chunk ``bucket`` names wants the highest replication of the buckets naming it
-        (the SQL stores' ``refs.recount_replicas``)."""
+        """Each chunk ``bucket`` names wants what the buckets naming it combine to (the SQL
+        stores' ``refs.recount_replicas``)."""
         names = {name for b, name in self._s.bucket_chunks if b == bucket}
         best = dict.fromkeys(names, self._replication(bucket))
         for b, name in self._s.bucket_chunks:
             if name in best and b != bucket:
-                best[name] = max(best[name], self._replication(b))
+                best[name] = combine_replicas(best[name], self._replication(b))
         for name, replicas in best.items():
             row = self._s.chunks.get(name)
             if row is not None:
@@ -743,7 +743,7 @@ class MemoryMetaStore:
                 continue
             row.zero_since = now if row.refs == 0 else None
             row.gc_round = None
-            row.replicas = max(row.replicas, replicas)
+            row.replicas = combine_replicas(row.replicas, replicas)
 
     async def gc_mark(self, cutoff: float, round_id: str, limit: int) -> list[str]:
         """See ``MetaStore.gc_mark``; the longest unreferenced are marked first."""

@@ -16,6 +16,7 @@ from xolo.core.records import (
 )
 from xolo.meta.sql import audit, codecs
 from xolo.meta.sql.codecs import CHUNK_COLUMNS, KEY_COLUMNS, PEER_COLUMNS
+from xolo.meta.sql.refs import combine_sql
 from xolo.meta.sql.tx import Database, Tx
 
 
@@ -80,8 +81,8 @@ class SqlCluster:
 
     async def claim_chunks(self, chunks: Sequence[ChunkRef], *, replicas: int, now: float) -> None:
         """One upsert per distinct chunk, in sha256 order (so claims never deadlock):
-        clears ``gc_round``, refreshes ``zero_since`` only while ``refs = 0``, keeps the higher
-        ``replicas``."""
+        clears ``gc_round``, refreshes ``zero_since`` only while ``refs = 0``, combines
+        ``replicas`` with the recorded count (``core.refs.combine_replicas``)."""
         ordered = sorted({c.sha256: c for c in chunks}.values(), key=lambda c: c.sha256)
 
         async def tx(t: Tx) -> None:
@@ -91,11 +92,12 @@ class SqlCluster:
                     "VALUES (?, ?, 0, ?, ?) ON CONFLICT (sha256) DO UPDATE SET "
                     "zero_since = CASE WHEN chunk_refs.refs = 0 THEN excluded.zero_since "
                     "ELSE NULL END, gc_round = NULL, "
-                    f"replicas = {self._d.greatest}(chunk_refs.replicas, excluded.replicas)",
+                    f"replicas = {combine_sql(self._d, 'chunk_refs.replicas')}",
                     chunk.sha256,
                     chunk.size,
                     replicas,
                     now,
+                    *[replicas] * 4,
                 )
 
         await self._db.write(tx)

@@ -7,17 +7,29 @@ import json
 from collections import Counter
 
 from xolo.core.errors import ChunkCollected
-from xolo.core.records import BucketSettings
+from xolo.core.records import DEFAULT_REPLICATION, BucketSettings
 from xolo.meta.sql.dialect import Dialect
 from xolo.meta.sql.tx import Tx
 
-__all__ = ["apply_ref_delta", "recount_replicas"]
+__all__ = ["apply_ref_delta", "combine_sql", "recount_replicas"]
 
 
-async def _replication(tx: Tx, dialect: Dialect, bucket: str) -> int:
-    """The bucket's explicit replication (0: the default), its row share-locked so that a
-    concurrent change of the setting waits for this write, or this write for it."""
-    row = await tx.one(f"SELECT settings FROM buckets WHERE name = ?{dialect.for_share}", bucket)
+def combine_sql(dialect: Dialect, column: str) -> str:
+    """``core.refs.combine_replicas(column, ?)`` as an SQL expression; it takes the one
+    parameter four times (pass it as ``*[replicas] * 4``)."""
+    floor = DEFAULT_REPLICATION
+    return (
+        f"CASE WHEN {column} = 0 THEN (CASE WHEN ? >= {floor} THEN ? ELSE 0 END) "
+        f"WHEN ? = 0 THEN (CASE WHEN {column} >= {floor} THEN {column} ELSE 0 END) "
+        f"ELSE {dialect.greatest}({column}, ?) END"
+    )
+
+
+async def _replication(tx: Tx, bucket: str, lock: str = "") -> int:
+    """The bucket's explicit replication (0: the default); ``lock`` is appended to the read
+    (a writer share-locks its bucket, so that a concurrent change of the setting waits for
+    the write, or the write for it)."""
+    row = await tx.one(f"SELECT settings FROM buckets WHERE name = ?{lock}", bucket)
     if row is None:
         return 0
     return BucketSettings.from_json(json.loads(row[0])).replication or 0
@@ -36,15 +48,15 @@ async def apply_ref_delta(
     names = sorted(n for n in delta if delta[n])
     replicas = 0
     if any(delta[n] > 0 for n in names):
-        replicas = await _replication(tx, dialect, bucket)
+        replicas = await _replication(tx, bucket, dialect.for_share)
     for name in names:
         n = delta[name]
         if n > 0:
             changed = await tx.run(
                 "UPDATE chunk_refs SET refs = refs + ?, zero_since = NULL, gc_round = NULL, "
-                f"replicas = {dialect.greatest}(replicas, ?) WHERE sha256 = ?",
+                f"replicas = {combine_sql(dialect, 'replicas')} WHERE sha256 = ?",
                 n,
-                replicas,
+                *[replicas] * 4,
                 name,
             )
             if changed != 1:
@@ -83,12 +95,14 @@ async def _move_bucket_ref(tx: Tx, bucket: str, name: str, n: int) -> None:
 
 
 async def recount_replicas(tx: Tx, dialect: Dialect, bucket: str) -> None:
-    """After ``bucket``'s replication changed: every chunk it names wants the highest
-    replication among the buckets that name it, so raising the setting gains copies of data
-    already written and lowering it lets repair remove the extra ones (never below what
-    another bucket sharing the chunk asks for). Chunk rows are locked in name order first,
-    as writers lock them."""
-    mine = await _replication(tx, dialect, bucket)
+    """After ``bucket``'s replication changed: every chunk it names wants what the buckets
+    naming it combine to (``core.refs.combine_replicas``), so raising the setting gains copies
+    of data already written and lowering it lets repair remove the extra ones (never below
+    what another bucket sharing the chunk asks for). Chunk rows are locked in name order
+    first, as writers lock them; the other buckets' settings are read unlocked (a lock there,
+    taken while holding chunk rows, could close a cycle with a recount of that bucket, and
+    the chunk rows already order two recounts: the second reads the first's setting)."""
+    mine = await _replication(tx, bucket)
     names = [
         r[0]
         for r in await tx.all(
@@ -114,11 +128,11 @@ async def recount_replicas(tx: Tx, dialect: Dialect, bucket: str) -> None:
     others: dict[str, int] = {}
     for name, other in shared:
         if other not in others:
-            others[other] = await _replication(tx, dialect, other)
-        if others[other] > mine:
+            others[other] = await _replication(tx, other)
+        if others[other] != mine:
             await tx.run(
-                f"UPDATE chunk_refs SET replicas = {dialect.greatest}(replicas, ?) "
+                f"UPDATE chunk_refs SET replicas = {combine_sql(dialect, 'replicas')} "
                 "WHERE sha256 = ?",
-                others[other],
+                *[others[other]] * 4,
                 name,
             )
