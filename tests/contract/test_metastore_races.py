@@ -175,6 +175,32 @@ async def test_exactly_one_racing_bucket_creation_creates_it(opener: Opener) -> 
         await close_all(stores)
 
 
+async def test_writes_racing_a_raise_of_replication_all_end_with_the_new_count(
+    opener: Opener,
+) -> None:
+    """Each writer claimed its chunk with the old R (as a router whose bucket cache is a
+    second old would); a raise committed on another instance amid the commits still reaches
+    every chunk, whichever side of it each commit lands on."""
+    stores = await prepared(opener)
+    try:
+        await stores[0].update_bucket("b", {"replication": 1})
+
+        async def write(store: MetaStore, i: int) -> None:
+            await store.put_object(obj(f"k{i:02}", chunks=(chunk(i),)), NO_CONDITION)
+
+        async def raise_it() -> None:
+            await asyncio.sleep(0)
+            await stores[-1].update_bucket("b", {"replication": 3})
+
+        results = await asyncio.gather(race(stores, write), raise_it())
+        assert not [r for r in results[0] if isinstance(r, BaseException)], results
+        infos = await stores[1].chunk_infos([chunk(i) for i in range(WRITERS)])
+        assert {info.replicas for info in infos.values()} == {3}
+        assert all(info.refs == 1 for info in infos.values())
+    finally:
+        await close_all(stores)
+
+
 async def test_concurrent_writes_of_distinct_and_same_keys_keep_exact_totals(
     opener: Opener,
 ) -> None:
