@@ -25,6 +25,9 @@ SIZE = 4096
 
 
 def measure(work: Path, label: str, extra: tuple[str, ...], count: int, connections: int) -> Result:
+    """One run against a fresh ``xolo serve`` with ``extra`` on its command line: 200 untimed
+    warm-up PUTs, then ``count`` distinct 4 KiB PUTs through the native API, timed. ``label`` names
+    the server's data directory and log, and seeds the payloads."""
     import httpx
 
     with xolo_serve(work, workers=1, key=KEY, secret=SECRET, extra=extra, name=label) as (port, _):
@@ -39,6 +42,8 @@ def measure(work: Path, label: str, extra: tuple[str, ...], count: int, connecti
 
 
 def main() -> None:
+    """Measure both servers in turn, twice each (A B A B), and print the table with the chain's cost
+    taken from each server's best round; without ``--quick`` it is also written into the docs."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--count", type=int, default=8000)

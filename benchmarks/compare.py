@@ -43,6 +43,8 @@ def installed(name: str) -> str | None:
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Until ``url`` answers at all (any status will do), polling; raises RuntimeError when ``proc``
+    exits first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -61,6 +63,8 @@ class PeerFailed(RuntimeError):
 
 
 def log_tail(log: Path, lines: int = 60) -> str:
+    """The last ``lines`` lines of ``log``, or a note saying why there are none, for an error
+    message to carry."""
     try:
         text = log.read_text(errors="replace")
     except FileNotFoundError:
@@ -92,6 +96,9 @@ def process(cmd: list[str], env: dict[str, str], probe: str, log: Path) -> Itera
 
 @dataclass
 class System:
+    """A native-API system under test: its name, and how to make a PUT and a GET op for a key and
+    body (a content-addressed system names the object by its body and ignores the key)."""
+
     name: str
     put: Callable[[str, bytes], Op]
     get: Callable[[str, bytes], Op]
@@ -133,6 +140,8 @@ def xolo_serve(
 
 @contextmanager
 def xolo_system(work: Path, workers: int) -> Iterator[System]:
+    """``xolo serve`` with a ``bench`` bucket, driven through the native API with Basic auth; its
+    name shows the worker count when there is more than one."""
     key, secret = "XOBENCHROOTKEY000001", secrets.token_hex(16)
     with xolo_serve(work, workers=workers, key=key, secret=secret) as (port, _):
         url = f"http://127.0.0.1:{port}"
@@ -148,6 +157,8 @@ def xolo_system(work: Path, workers: int) -> Iterator[System]:
 
 @contextmanager
 def hashserver_system(work: Path) -> Iterator[System]:
+    """A writable hashserver over a fresh directory. It addresses objects by SHA-256, so the key is
+    ignored and each body's hash is computed once, as its ops are made, before the clock starts."""
     port = free_port()
     exe = installed("hashserver")
     if exe is None:
@@ -185,6 +196,8 @@ def hashserver_system(work: Path) -> Iterator[System]:
 
 @contextmanager
 def elastik_system(work: Path) -> Iterator[System]:
+    """Elastik's core binary (from the installed package) over a fresh data directory; PUTs carry
+    its write token, GETs go without one."""
     import elastik
 
     exe = Path(elastik.__file__).parent / "_bin" / "elastik-core"
@@ -210,6 +223,8 @@ def elastik_system(work: Path) -> Iterator[System]:
 
 @dataclass
 class Row:
+    """One line of the results: a system's Result for one object size and operation."""
+
     system: str
     size: int
     op: str
@@ -217,6 +232,9 @@ class Row:
 
 
 def measure(system: System, size: int, count: int, connections: int, processes: int) -> list[Row]:
+    """PUT ``count`` distinct objects of ``size`` bytes into ``system``, then GET each once in a
+    fixed shuffled order. Up to 50 untimed warm-up PUTs go first, with payloads of their own so a
+    content-addressed system cannot skip the measured PUTs as duplicates."""
     make = unique_payloads(count, size, system.name.encode()[:8])
     bodies = [make(i) for i in range(count)]
     keys = [f"obj-{size}-{i}" for i in range(count)]
@@ -246,6 +264,8 @@ def measure(system: System, size: int, count: int, connections: int, processes: 
 
 
 def machine() -> str:
+    """One line naming the CPU, cores, memory, OS, Python and the systems' versions, so a report
+    says what it was measured on."""
     cpu = "unknown CPU"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -266,10 +286,12 @@ def machine() -> str:
 
 
 def fmt_size(size: int) -> str:
+    """``size`` as the reports write it, in whole MiB or KiB."""
     return f"{size // MiB} MiB" if size >= MiB else f"{size // KiB} KiB"
 
 
 def table(rows: list[Row]) -> str:
+    """The rows as a Markdown table, in the order given: throughput, latency and errors each."""
     out = [
         "| object | op | system | ops/s | MB/s | p50 ms | p99 ms | errors |",
         "|---|---|---|---:|---:|---:|---:|---:|",
@@ -285,6 +307,8 @@ def table(rows: list[Row]) -> str:
 
 
 def ratios(rows: list[Row]) -> str:
+    """xolo's ops/s over hashserver's and Elastik's per object size and operation, as a Markdown
+    table: xolo is matched whatever its worker count, and a peer missing or at zero gives n/a."""
     out = ["| object | op | xolo ÷ hashserver | xolo ÷ elastik |", "|---|---|---:|---:|"]
     index = {(r.system.split(" ")[0], r.size, r.op): r.result.ops_per_s for r in rows}
     for size in sorted({r.size for r in rows}):
@@ -314,6 +338,8 @@ def write_between_markers(path: Path, report: str, name: str = "results") -> Non
 
 
 def main() -> None:
+    """Measure xolo, hashserver and Elastik in turn on small and large objects and print the report;
+    without ``--quick`` it is also written into the docs."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -22,6 +22,10 @@ Op = tuple[str, str, dict[str, str], bytes | None]
 
 @dataclass(frozen=True)
 class Result:
+    """What one run measured: operations that got an expected status, those that did not, wall-clock
+    seconds, bytes moved by the successful ones, and every request's latency in seconds (failed ones
+    included)."""
+
     ops: int
     errors: int
     seconds: float
@@ -30,13 +34,16 @@ class Result:
 
     @property
     def ops_per_s(self) -> float:
+        """Successful operations per second of wall-clock time (0 for a run that took none)."""
         return self.ops / self.seconds if self.seconds else 0.0
 
     @property
     def mb_per_s(self) -> float:
+        """Megabytes (10**6 bytes) moved per second by the successful operations."""
         return self.bytes / self.seconds / 1e6 if self.seconds else 0.0
 
     def percentile(self, p: float) -> float:
+        """The ``p``-th percentile of the latencies in seconds, by nearest rank (0 with none)."""
         if not self.latencies:
             return 0.0
         ordered = sorted(self.latencies)
@@ -44,10 +51,12 @@ class Result:
 
     @property
     def p50_ms(self) -> float:
+        """The median latency in milliseconds (the middle two averaged, unlike ``percentile``)."""
         return statistics.median(self.latencies) * 1000 if self.latencies else 0.0
 
     @property
     def p99_ms(self) -> float:
+        """The 99th-percentile latency in milliseconds: the tail beside the median in reports."""
         return self.percentile(99) * 1000
 
 

@@ -48,6 +48,7 @@ ONE, MANY = "one bucket", "16 buckets"
 
 
 def schema_name() -> str:
+    """A fresh random schema name, so a run touches no existing tables and drops only its own."""
     return f"xolo_bench_{secrets.token_hex(4)}"
 
 
@@ -60,6 +61,7 @@ def meta_url(dsn: str, schema: str) -> str:
 
 
 def quote_ident(name: str) -> str:
+    """``name`` quoted as a PostgreSQL identifier (inner quotes doubled), safe to put in SQL."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -72,10 +74,12 @@ async def _drop_schema(dsn: str, schema: str) -> None:
 
 
 def drop_schema(dsn: str, schema: str) -> None:
+    """Drop ``schema`` and everything in it, if it exists: the cleanup after a run."""
     asyncio.run(_drop_schema(dsn, schema))
 
 
 def basic_auth(key: str, secret: str) -> dict[str, str]:
+    """The ``authorization`` header that signs native API requests with ``key`` and ``secret``."""
     return {"authorization": "Basic " + base64.b64encode(f"{key}:{secret}".encode()).decode()}
 
 
@@ -83,6 +87,8 @@ def basic_auth(key: str, secret: str) -> dict[str, str]:
 
 
 def cluster_up_command(directory: Path, meta: str) -> list[str]:
+    """The ``xolo cluster up`` command for one peer and one router over the metadata store at
+    ``meta``, run by this interpreter so it starts the xolo under test."""
     return [
         sys.executable,
         "-m",
@@ -136,6 +142,7 @@ def xolo_router(work: Path, dsn: str, schema: str) -> Iterator[str]:
 
 
 def bucket_names(count: int) -> list[str]:
+    """The ``count`` buckets of the spread case, numbered with two digits so they sort in order."""
     return [f"bench-{i:02d}" for i in range(count)]
 
 
@@ -221,6 +228,7 @@ WAIT_LEGEND = {
 
 
 def legend(seen: Sequence[str]) -> str:
+    """What the wait events in ``seen`` mean, for those WAIT_LEGEND explains, in its order."""
     known = [f"`{w}`: {WAIT_LEGEND[w]}" for w in WAIT_LEGEND if w in seen]
     return "; ".join(known)
 
@@ -234,6 +242,8 @@ class Waits:
     count: int = 0
 
     def line(self) -> str:
+        """The case's summary for the report: busy backends on average, the five commonest waits as
+        shares of the busy samples, and the three most waited-on locks per sample."""
         busy = sum(self.samples.values())
         if not self.count or not busy:
             return "no samples"
@@ -295,6 +305,8 @@ class Sampler:
 
 
 def results_table(results: dict[str, Result]) -> str:
+    """Each case's pooled result as a Markdown table, followed by the ratio of one bucket's ops/s to
+    16 buckets', the number the benchmark is about."""
     out = [
         "| case | PUTs | ops/s | p50 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|",
@@ -314,6 +326,8 @@ def results_table(results: dict[str, Result]) -> str:
 
 
 def rounds_line(per_round: dict[str, list[Result]]) -> str:
+    """Each case's ops/s round by round (with the median once there are more than two), to show how
+    far the rounds drift."""
     parts = []
     for case, results in per_round.items():
         rates = [f"{r.ops_per_s:,.0f}" for r in results]
@@ -340,6 +354,9 @@ def counters_ok(url: str, headers: dict[str, str], expected: dict[str, tuple[int
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    """Make the buckets and warm up, run the cases in ABBA order while sampling what PostgreSQL
+    waits on, check the bucket counters, and print the report; without ``--quick`` it is also
+    written into the docs."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -414,6 +431,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def server_version(dsn: str) -> str:
+    """The PostgreSQL server's version, for the report's machine line."""
+
     async def version() -> str:
         conn = await asyncpg.connect(dsn)
         try:

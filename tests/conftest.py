@@ -5,4 +5,5 @@ import pytest
 
 @pytest.fixture
 def anyio_backend() -> str:
+    """Run every ``pytest.mark.anyio`` test on asyncio, the loop xolo itself runs on."""
     return "asyncio"

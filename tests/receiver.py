@@ -40,6 +40,7 @@ class Receiver:
 
     @property
     def url(self) -> str:
+        """The webhook URL to register; every path is answered the same."""
         return f"http://127.0.0.1:{self.port}/hook"
 
     def __enter__(self) -> Receiver:
@@ -51,5 +52,7 @@ class Receiver:
         self._server.server_close()
 
     def events(self) -> list[dict[str, Any]]:
+        """The JSON bodies of the deliveries answered 200, in arrival order (attempts answered
+        otherwise are only counted in ``attempts``)."""
         with self._lock:
             return [json.loads(body) for _, body in self.deliveries]

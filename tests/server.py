@@ -46,17 +46,24 @@ class XoloServer:
 
     @property
     def url(self) -> str:
+        """The native API's base URL (``https`` once a test serving TLS sets ``scheme``)."""
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     @property
     def s3_url(self) -> str:
+        """The S3 API's base URL."""
         return f"{self.scheme}://127.0.0.1:{self.s3_port}"
 
     @property
     def auth(self) -> tuple[str, str]:
+        """The root credentials the server is given (unless started with ``root=False``), as an
+        httpx auth pair."""
         return (ROOT_KEY, ROOT_SECRET)
 
     def start(self, timeout: float = 20.0) -> XoloServer:
+        """Launch ``xolo serve`` and return once ``/health`` answers; RuntimeError quoting the log
+        when it exits or stays unhealthy. The log is appended to, so a restart keeps one log;
+        certificates are not verified, so a TLS server with a test certificate counts too."""
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 [
@@ -88,18 +95,26 @@ class XoloServer:
         raise RuntimeError(f"xolo serve did not become healthy:\n{self.log()}")
 
     def log(self) -> str:
+        """Everything the server has written so far (every run), for failure messages; empty before
+        the first start."""
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def client(self, **kwargs: object) -> httpx.Client:
+        """An HTTP client for the native API, as root; ``kwargs`` override the defaults (a timeout,
+        ``verify``)."""
         options: dict[str, object] = {"timeout": 60, **kwargs}
         return httpx.Client(base_url=self.url, auth=self.auth, **options)  # type: ignore[arg-type]
 
     def kill(self) -> None:
+        """SIGKILL: a crash with no draining or shutdown, for crash-safety tests; nothing when it is
+        not running."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.wait()
 
     def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, so the server drains and shuts down cleanly (SIGKILL after ``timeout``); its
+        exit code, for tests that assert a clean exit."""
         assert self.proc is not None
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
@@ -125,9 +140,12 @@ class PeerProcess:
 
     @property
     def url(self) -> str:
+        """The peer's base URL, for a PeerVolume to reach it."""
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> PeerProcess:
+        """Launch ``xolo peer`` and return once ``/health`` answers. By default it joins an address
+        where nothing listens, heartbeating hourly, so it serves chunks with no router at all."""
         self.data.mkdir(parents=True, exist_ok=True)
         log = open(self.data.parent / f"{self.data.name}.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(
@@ -156,6 +174,7 @@ class PeerProcess:
         raise RuntimeError("xolo peer did not become healthy")
 
     def stop(self) -> None:
+        """SIGTERM, then SIGKILL after 30 s; nothing when it is not running."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:

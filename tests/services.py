@@ -18,6 +18,9 @@ ENV = "XOLO_TEST_SERVICES"
 
 @dataclass(frozen=True, slots=True)
 class Service:
+    """An external service some tests need: where to reach it, and how to start it for the message a
+    test skips or fails with."""
+
     name: str
     host: str
     port: int
@@ -26,6 +29,7 @@ class Service:
 
     @property
     def address(self) -> str:
+        """``host:port``, for messages and connection strings."""
         return f"{self.host}:{self.port}"
 
 
@@ -60,6 +64,8 @@ def reachable(service: Service, timeout: float = 1.0) -> bool:
 
 
 def services_required() -> bool:
+    """Whether ``XOLO_TEST_SERVICES`` is set (to anything but 0), so a missing service fails its
+    tests instead of skipping them."""
     return os.environ.get(ENV, "") not in ("", "0")
 
 

@@ -18,11 +18,15 @@ class Routers:
 
     @property
     def hosts(self) -> str:
+        """The routers' addresses joined for a ``xolo://`` URI, so clients can fail over between
+        them."""
         return ",".join(u.removeprefix("http://") for u in self.cluster.router_urls())
 
 
 @pytest.fixture(scope="module")
 def routers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Routers]:
+    """A cluster of 3 peers and 2 routers, shared by a module's client tests and stopped after
+    them."""
     cluster = LocalCluster(tmp_path_factory.mktemp("routers") / "cluster", peers=3, routers=2)
     cluster.up()
     yield Routers(cluster)

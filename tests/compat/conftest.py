@@ -15,6 +15,8 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XoloServer]:
+    """A real ``xolo serve`` process with default settings, shared by a module's S3 compatibility
+    tests."""
     data: Path = tmp_path_factory.mktemp("s3") / "data"
     srv = XoloServer(data).start()
     yield srv
@@ -22,6 +24,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XoloServer]:
 
 
 def client(server: XoloServer, *, style: str = "path", **kwargs: Any) -> Any:
+    """A boto3 S3 client for ``server``, as root; ``style`` picks path or virtual-host addressing,
+    ``kwargs`` override any client parameter. One attempt only, so an error is seen rather than
+    retried away."""
     params: dict[str, Any] = {
         "endpoint_url": server.s3_url,
         "aws_access_key_id": ROOT_KEY,
@@ -35,11 +40,14 @@ def client(server: XoloServer, *, style: str = "path", **kwargs: Any) -> Any:
 
 @pytest.fixture
 def s3(server: XoloServer) -> Any:
+    """A path-style S3 client for the module's server, as root."""
     return client(server)
 
 
 @pytest.fixture
 def bucket(s3: Any, request: pytest.FixtureRequest) -> str:
+    """A bucket of the test's own, named from its node id, so tests sharing a server never see each
+    other's objects."""
     import hashlib
 
     name = "s3-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]

@@ -18,6 +18,8 @@ async def opener(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
 
 @pytest.fixture
 async def meta(opener: Opener) -> AsyncIterator[MetaStore]:
+    """One instance of the store under test, closed after the test (for tests that need no second
+    instance)."""
     store = await opener()
     yield store
     await store.close()

@@ -37,6 +37,7 @@ CHAIN_KEY = b"contract-test-chain-key-32-bytes"
 
 @contextlib.asynccontextmanager
 async def memory(tmp: Path) -> AsyncIterator[Opener]:
+    """In-memory stores: every instance shares one MemoryState, as routers share one database."""
     state = MemoryState()
 
     async def open_one() -> MetaStore:
@@ -47,6 +48,7 @@ async def memory(tmp: Path) -> AsyncIterator[Opener]:
 
 @contextlib.asynccontextmanager
 async def sqlite(tmp: Path) -> AsyncIterator[Opener]:
+    """SQLite stores: every instance opens the same file under ``tmp``."""
     path = tmp / "meta.db"
 
     async def open_one() -> MetaStore:
@@ -57,6 +59,8 @@ async def sqlite(tmp: Path) -> AsyncIterator[Opener]:
 
 @contextlib.asynccontextmanager
 async def postgres(tmp: Path) -> AsyncIterator[Opener]:
+    """PostgreSQL stores in a fresh schema (recorded in LAST_PG_SCHEMA), dropped afterwards; skips
+    or fails without a server, as ``tests.services`` says."""
     require(POSTGRES)
     import asyncpg
 
@@ -121,6 +125,7 @@ def _disk_hooks(root: Path) -> tuple[Callable[[str, bytes], None], Callable[[str
 
 @contextlib.asynccontextmanager
 async def memory_volume(tmp: Path) -> AsyncIterator[VolumeUnderTest]:
+    """An in-memory volume, damaged through its own test hooks."""
     volume = MemoryChunkStore()
     yield VolumeUnderTest(
         volume=volume, corrupt=volume.corrupt, remove=lambda sha: volume.corrupt_remove(sha)
@@ -129,6 +134,7 @@ async def memory_volume(tmp: Path) -> AsyncIterator[VolumeUnderTest]:
 
 @contextlib.asynccontextmanager
 async def disk_volume(tmp: Path) -> AsyncIterator[VolumeUnderTest]:
+    """A DiskChunkStore under ``tmp``, damaged by writing or removing the files of its layout."""
     volume = DiskChunkStore(tmp / "chunks")
     corrupt, remove = _disk_hooks(tmp / "chunks")
     try:
@@ -172,12 +178,17 @@ class StaticTopology:
         self.suspected: list[str] = []
 
     def members(self) -> list[Member]:
+        """The peers as they are now (the store asks on every placement and read, so set_state takes
+        effect at once)."""
         return self.members_now
 
     def suspect(self, peer_id: str) -> None:
+        """Record the store's report that a peer failed a request, for tests to assert on; its state
+        does not change."""
         self.suspected.append(peer_id)
 
     def set_state(self, peer_id: str, state: str) -> None:
+        """Put one peer in ``state`` (up, suspect, down), as a router's heartbeat tracking would."""
         self.members_now = [
             dataclasses.replace(m, state=state) if m.candidate.id == peer_id else m
             for m in self.members_now
@@ -212,12 +223,16 @@ async def replicated_store(tmp: Path, peers: int = 3) -> AsyncIterator[Replicate
 
 @contextlib.asynccontextmanager
 async def replicated_as_store(tmp: Path) -> AsyncIterator[ChunkStore]:
+    """A replicated store over three peers, without its topology and paths: the shape the common
+    store contract takes."""
     async with replicated_store(tmp) as (store, _, _):
         yield store
 
 
 @contextlib.asynccontextmanager
 async def volume_as_store(backend: VolumeBackend, tmp: Path) -> AsyncIterator[ChunkStore]:
+    """A volume from ``backend`` as a plain ChunkStore, so the store contract also runs against
+    every volume."""
     async with backend(tmp) as vut:
         yield vut.volume
 
@@ -238,6 +253,8 @@ CLUSTER_SECRET = "contract-test-cluster-secret"
 
 @contextlib.asynccontextmanager
 async def peer_processes(tmp: Path, n: int) -> AsyncIterator[list[tuple[PeerProcess, Path]]]:
+    """``n`` real ``xolo peer`` processes sharing CLUSTER_SECRET, each with its data directory under
+    ``tmp``; all are stopped on exit, even when one fails to start."""
     procs: list[tuple[PeerProcess, Path]] = []
     try:
         for i in range(n):

@@ -23,12 +23,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[XoloServer]:
 
 @pytest.fixture
 def http(server: XoloServer) -> Iterator[httpx.Client]:
+    """An HTTP client for the module's server, as root, closed after the test."""
     with server.client() as client:
         yield client
 
 
 @pytest.fixture
 def bucket(http: httpx.Client, request: pytest.FixtureRequest) -> str:
+    """A bucket of the test's own, named from its node id, so tests sharing a server never see each
+    other's objects."""
     name = "t-" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:16]
     r = http.put(f"/v1/buckets/{name}")
     assert r.status_code in (200, 201), r.text

@@ -24,6 +24,10 @@ GONE = "gone"
 
 @dataclass
 class Tally:
+    """What one worker did and what went wrong; each worker has its own (no lock), and
+    MixedLoad.stop adds them up. ``failed`` are requests whose outcome is unknown; ``bad_reads`` are
+    reads that broke what the ledger allows."""
+
     puts: int = 0
     gets: int = 0
     deletes: int = 0
@@ -40,10 +44,14 @@ class Ledger:
         self.possible: dict[str, set[str]] = {}
 
     def acknowledged(self, key: str, value: str) -> None:
+        """The server acknowledged setting ``key`` to ``value`` (a digest, or GONE): now the only
+        thing it may hold."""
         with self._lock:
             self.possible[key] = {value}
 
     def uncertain(self, key: str, value: str) -> None:
+        """A request to set ``key`` to ``value`` failed: it may now hold ``value`` as well as
+        whatever it could before (nothing, for a new key)."""
         with self._lock:
             self.possible.setdefault(key, {GONE}).add(value)
 
@@ -83,6 +91,7 @@ class MixedLoad:
         self._workers: list[threading.Thread] = []
 
     def start(self) -> MixedLoad:
+        """Start the worker threads; returns the load, to chain."""
         for i in range(self.threads):
             t = threading.Thread(target=self._work, args=(i,), daemon=True)
             t.start()
@@ -90,6 +99,8 @@ class MixedLoad:
         return self
 
     def stop(self) -> Tally:
+        """Tell the workers to stop, wait for them (up to 5 minutes each), and return their tallies
+        added up."""
         self._stop.set()
         for t in self._workers:
             t.join(300)
@@ -106,6 +117,8 @@ class MixedLoad:
     def run_for(
         self, seconds: float, during: Callable[[], None] | None = None, at: float = 0
     ) -> Tally:
+        """Run the load for ``seconds``, calling ``during`` once ``at`` seconds in (to kill a peer
+        under load, say); the total tally."""
         self.start()
         started = time.monotonic()
         if during is not None:
