@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,7 +109,10 @@ def _public(p: Process) -> dict[str, Any]:
 
 
 def alive(pid: int | None) -> bool:
-    """Whether ``pid`` is a running process (a zombie child of this one has exited: it is not)."""
+    """Whether ``pid`` is a running process. A zombie has exited, so it is not: a child of this
+    one is reaped here; another's (a cluster's processes outlive the ``xolo cluster up`` that
+    started them, so init reaps them, in its own time: a second or two here) is read from
+    ``/proc`` where there is one."""
     if not pid:
         return False
     try:
@@ -120,8 +124,18 @@ def alive(pid: int | None) -> bool:
     try:  # a zombie child of this process is not alive
         waited, _ = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        return True
+        return not _zombie(pid)
     return waited == 0
+
+
+def _zombie(pid: int) -> bool:
+    """Whether ``/proc`` says ``pid`` has exited and waits to be reaped (False without /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which is in parentheses and may hold spaces.
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def credentials(directory: Path) -> tuple[tuple[str, str], str]:
@@ -332,25 +346,30 @@ def wait_peers_up(cluster: Cluster, ids: list[str], timeout: float = START_TIMEO
     raise RuntimeError(f"peers did not all come up: {states}")
 
 
-def stop(proc: Process, *, timeout: float = 30.0) -> None:
-    """SIGTERM (drain), then SIGKILL after ``timeout``."""
-    if not alive(proc.pid):
-        proc.pid = None
-        return
-    assert proc.pid is not None
-    os.kill(proc.pid, signal.SIGTERM)
+def stop_all(procs: Sequence[Process], *, timeout: float = 30.0) -> None:
+    """SIGTERM every one at once (each drains on its own), wait for all, then SIGKILL any
+    still running after ``timeout``."""
+    running = [p for p in procs if alive(p.pid)]
+    for proc in procs:
+        if proc not in running:
+            proc.pid = None
+    for proc in running:
+        assert proc.pid is not None
+        os.kill(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while alive(proc.pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if alive(proc.pid):
-        os.kill(proc.pid, signal.SIGKILL)
-    proc.pid = None
+    while any(alive(p.pid) for p in running) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling: these processes are not ours to wait for
+    for proc in running:
+        if alive(proc.pid):
+            assert proc.pid is not None
+            os.kill(proc.pid, signal.SIGKILL)
+        proc.pid = None
 
 
 def down(cluster: Cluster) -> None:
-    """Stop every process: peers first, then routers."""
-    for proc in [*cluster.peers, *cluster.routers]:
-        stop(proc)
+    """Stop every process: the peers together, then the routers together."""
+    stop_all(cluster.peers)
+    stop_all(cluster.routers)
     cluster.save()
 
 
