@@ -185,11 +185,15 @@ async def test_writes_racing_a_raise_of_replication_all_end_with_the_new_count(
     try:
         await stores[0].update_bucket("b", {"replication": 1})
 
+        some_committed = asyncio.Event()
+
         async def write(store: MetaStore, i: int) -> None:
             await store.put_object(obj(f"k{i:02}", chunks=(chunk(i),)), NO_CONDITION)
+            if i == WRITERS // 4:
+                some_committed.set()
 
         async def raise_it() -> None:
-            await asyncio.sleep(0)
+            await some_committed.wait()  # amid the commits, not before them all
             await stores[-1].update_bucket("b", {"replication": 3})
 
         results = await asyncio.gather(race(stores, write), raise_it())

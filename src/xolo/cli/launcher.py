@@ -349,20 +349,16 @@ def wait_peers_up(cluster: Cluster, ids: list[str], timeout: float = START_TIMEO
 def stop_all(procs: Sequence[Process], *, timeout: float = 30.0) -> None:
     """SIGTERM every one at once (each drains on its own), wait for all, then SIGKILL any
     still running after ``timeout``."""
-    running = [p for p in procs if alive(p.pid)]
-    for proc in procs:
-        if proc not in running:
-            proc.pid = None
-    for proc in running:
-        assert proc.pid is not None
-        os.kill(proc.pid, signal.SIGTERM)
+    running = [p.pid for p in procs if p.pid and alive(p.pid)]
+    for pid in running:
+        os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while any(alive(p.pid) for p in running) and time.monotonic() < deadline:
+    while any(alive(pid) for pid in running) and time.monotonic() < deadline:
         time.sleep(0.05)  # polling: these processes are not ours to wait for
-    for proc in running:
-        if alive(proc.pid):
-            assert proc.pid is not None
-            os.kill(proc.pid, signal.SIGKILL)
+    for pid in running:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+    for proc in procs:
         proc.pid = None
 
 

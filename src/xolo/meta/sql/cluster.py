@@ -92,12 +92,11 @@ class SqlCluster:
                     "VALUES (?, ?, 0, ?, ?) ON CONFLICT (sha256) DO UPDATE SET "
                     "zero_since = CASE WHEN chunk_refs.refs = 0 THEN excluded.zero_since "
                     "ELSE NULL END, gc_round = NULL, "
-                    f"replicas = {combine_sql(self._d, 'chunk_refs.replicas')}",
+                    f"replicas = {combine_sql(self._d, 'chunk_refs.replicas', replicas)}",
                     chunk.sha256,
                     chunk.size,
                     replicas,
                     now,
-                    *[replicas] * 4,
                 )
 
         await self._db.write(tx)
@@ -220,7 +219,8 @@ class SqlCluster:
             if changed != 1:
                 return None
             row = await t.one(f"SELECT {PEER_COLUMNS} FROM peers WHERE id = ?", peer.id)
-            return codecs.peer(row) if row is not None else None
+            assert row is not None
+            return codecs.peer(row)
 
         return await self._db.write(tx)
 

@@ -14,15 +14,15 @@ from xolo.meta.sql.tx import Tx
 __all__ = ["apply_ref_delta", "combine_sql", "recount_replicas"]
 
 
-def combine_sql(dialect: Dialect, column: str) -> str:
-    """``core.refs.combine_replicas(column, ?)`` as an SQL expression; it takes the one
-    parameter four times (pass it as ``*[replicas] * 4``)."""
-    floor = DEFAULT_REPLICATION
-    return (
-        f"CASE WHEN {column} = 0 THEN (CASE WHEN ? >= {floor} THEN ? ELSE 0 END) "
-        f"WHEN ? = 0 THEN (CASE WHEN {column} >= {floor} THEN {column} ELSE 0 END) "
-        f"ELSE {dialect.greatest}({column}, ?) END"
-    )
+def combine_sql(dialect: Dialect, column: str, replicas: int) -> str:
+    """``core.refs.combine_replicas(column, replicas)`` as an SQL expression, the branch for
+    ``replicas`` chosen here (it is an integer, written in as a literal)."""
+    wanted, floor = int(replicas), DEFAULT_REPLICATION
+    if wanted == 0:  # the default: an explicit count below it gives way to it
+        return f"CASE WHEN {column} >= {floor} THEN {column} ELSE 0 END"
+    if wanted >= floor:  # above the default, so the higher count whatever the other is
+        return f"{dialect.greatest}({column}, {wanted})"
+    return f"CASE WHEN {column} = 0 THEN 0 ELSE {dialect.greatest}({column}, {wanted}) END"
 
 
 async def _replication(tx: Tx, bucket: str, lock: str = "") -> int:
@@ -54,9 +54,8 @@ async def apply_ref_delta(
         if n > 0:
             changed = await tx.run(
                 "UPDATE chunk_refs SET refs = refs + ?, zero_since = NULL, gc_round = NULL, "
-                f"replicas = {combine_sql(dialect, 'replicas')} WHERE sha256 = ?",
+                f"replicas = {combine_sql(dialect, 'replicas', replicas)} WHERE sha256 = ?",
                 n,
-                *[replicas] * 4,
                 name,
             )
             if changed != 1:
@@ -103,17 +102,13 @@ async def recount_replicas(tx: Tx, dialect: Dialect, bucket: str) -> None:
     taken while holding chunk rows, could close a cycle with a recount of that bucket, and
     the chunk rows already order two recounts: the second reads the first's setting)."""
     mine = await _replication(tx, bucket)
-    names = [
-        r[0]
-        for r in await tx.all(
-            "SELECT sha256 FROM chunk_refs WHERE sha256 IN "
+    if dialect.for_update:  # lock in name order, without bringing the names over
+        await tx.one(
+            "SELECT count(*) FROM (SELECT sha256 FROM chunk_refs WHERE sha256 IN "
             "(SELECT sha256 FROM bucket_chunks WHERE bucket = ?) "
-            f"ORDER BY sha256{dialect.for_update}",
+            f"ORDER BY sha256{dialect.for_update}) AS locked",
             bucket,
         )
-    ]
-    if not names:
-        return
     await tx.run(
         "UPDATE chunk_refs SET replicas = ? WHERE sha256 IN "
         "(SELECT sha256 FROM bucket_chunks WHERE bucket = ?)",
@@ -130,9 +125,5 @@ async def recount_replicas(tx: Tx, dialect: Dialect, bucket: str) -> None:
         if other not in others:
             others[other] = await _replication(tx, other)
         if others[other] != mine:
-            await tx.run(
-                f"UPDATE chunk_refs SET replicas = {combine_sql(dialect, 'replicas')} "
-                "WHERE sha256 = ?",
-                *[others[other]] * 4,
-                name,
-            )
+            combined = combine_sql(dialect, "replicas", others[other])
+            await tx.run(f"UPDATE chunk_refs SET replicas = {combined} WHERE sha256 = ?", name)
